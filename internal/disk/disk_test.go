@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,6 +163,36 @@ func TestReadOnlyDir(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) != 1 {
 		t.Errorf("directory after failed Puts holds %v (%v), want only old.png", entries, err)
+	}
+}
+
+func TestFullDisk(t *testing.T) {
+	dir := smallDir(t, 64<<10)
+	s := open(t, dir)
+	defer s.Close()
+	old := []byte("old image")
+	if err := s.Put(t.Context(), "old.png", old); err != nil {
+		t.Fatalf("Put(%q) = %v, want nil", "old.png", err)
+	}
+	big := make([]byte, 1<<20)
+	for _, name := range []string{"new.png", "old.png"} {
+		if err := s.Put(t.Context(), name, big); !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("Put(%q, 1 MiB) on a 64 KiB file system = %v, want an error matching ENOSPC", name, err)
+		}
+	}
+	o, err := s.Get(t.Context(), "old.png")
+	if err != nil {
+		t.Fatalf("Get(%q) after failed Puts = %v, want nil", "old.png", err)
+	}
+	defer o.Close()
+	got := make([]byte, 100)
+	n, _ := o.Read(got)
+	if !bytes.Equal(got[:n], old) {
+		t.Errorf("Get(%q) after failed Puts = %q, want %q", "old.png", got[:n], old)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 {
+		t.Errorf("directory after failed Puts holds %v (%v), want only old.png: no temporary file left", entries, err)
 	}
 }
 

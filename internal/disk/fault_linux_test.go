@@ -1,7 +1,9 @@
 package disk
 
 import (
+	"fmt"
 	"os"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -44,4 +46,20 @@ func readOnly(t *testing.T, dir string) {
 			t.Errorf("chattr -i %s: %v", dir, err)
 		}
 	})
+}
+
+// smallDir returns a directory on a file system of the given size (a
+// tmpfs mounted for the test), to fill up. Mounting needs root.
+func smallDir(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0750", size)); err != nil {
+		t.Skipf("cannot mount a small file system: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
 }

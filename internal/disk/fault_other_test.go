@@ -19,3 +19,11 @@ func readOnly(t *testing.T, dir string) {
 	}
 	t.Cleanup(func() { os.Chmod(dir, 0o750) })
 }
+
+// smallDir would return a directory on a small file system; only the Linux
+// tests have one.
+func smallDir(t *testing.T, size int) string {
+	t.Helper()
+	t.Skip("needs Linux")
+	return ""
+}
