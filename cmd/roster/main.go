@@ -1,0 +1,295 @@
+// Command roster is the Roster server and its operator commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"roster/internal/api"
+	"roster/internal/disk"
+	"roster/internal/roster"
+	"roster/internal/s3"
+	"roster/internal/sqlstore"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "roster:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `Usage:
+  roster serve [flags]                                 run the API server
+  roster user create --login L --password P [flags]    create a master user, print its id
+  roster user passwd --login L --password P [flags]    set a master user's password
+  roster version                                       print the version
+
+Every flag has an environment variable: --max-upload-bytes is ROSTER_MAX_UPLOAD_BYTES.
+Flags win over the environment. "roster serve -h" lists the flags.
+`
+
+// run is the whole program: main only calls it, and tests call it too.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		if len(args) < 2 || (args[1] != "create" && args[1] != "passwd") {
+			fmt.Fprint(stderr, usage)
+			return errors.New("user: want create or passwd")
+		}
+		return userCommand(ctx, args[1], args[2:], getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "roster", versionString())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// stores are the flags every command shares: where the data lives.
+type stores struct {
+	data, db, files string
+}
+
+func (s *stores) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.data, "data", "./data", "directory of the embedded defaults")
+	fs.StringVar(&s.db, "db", "", "database: sqlite:<path> or postgres://... (default sqlite:<data>/roster.db)")
+	fs.StringVar(&s.files, "files", "", "file store: file:<dir> or s3://<bucket>?endpoint=<url>&region=<r> (default file:<data>/files)")
+}
+
+func (s *stores) open(ctx context.Context) (*sqlstore.DB, roster.Files, error) {
+	dbURL := s.db
+	if dbURL == "" {
+		dbURL = "sqlite:" + filepath.Join(s.data, "roster.db")
+	}
+	db, err := sqlstore.Open(ctx, dbURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("database: %w", err)
+	}
+	files, err := openFiles(ctx, s.files, s.data)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("file store: %w", err)
+	}
+	return db, files, nil
+}
+
+// openFiles picks the file store backend from its URL.
+func openFiles(ctx context.Context, rawURL, data string) (roster.Files, error) {
+	switch {
+	case rawURL == "":
+		return disk.Open(filepath.Join(data, "files"))
+	case strings.HasPrefix(rawURL, "file:"):
+		return disk.Open(strings.TrimPrefix(strings.TrimPrefix(rawURL, "file:"), "//"))
+	case strings.HasPrefix(rawURL, "s3://"):
+		return s3.Open(ctx, rawURL)
+	}
+	return nil, fmt.Errorf("%q: want file:<dir> or s3://<bucket>?...", rawURL)
+}
+
+// parseFlags parses args into fs, taking defaults from the environment
+// (ROSTER_ + the flag's name in upper case, dashes as underscores).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "ROSTER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(args)
+}
+
+func userCommand(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("roster user "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var st stores
+	st.register(fs)
+	var login, password string
+	fs.StringVar(&login, "login", "", "the master user's login")
+	fs.StringVar(&password, "password", "", "the password")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	var errs roster.InvalidParams
+	roster.ValidateLogin(&errs, "--login", login)
+	roster.Text(&errs, "--password", password, 1, 200)
+	if err := errs.Err(); err != nil {
+		return err
+	}
+	db, files, err := st.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer files.Close()
+	defer db.Close()
+	hash, err := roster.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if cmd == "create" {
+		id, err := db.CreateMaster(ctx, login, hash, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, id)
+		return nil
+	}
+	if err := db.SetMasterPassword(ctx, login, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password of %s changed; its sessions have ended\n", login)
+	return nil
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("roster serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var st stores
+	st.register(fs)
+	var opts api.Options
+	addr := fs.String("addr", ":8080", "address to listen on")
+	fs.StringVar(&opts.BasePath, "base-path", "/v2", "path every API call lives under")
+	fs.Int64Var(&opts.MaxUploadBytes, "max-upload-bytes", 16<<20, "largest avatar upload, in bytes")
+	fs.Int64Var(&opts.MaxPixels, "max-pixels", 50_000_000, "largest image, in pixels over all frames")
+	fs.IntVar(&opts.MaxSide, "max-side", 1024, "long side an avatar is scaled down to, in pixels")
+	fs.IntVar(&opts.DecodeWorkers, "decode-workers", 0, "images decoded at once (default: the number of CPUs)")
+	fs.DurationVar(&opts.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a session lasts from creation or renewal")
+	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often unreferenced files are removed")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	log, err := newLogger(*logFormat, stderr)
+	if err != nil {
+		return err
+	}
+
+	db, files, err := st.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer files.Close()
+	defer db.Close()
+	if err := firstAdmin(ctx, db, getenv, stdout, log); err != nil {
+		return err
+	}
+
+	srv := api.NewServer(log, db, files, opts)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute, // a 16 MiB upload on a slow link
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "roster %s listening on http://%s\n", versionString(), ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "base_path", opts.BasePath)
+
+	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBg()
+	go srv.Maintain(bg, *sweepEvery)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// firstAdmin creates the master user admin on an empty database, with the
+// password in ROSTER_ADMIN_PASSWORD or a random one printed once.
+func firstAdmin(ctx context.Context, db *sqlstore.DB, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+	n, err := db.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	password := getenv("ROSTER_ADMIN_PASSWORD")
+	random := password == ""
+	if random {
+		password = roster.RandomPassword()
+	}
+	hash, err := roster.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if _, err := db.CreateMaster(ctx, "admin", hash, time.Now()); err != nil {
+		if errors.Is(err, roster.ErrLoginTaken) {
+			return nil // another node made it first
+		}
+		return err
+	}
+	if random {
+		fmt.Fprintf(stdout, "created master user admin with password %s (shown once; change it with roster user passwd)\n", password)
+	} else {
+		log.Info("created master user admin with the password from ROSTER_ADMIN_PASSWORD")
+	}
+	return nil
+}

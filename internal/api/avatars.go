@@ -1,0 +1,136 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"mime"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"roster/internal/avatar"
+)
+
+// avatarAssign sets an employee's icon_id; null (or absent) means "show the
+// uploaded avatar instead". avatar_file_name is not touched.
+func (s *Server) avatarAssign(c *call) (any, error) {
+	id := c.params.ID("employee_id", true)
+	icon := c.params.ID("icon_id", false)
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	return nil, s.db.SetIcon(c.r.Context(), c.caller.Account(), *id, icon)
+}
+
+// allowedTypes are the MIME types an upload's file part may declare.
+var allowedTypes = map[string]bool{"image/jpeg": true, "image/pjpeg": true, "image/png": true, "image/gif": true}
+
+// avatarUpload stores a new avatar for an employee. The order of work keeps
+// every committed state whole: check the request, clean the image, write
+// the new file, commit the database change, and only then delete the
+// previous file. A crash between steps leaves at most an unreferenced file,
+// which the sweep removes.
+func (s *Server) avatarUpload(c *call) (any, error) {
+	p := c.params
+	id := p.ID("employee_id", true)
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	f := p.file
+	if f == nil {
+		return nil, failParam(codeNoFile, "file", "the request has no file part named file")
+	}
+	mt, _, _ := mime.ParseMediaType(f.contentType)
+	if !allowedTypes[strings.ToLower(mt)] {
+		return nil, failParam(codeInvalidFile, "file",
+			fmt.Sprintf("declared type %q is not image/jpeg, image/pjpeg, image/png or image/gif", truncate(f.contentType, 60)))
+	}
+	ctx := c.r.Context()
+	account := c.caller.Account()
+	// The employee must exist before the image is worth decoding.
+	if _, err := s.db.Employee(ctx, account, *id); err != nil {
+		return nil, err
+	}
+	s.metrics.uploadBytes.Add(float64(len(f.data)))
+	img, err := s.process(ctx, func() (avatar.Image, error) {
+		return avatar.Process(f.data, avatar.Limits{MaxPixels: s.opts.MaxPixels, MaxFrames: s.opts.MaxFrames, MaxSide: s.opts.MaxSide})
+	})
+	if err != nil {
+		return nil, err
+	}
+	name, err := newAvatarName(img.Format)
+	if err != nil {
+		return nil, fail(codeUnexpected, err)
+	}
+	if err := s.files.Put(ctx, name, img.Data); err != nil {
+		return nil, fail(codeCannotSave, err)
+	}
+	previous, err := s.db.SetAvatar(ctx, account, *id, name)
+	if err != nil {
+		s.deleteAvatarFiles(context.WithoutCancel(ctx), name)
+		return nil, err
+	}
+	if previous != nil {
+		s.deleteAvatarFiles(context.WithoutCancel(ctx), *previous)
+	}
+	return valueResult{Value: name}, nil
+}
+
+// process runs image work under the decode concurrency limit, so a burst of
+// uploads queues instead of exhausting memory.
+func (s *Server) process(ctx context.Context, work func() (avatar.Image, error)) (avatar.Image, error) {
+	select {
+	case s.decode <- struct{}{}:
+	case <-ctx.Done():
+		return avatar.Image{}, fail(codeUnexpected, ctx.Err())
+	}
+	defer func() { <-s.decode }()
+	start := time.Now()
+	img, err := work()
+	s.metrics.uploadSeconds.Observe(time.Since(start).Seconds())
+	var re *avatar.RejectError
+	if err != nil && !errors.As(err, &re) {
+		return img, fail(codeUnexpected, err)
+	}
+	return img, err
+}
+
+// newAvatarName makes a stored name: 128 random bits in hex and the
+// extension of the real format. Never derived from the client's file name,
+// never reused.
+func newAvatarName(f avatar.Format) (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b) + f.Ext(), nil
+}
+
+// deleteAvatarFiles deletes a stored avatar and its renditions. A failure is
+// logged and left to the sweep, which removes files no employee references.
+func (s *Server) deleteAvatarFiles(ctx context.Context, name string) {
+	names := []string{name}
+	for _, size := range renditionSizes {
+		names = append(names, renditionName(name, size))
+	}
+	for _, n := range names {
+		if err := s.files.Delete(ctx, n); err != nil {
+			s.log.Warn("deleting avatar file; the sweep will retry", "error", err)
+			return
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		return s[:n] + "…"
+	}
+	return s
+}

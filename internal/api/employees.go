@@ -1,0 +1,259 @@
+package api
+
+import (
+	"context"
+	"strings"
+
+	"roster/internal/roster"
+)
+
+// decodeEmployee reads an employee object. Update replaces every writable
+// field, as Navixy's does: a field left out becomes null or empty. icon_id
+// and avatar_file_name are never read: only the avatar calls change them.
+func decodeEmployee(f fields, withID bool) roster.Employee {
+	var e roster.Employee
+	if withID {
+		// employee_id is accepted as an alias of id.
+		id := f.ID("id", false)
+		if id == nil {
+			id = f.ID("employee_id", false)
+		}
+		if id == nil {
+			if _, ok := f.get("employee_id"); !ok {
+				f.add("id", "is required")
+			}
+		} else {
+			e.ID = *id
+		}
+	}
+	e.TrackerID = f.Int("tracker_id", false)
+	e.FirstName = f.Str("first_name", true)
+	e.MiddleName = f.Str("middle_name", false)
+	e.LastName = f.Str("last_name", false)
+	e.Email = f.Str("email", false)
+	e.Phone = f.Str("phone", false)
+	e.DriverLicenseNumber = f.Str("driver_license_number", false)
+	e.DriverLicenseCats = f.Str("driver_license_cats", false)
+	e.DriverLicenseValidTill = f.String("driver_license_valid_till", false)
+	e.HardwareKey = f.String("hardware_key", false)
+	e.DepartmentID = f.Int("department_id", false)
+	e.Location = decodeLocation(f, "location")
+	e.PersonnelNumber = f.Str("personnel_number", false)
+	e.Tags = f.Ints("tags", false)
+	return e
+}
+
+func decodeLocation(f fields, name string) *roster.Location {
+	obj, ok := f.Object(name, false)
+	if !ok {
+		return nil
+	}
+	lat := obj.Float("lat", true)
+	lng := obj.Float("lng", true)
+	address := obj.Str("address", false)
+	if lat == nil || lng == nil {
+		return nil
+	}
+	return &roster.Location{Lat: *lat, Lng: *lng, Address: address}
+}
+
+// readEmployee reads and checks the employee parameter.
+func readEmployee(p *params, withID bool) (roster.Employee, error) {
+	var e roster.Employee
+	if obj, ok := p.Object("employee", true); ok {
+		e = decodeEmployee(obj, withID)
+	}
+	if err := p.Err(); err != nil {
+		return e, err
+	}
+	return e, e.Validate("employee")
+}
+
+type listResult struct {
+	List  []roster.Employee `json:"list"`
+	Count int               `json:"count"`
+}
+
+func (s *Server) employeeList(c *call) (any, error) {
+	p := c.params
+	var q roster.ListQuery
+	if n := p.Int("limit", false); n != nil {
+		if *n < 0 || *n > 1_000_000 {
+			p.add("limit", "must be between 0 and 1000000")
+		} else {
+			q.Limit = int(*n)
+		}
+	}
+	if n := p.Int("offset", false); n != nil {
+		if *n < 0 || *n > 1<<31 {
+			p.add("offset", "must not be negative")
+		} else {
+			q.Offset = int(*n)
+		}
+	}
+	q.Sort = readSort(p.fields)
+	if f := p.String("filter", false); f != nil {
+		var errs roster.InvalidParams
+		roster.Text(&errs, "filter", *f, 0, 100)
+		*p.errs = append(*p.errs, errs...)
+		q.Filter = *f
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	list, total, err := s.db.Employees(c.r.Context(), c.caller.Account(), q)
+	if err != nil {
+		return nil, err
+	}
+	return listResult{List: list, Count: total}, nil
+}
+
+// readSort reads up to two sort keys, "field=asc" or "field=desc", given as
+// an array of strings (JSON text outside JSON bodies) or as one string.
+func readSort(f fields) []roster.SortKey {
+	v, ok := f.present("sort", false)
+	if !ok {
+		return nil
+	}
+	var items []string
+	if strings.HasPrefix(strings.TrimSpace(v.raw), "[") {
+		items = f.Strings("sort", false)
+	} else if s := f.String("sort", false); s != nil {
+		items = []string{*s}
+	}
+	if len(items) > 2 {
+		f.add("sort", "takes at most two fields")
+		return nil
+	}
+	var keys []roster.SortKey
+	for _, it := range items {
+		field, dir, _ := strings.Cut(it, "=")
+		field, dir = strings.TrimSpace(field), strings.ToLower(strings.TrimSpace(dir))
+		if _, ok := roster.EmployeeSortFields[field]; !ok {
+			f.add("sort", "cannot sort by "+quoteField(field))
+			return nil
+		}
+		if dir != "" && dir != "asc" && dir != "desc" {
+			f.add("sort", "direction must be asc or desc")
+			return nil
+		}
+		keys = append(keys, roster.SortKey{Field: field, Desc: dir == "desc"})
+	}
+	return keys
+}
+
+func quoteField(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return "\"" + strings.ToValidUTF8(s, "?") + "\""
+}
+
+func (s *Server) employeeRead(c *call) (any, error) {
+	id := c.params.ID("employee_id", true)
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	e, err := s.db.Employee(c.r.Context(), c.caller.Account(), *id)
+	if err != nil {
+		return nil, err
+	}
+	return valueResult{Value: e}, nil
+}
+
+type valueResult struct {
+	Value any `json:"value"`
+}
+
+func (s *Server) employeeCreate(c *call) (any, error) {
+	e, err := readEmployee(c.params, false)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.db.CreateEmployee(c.r.Context(), c.caller.Account(), e)
+	if err != nil {
+		return nil, err
+	}
+	return idResult{ID: id}, nil
+}
+
+func (s *Server) employeeUpdate(c *call) (any, error) {
+	e, err := readEmployee(c.params, true)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.db.UpdateEmployee(c.r.Context(), c.caller.Account(), e)
+}
+
+// employeeDelete deletes an employee, then its uploaded avatar file once the
+// deletion has committed. A file that cannot be deleted now is left to the
+// sweep: it is no longer referenced.
+func (s *Server) employeeDelete(c *call) (any, error) {
+	id := c.params.ID("employee_id", true)
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	avatar, err := s.db.DeleteEmployee(c.r.Context(), c.caller.Account(), *id)
+	if err != nil {
+		return nil, err
+	}
+	if avatar != nil {
+		s.deleteAvatarFiles(context.WithoutCancel(c.r.Context()), *avatar)
+	}
+	return nil, nil
+}
+
+func (s *Server) departmentList(c *call) (any, error) {
+	list, err := s.db.Departments(c.r.Context(), c.caller.Account())
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		List []roster.Department `json:"list"`
+	}{list}, nil
+}
+
+func readDepartment(p *params, withID bool) (roster.Department, error) {
+	var d roster.Department
+	if obj, ok := p.Object("department", true); ok {
+		if withID {
+			if id := obj.ID("id", true); id != nil {
+				d.ID = *id
+			}
+		}
+		d.Label = obj.Str("label", true)
+		d.Location = decodeLocation(obj, "location")
+	}
+	if err := p.Err(); err != nil {
+		return d, err
+	}
+	return d, d.Validate("department")
+}
+
+func (s *Server) departmentCreate(c *call) (any, error) {
+	d, err := readDepartment(c.params, false)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.db.CreateDepartment(c.r.Context(), c.caller.Account(), d)
+	if err != nil {
+		return nil, err
+	}
+	return idResult{ID: id}, nil
+}
+
+func (s *Server) departmentUpdate(c *call) (any, error) {
+	d, err := readDepartment(c.params, true)
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.db.UpdateDepartment(c.r.Context(), c.caller.Account(), d)
+}
+
+func (s *Server) departmentDelete(c *call) (any, error) {
+	id := c.params.ID("department_id", true)
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	return nil, s.db.DeleteDepartment(c.r.Context(), c.caller.Account(), *id)
+}

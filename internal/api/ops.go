@@ -1,0 +1,99 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus collectors, in its own registry.
+type metrics struct {
+	registry      *prometheus.Registry
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	uploadBytes   prometheus.Counter
+	uploadSeconds prometheus.Histogram
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roster_requests_total",
+			Help: "API requests by call and Navixy code (0 = success).",
+		}, []string{"call", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "roster_request_duration_seconds",
+			Help:    "API request latency by call.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"call"}),
+		uploadBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roster_upload_bytes_total",
+			Help: "Bytes of uploaded avatar files received.",
+		}),
+		uploadSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "roster_upload_processing_seconds",
+			Help:    "Time to check, decode, clean and encode an uploaded image.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+	sessions := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "roster_active_sessions",
+		Help: "Sessions that have not expired.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := s.db.ActiveSessions(ctx, s.opts.Now())
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	m.registry.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploadSeconds, sessions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observe(call string, code int, d time.Duration) {
+	m.requests.WithLabelValues(call, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(call).Observe(d.Seconds())
+}
+
+// opsRoutes are the operational endpoints, outside the base path.
+func (s *Server) opsRoutes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		infoOf(r).call = "healthz"
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		infoOf(r).call = "readyz"
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		var failed []string
+		if err := s.db.Ping(ctx); err != nil {
+			s.log.Warn("readyz: database", "error", err)
+			failed = append(failed, "database")
+		}
+		if err := s.files.Ping(ctx); err != nil {
+			s.log.Warn("readyz: file store", "error", err)
+			failed = append(failed, "file store")
+		}
+		if len(failed) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for _, f := range failed {
+				w.Write([]byte(f + ": unavailable\n"))
+			}
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+}

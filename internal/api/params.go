@@ -1,0 +1,510 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"roster/internal/roster"
+)
+
+// value is one raw parameter: JSON text from a JSON body or object, or plain
+// text from a query string, form or multipart field (where ints are decimal
+// text, arrays and objects JSON text, and the text null is null).
+type value struct {
+	raw  string
+	json bool
+}
+
+// fields reads typed values out of a set of raw ones and collects an error
+// per bad parameter, so a handler reads all its parameters and then checks
+// errs once. Parameter names in errors carry prefix (employee.first_name).
+type fields struct {
+	get    func(name string) (value, bool)
+	prefix string
+	errs   *roster.InvalidParams
+}
+
+// params is the parameter view of one request, whatever its form: body
+// parameters (JSON root, form or multipart fields) win over query ones.
+type params struct {
+	fields
+	body  map[string]value
+	query url.Values
+	file  *upload // the multipart file part, for uploads
+}
+
+func (p *params) lookup(name string) (value, bool) {
+	if v, ok := p.body[name]; ok {
+		return v, true
+	}
+	if vs, ok := p.query[name]; ok && len(vs) > 0 {
+		return value{raw: vs[0]}, true
+	}
+	return value{}, false
+}
+
+// Limits of request parsing.
+const (
+	maxBodyBytes  = 1 << 20 // a non-upload body (code 9 beyond)
+	maxFieldBytes = 64 << 10
+	maxParts      = 100
+)
+
+// upload is the file part of a multipart upload, read whole into memory
+// within the upload limit.
+type upload struct {
+	data        []byte
+	contentType string
+	tooLarge    bool
+}
+
+// decodeParams reads the request's parameters from its query string and
+// body. For uploads, the multipart file part is kept (up to maxUpload bytes).
+func decodeParams(r *http.Request, maxUpload int64, isUpload bool) (*params, error) {
+	p := &params{body: map[string]value{}, query: r.URL.Query()}
+	p.fields = fields{get: p.lookup, errs: &roster.InvalidParams{}}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return p, nil
+	case http.MethodPost:
+	default:
+		return nil, fail(codeBadRequest, fmt.Errorf("method %s", r.Method))
+	}
+	ct := r.Header.Get("Content-Type")
+	mediaType, mparams, err := mime.ParseMediaType(ct)
+	if ct == "" {
+		mediaType, err = "", nil
+	}
+	if err != nil {
+		return nil, fail(codeBadRequest, fmt.Errorf("content type %q: %w", ct, err))
+	}
+	if isUpload {
+		if mediaType != "multipart/form-data" {
+			return nil, fail(codeBadRequest, fmt.Errorf("upload as %q, not multipart/form-data", mediaType))
+		}
+		return p, p.readMultipart(r, mparams["boundary"], maxUpload, true)
+	}
+	switch mediaType {
+	case "multipart/form-data":
+		return p, p.readMultipart(r, mparams["boundary"], maxBodyBytes, false)
+	case "application/json", "application/x-www-form-urlencoded", "":
+	default:
+		if strings.HasSuffix(mediaType, "+json") {
+			mediaType = "application/json"
+			break
+		}
+		return nil, fail(codeBadRequest, fmt.Errorf("content type %q", mediaType))
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, fail(codeBadRequest, fmt.Errorf("reading body: %w", err))
+	}
+	if len(body) > maxBodyBytes {
+		return nil, fail(codeTooLarge, fmt.Errorf("body over %d bytes", maxBodyBytes))
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return p, nil
+	}
+	if mediaType == "" {
+		// A body without a type: JSON if it looks like it, else a form.
+		mediaType = "application/x-www-form-urlencoded"
+		if body[0] == '{' {
+			mediaType = "application/json"
+		}
+	}
+	if mediaType == "application/json" {
+		var root map[string]json.RawMessage
+		if err := json.Unmarshal(body, &root); err != nil {
+			return nil, fail(codeBadRequest, fmt.Errorf("JSON body: %w", err))
+		}
+		for k, v := range root {
+			p.body[k] = value{raw: string(v), json: true}
+		}
+		return p, nil
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fail(codeBadRequest, fmt.Errorf("form body: %w", err))
+	}
+	for k, vs := range form {
+		p.body[k] = value{raw: vs[0]}
+	}
+	return p, nil
+}
+
+// readMultipart reads the fields of a multipart body, and for uploads its
+// file part. The whole body is bounded by limit; for an upload the excess
+// is never buffered: reading stops at the limit and the upload is marked
+// too large.
+func (p *params) readMultipart(r *http.Request, boundary string, limit int64, isUpload bool) error {
+	if boundary == "" {
+		return fail(codeBadRequest, errors.New("multipart without boundary"))
+	}
+	// The multipart framing costs a few hundred bytes beyond the file.
+	body := &limitedReader{r: r.Body, n: limit + 64<<10}
+	mr := multipart.NewReader(body, boundary)
+	for n := 0; ; n++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if body.exceeded {
+			return p.tooLarge(isUpload, limit)
+		}
+		if err != nil {
+			return fail(codeBadRequest, fmt.Errorf("multipart: %w", err))
+		}
+		if n >= maxParts {
+			return fail(codeBadRequest, fmt.Errorf("more than %d multipart parts", maxParts))
+		}
+		name := part.FormName()
+		if part.FileName() != "" || name == "file" {
+			if !isUpload || name != "file" || p.file != nil {
+				// Not ours to keep: skip it (still bounded by the limit).
+				if _, err := io.Copy(io.Discard, part); err != nil {
+					return p.partError(body, isUpload, limit, err)
+				}
+				continue
+			}
+			data, err := io.ReadAll(io.LimitReader(part, limit+1))
+			if err != nil {
+				return p.partError(body, isUpload, limit, err)
+			}
+			if int64(len(data)) > limit {
+				return p.tooLarge(isUpload, limit)
+			}
+			p.file = &upload{data: data, contentType: part.Header.Get("Content-Type")}
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+		if err != nil {
+			return p.partError(body, isUpload, limit, err)
+		}
+		if len(data) > maxFieldBytes {
+			return fail(codeTooLarge, fmt.Errorf("multipart field %q over %d bytes", name, maxFieldBytes))
+		}
+		if name == "" {
+			continue
+		}
+		if _, seen := p.body[name]; !seen {
+			p.body[name] = value{raw: string(data)}
+		}
+	}
+}
+
+func (p *params) partError(body *limitedReader, isUpload bool, limit int64, err error) error {
+	if body.exceeded {
+		return p.tooLarge(isUpload, limit)
+	}
+	return fail(codeBadRequest, fmt.Errorf("multipart: %w", err))
+}
+
+func (p *params) tooLarge(isUpload bool, limit int64) error {
+	if !isUpload {
+		return fail(codeTooLarge, fmt.Errorf("body over %d bytes", limit))
+	}
+	return &apiError{code: codeFileTooLarge, params: roster.InvalidParams{{Parameter: "file",
+		Reason: fmt.Sprintf("upload is larger than the limit of %s", byteSize(limit))}}}
+}
+
+// byteSize writes a byte count for people.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// limitedReader is io.LimitReader that remembers whether the limit was hit.
+type limitedReader struct {
+	r        io.Reader
+	n        int64
+	exceeded bool
+}
+
+func (l *limitedReader) Read(b []byte) (int, error) {
+	if l.n <= 0 {
+		l.exceeded = true
+		return 0, errors.New("request body too large")
+	}
+	if int64(len(b)) > l.n {
+		b = b[:l.n]
+	}
+	n, err := l.r.Read(b)
+	l.n -= int64(n)
+	return n, err
+}
+
+// hash finds the session key: body, then query, then the header
+// "Authorization: NVX <hash>".
+func (p *params) hash(r *http.Request) (string, bool) {
+	if v, ok := p.body["hash"]; ok {
+		return p.text(v)
+	}
+	if vs, ok := p.query["hash"]; ok && len(vs) > 0 {
+		return vs[0], true
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, key, ok := strings.Cut(strings.TrimSpace(h), " ")
+		if ok && strings.EqualFold(scheme, "NVX") {
+			return strings.TrimSpace(key), true
+		}
+	}
+	return "", false
+}
+
+// text gives a value's string form: a JSON string unquoted, else raw text.
+func (p *params) text(v value) (string, bool) {
+	if !v.json {
+		return v.raw, true
+	}
+	var s string
+	if err := json.Unmarshal([]byte(v.raw), &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+func (f fields) add(name, reason string) { f.errs.Add(f.prefix+name, reason) }
+
+// isNull reports whether a raw value is null in its form.
+func (v value) isNull() bool {
+	if v.json {
+		return v.raw == "null"
+	}
+	return v.raw == "null"
+}
+
+// present looks a parameter up and handles absence and null: it returns
+// false when there is no usable value (and records an error when one was
+// required).
+func (f fields) present(name string, required bool) (value, bool) {
+	v, ok := f.get(name)
+	if !ok || v.isNull() {
+		if required {
+			if ok {
+				f.add(name, "must not be null")
+			} else {
+				f.add(name, "is required")
+			}
+		}
+		return v, false
+	}
+	return v, true
+}
+
+// Int reads an integer: a JSON number, or decimal text (also as a JSON
+// string). Nil when absent or null.
+func (f fields) Int(name string, required bool) *int64 {
+	v, ok := f.present(name, required)
+	if !ok {
+		return nil
+	}
+	s := v.raw
+	if v.json && strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal([]byte(s), &s); err != nil {
+			f.add(name, "must be an integer")
+			return nil
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		// JSON may write an integer as 12.0 or 1e3.
+		fl, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || fl != math.Trunc(fl) || math.Abs(fl) > 1<<53 || !v.json {
+			if errors.Is(err, strconv.ErrRange) {
+				f.add(name, "is out of range")
+			} else {
+				f.add(name, "must be an integer")
+			}
+			return nil
+		}
+		n = int64(fl)
+	}
+	return &n
+}
+
+// ID reads a positive integer id.
+func (f fields) ID(name string, required bool) *int64 {
+	n := f.Int(name, required)
+	if n != nil && *n < 1 {
+		f.add(name, "must be a positive integer")
+		return nil
+	}
+	return n
+}
+
+// Float reads a number.
+func (f fields) Float(name string, required bool) *float64 {
+	v, ok := f.present(name, required)
+	if !ok {
+		return nil
+	}
+	s := v.raw
+	if v.json && strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal([]byte(s), &s); err != nil {
+			f.add(name, "must be a number")
+			return nil
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+		f.add(name, "must be a number")
+		return nil
+	}
+	return &n
+}
+
+// String reads a string. Nil when absent or null.
+func (f fields) String(name string, required bool) *string {
+	v, ok := f.present(name, required)
+	if !ok {
+		return nil
+	}
+	if !v.json {
+		return &v.raw
+	}
+	var s string
+	if err := json.Unmarshal([]byte(v.raw), &s); err != nil {
+		// Accept a number where a string is due (a phone written as 123).
+		var n json.Number
+		if json.Unmarshal([]byte(v.raw), &n) != nil {
+			f.add(name, "must be a string")
+			return nil
+		}
+		s = n.String()
+	}
+	return &s
+}
+
+// Str reads a string that is never null: absent or null reads as "".
+func (f fields) Str(name string, required bool) string {
+	if s := f.String(name, required); s != nil {
+		return *s
+	}
+	return ""
+}
+
+// Bool reads true or false.
+func (f fields) Bool(name string, required bool) *bool {
+	v, ok := f.present(name, required)
+	if !ok {
+		return nil
+	}
+	s := v.raw
+	if v.json && strings.HasPrefix(s, `"`) {
+		json.Unmarshal([]byte(s), &s)
+	}
+	switch s {
+	case "true", "1":
+		b := true
+		return &b
+	case "false", "0":
+		b := false
+		return &b
+	}
+	f.add(name, "must be true or false")
+	return nil
+}
+
+// rawJSON gives a value as JSON text: as is from JSON, parsed from text
+// elsewhere.
+func (f fields) rawJSON(name string, v value) (json.RawMessage, bool) {
+	if v.json {
+		return json.RawMessage(v.raw), true
+	}
+	if !json.Valid([]byte(v.raw)) {
+		f.add(name, "must be JSON")
+		return nil, false
+	}
+	return json.RawMessage(v.raw), true
+}
+
+// Object reads a JSON object and returns a fields view of its members.
+// Ok is false when it is absent, null or not an object.
+func (f fields) Object(name string, required bool) (fields, bool) {
+	v, ok := f.present(name, required)
+	if !ok {
+		return fields{}, false
+	}
+	raw, ok := f.rawJSON(name, v)
+	if !ok {
+		return fields{}, false
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		f.add(name, "must be an object")
+		return fields{}, false
+	}
+	return fields{
+		get: func(k string) (value, bool) {
+			r, ok := m[k]
+			return value{raw: string(r), json: true}, ok
+		},
+		prefix: f.prefix + name + ".",
+		errs:   f.errs,
+	}, true
+}
+
+// Ints reads an array of integers.
+func (f fields) Ints(name string, required bool) []int64 {
+	v, ok := f.present(name, required)
+	if !ok {
+		return nil
+	}
+	raw, ok := f.rawJSON(name, v)
+	if !ok {
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		f.add(name, "must be an array of integers")
+		return nil
+	}
+	out := make([]int64, 0, len(items))
+	for i, item := range items {
+		elem := fields{get: func(string) (value, bool) { return value{raw: string(item), json: true}, true },
+			prefix: f.prefix, errs: f.errs}
+		n := elem.Int(fmt.Sprintf("%s[%d]", name, i), true)
+		if n == nil {
+			return nil
+		}
+		out = append(out, *n)
+	}
+	return out
+}
+
+// Strings reads an array of strings.
+func (f fields) Strings(name string, required bool) []string {
+	v, ok := f.present(name, required)
+	if !ok {
+		return nil
+	}
+	raw, ok := f.rawJSON(name, v)
+	if !ok {
+		return nil
+	}
+	var out []string
+	if err := json.Unmarshal(raw, &out); err != nil {
+		f.add(name, "must be an array of strings")
+		return nil
+	}
+	return out
+}
+
+// Err returns the collected parameter errors, if any.
+func (f fields) Err() error { return f.errs.Err() }

@@ -1,0 +1,227 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"roster/internal/roster"
+)
+
+// call is one API request as a handler sees it: its parameters and, for
+// calls that need a session, who makes it.
+type call struct {
+	r      *http.Request
+	params *params
+	caller *roster.Caller
+}
+
+// handler answers a call. The value it returns is marshalled as JSON and its
+// members follow "success": true; nil means {"success": true}.
+type handler func(c *call) (any, error)
+
+// access says who may make a call.
+type access struct {
+	public bool         // no session needed
+	right  roster.Right // "" = any signed-in user
+	upload bool         // multipart upload with a file part
+}
+
+var (
+	public   = access{public: true}
+	signedIn = access{}
+)
+
+func need(r roster.Right) access { return access{right: r} }
+
+// handle registers a call under the base path, with and without a trailing
+// slash, for every method.
+func (s *Server) handle(name string, a access, h handler) {
+	fn := func(w http.ResponseWriter, r *http.Request) { s.serveCall(w, r, name, a, h) }
+	s.mux.HandleFunc(s.opts.BasePath+"/"+name, fn)
+	s.mux.HandleFunc(s.opts.BasePath+"/"+name+"/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.TrimSuffix(r.URL.Path, "/") != s.opts.BasePath+"/"+name {
+			s.notFound(w, r)
+			return
+		}
+		fn(w, r)
+	})
+}
+
+// serveCall is the edge every call passes: decode the parameters, find the
+// caller and check the right before any work, run the handler, and write
+// the Navixy envelope.
+func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, a access, h handler) {
+	infoOf(r).call = name
+	p, err := decodeParams(r, s.opts.MaxUploadBytes, a.upload)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var redirect string
+	if a.upload {
+		if rt := p.Str("redirect_target", false); rt != "" {
+			if !validRedirect(rt) {
+				s.writeError(w, r, failParam(codeInvalidParams, "redirect_target", "must be an absolute http or https URL"))
+				return
+			}
+			redirect = rt
+		}
+	}
+	c := &call{r: r, params: p}
+	res, err := s.authorize(c, a)
+	if err == nil {
+		res, err = h(c)
+	}
+	if redirect != "" {
+		s.redirect(w, r, redirect, res, err)
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeOK(w, res)
+}
+
+// authorize finds the caller of a call that needs a session and checks its
+// right, before any other work is done.
+func (s *Server) authorize(c *call, a access) (any, error) {
+	if a.public {
+		return nil, nil
+	}
+	key, ok := c.params.hash(c.r)
+	if !ok || !roster.ValidKey(key) {
+		return nil, fail(codeWrongHash, nil)
+	}
+	caller, err := s.db.Caller(c.r.Context(), roster.KeyDigest(key), s.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	if !caller.User.Activated {
+		return nil, fail(codeAccessDenied, errors.New("sub-user not activated"))
+	}
+	if a.right != "" && !caller.Can(a.right) {
+		return nil, fail(codeNotPermitted, fmt.Errorf("right %s", a.right))
+	}
+	c.caller = caller
+	c.r = c.r.WithContext(roster.WithCaller(c.r.Context(), caller))
+	return nil, nil
+}
+
+// envelope marshals {"success": true, ...res}.
+func envelope(res any) ([]byte, error) {
+	if res == nil {
+		return []byte(`{"success":true}`), nil
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return nil, fmt.Errorf("result %T is not an object", res)
+	}
+	if len(b) == 2 {
+		return []byte(`{"success":true}`), nil
+	}
+	return append([]byte(`{"success":true,`), b[1:]...), nil
+}
+
+func writeOK(w http.ResponseWriter, res any) {
+	b, err := envelope(res)
+	if err != nil {
+		panic(err) // a programming error: results are structs and maps
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+type errorBody struct {
+	Success bool         `json:"success"`
+	Status  errorStatus  `json:"status"`
+	Errors  []paramError `json:"errors,omitempty"`
+}
+
+type errorStatus struct {
+	Code        int    `json:"code"`
+	Description string `json:"description"`
+}
+
+type paramError struct {
+	Parameter string `json:"parameter"`
+	Error     string `json:"error"`
+}
+
+// failure turns an error into the Navixy error body and its HTTP status,
+// logging what the client is not told.
+func (s *Server) failure(r *http.Request, err error) (errorBody, int) {
+	e := classify(err)
+	info := infoOf(r)
+	info.code = e.code
+	st := statuses[e.code]
+	if st.http >= 500 {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "call failed", slog.String("request_id", info.id),
+			slog.String("call", info.call), slog.Int("code", e.code), slog.Any("error", err))
+	}
+	body := errorBody{Status: errorStatus{Code: e.code, Description: st.description}}
+	for _, p := range e.params {
+		body.Errors = append(body.Errors, paramError{Parameter: p.Parameter, Error: p.Reason})
+	}
+	return body, st.http
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	body, status := s.failure(r, err)
+	b, _ := json.Marshal(body)
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, b)
+}
+
+// validRedirect accepts only absolute http and https URLs.
+func validRedirect(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
+}
+
+// redirect answers 302 to target?response=<the JSON answer>, for success
+// and errors alike, as Navixy's upload does.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, target string, res any, err error) {
+	var b []byte
+	if err != nil {
+		body, _ := s.failure(r, err)
+		b, _ = json.Marshal(body)
+	} else {
+		var merr error
+		if b, merr = envelope(res); merr != nil {
+			panic(merr)
+		}
+	}
+	if i := strings.IndexByte(target, '#'); i >= 0 {
+		target = target[:i] // a fragment would swallow the response
+	}
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	w.Header().Set("Location", target+sep+"response="+url.QueryEscape(string(bytes.TrimSpace(b))))
+	w.WriteHeader(http.StatusFound)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "404 page not found", http.StatusNotFound)
+}

@@ -1,0 +1,41 @@
+package api
+
+import "roster/internal/roster"
+
+// routes lists every call Roster serves and who may make it. Reads need a
+// session; writes need the right named here, checked before any work.
+func (s *Server) routes() {
+	update := need(roster.RightEmployeeUpdate)
+	admin := need(roster.RightAdmin)
+
+	s.handle("user/auth", public, s.userAuth)
+	s.handle("user/logout", signedIn, s.userLogout)
+	s.handle("user/session/renew", signedIn, s.sessionRenew)
+	s.handle("user/get_info", signedIn, s.userGetInfo)
+
+	s.handle("subuser/register", admin, s.subuserRegister)
+	s.handle("subuser/list", admin, s.subuserList)
+	s.handle("subuser/update", admin, s.subuserUpdate)
+	s.handle("subuser/delete", admin, s.subuserDelete)
+	s.handle("subuser/security_group/create", admin, s.groupCreate)
+	s.handle("subuser/security_group/list", admin, s.groupList)
+	s.handle("subuser/security_group/update", admin, s.groupUpdate)
+	s.handle("subuser/security_group/delete", admin, s.groupDelete)
+
+	s.handle("employee/list", signedIn, s.employeeList)
+	s.handle("employee/read", signedIn, s.employeeRead)
+	s.handle("employee/create", update, s.employeeCreate)
+	s.handle("employee/update", update, s.employeeUpdate)
+	s.handle("employee/delete", update, s.employeeDelete)
+
+	s.handle("department/list", signedIn, s.departmentList)
+	s.handle("department/create", update, s.departmentCreate)
+	s.handle("department/update", update, s.departmentUpdate)
+	s.handle("department/delete", update, s.departmentDelete)
+
+	s.handle("employee/avatar/assign", update, s.avatarAssign)
+	s.handle("employee/avatar/upload", access{right: roster.RightEmployeeUpdate, upload: true}, s.avatarUpload)
+	s.mux.HandleFunc("GET "+s.opts.BasePath+"/static/employee/avatars/{name}", s.staticAvatar)
+
+	s.opsRoutes()
+}

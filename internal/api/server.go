@@ -1,0 +1,195 @@
+// Package api is Roster's HTTP surface: the Navixy wire format (params.go,
+// respond.go, errors.go), every call and the right it needs (routes.go), one
+// file per resource, and the operational endpoints.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+
+	"roster/internal/roster"
+	"roster/internal/sqlstore"
+)
+
+// Options configure a server. Zero values take the defaults of SPEC §6.
+type Options struct {
+	BasePath       string        // default /v2
+	SessionTTL     time.Duration // default 30 days
+	MaxUploadBytes int64         // default 16 MiB
+	MaxPixels      int64         // default 50 megapixels
+	MaxFrames      int           // default 500
+	MaxSide        int           // default 1024
+	DecodeWorkers  int           // default runtime.NumCPU()
+	// SweepGrace is how old an unreferenced file must be before the sweep
+	// deletes it; default 15 minutes.
+	SweepGrace time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.BasePath == "" {
+		o.BasePath = "/v2"
+	}
+	o.BasePath = "/" + strings.Trim(o.BasePath, "/")
+	if o.BasePath == "/" {
+		o.BasePath = ""
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 30 * 24 * time.Hour
+	}
+	if o.MaxUploadBytes <= 0 {
+		o.MaxUploadBytes = 16 << 20
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = 50_000_000
+	}
+	if o.MaxFrames <= 0 {
+		o.MaxFrames = 500
+	}
+	if o.MaxSide <= 0 {
+		o.MaxSide = 1024
+	}
+	if o.DecodeWorkers <= 0 {
+		o.DecodeWorkers = runtime.NumCPU()
+	}
+	if o.SweepGrace <= 0 {
+		o.SweepGrace = 15 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Server serves the API. It holds no global state: everything it uses comes
+// in through NewServer.
+type Server struct {
+	log     *slog.Logger
+	db      *sqlstore.DB
+	files   roster.Files
+	opts    Options
+	mux     *http.ServeMux
+	metrics *metrics
+	decode  chan struct{} // the decode concurrency limit
+	// renditions makes each missing ?size= rendition once, however many
+	// requests ask for it at the same time.
+	renditions singleflight.Group
+}
+
+// NewServer builds the API handler.
+func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Options) *Server {
+	opts.defaults()
+	s := &Server{
+		log:    log,
+		db:     db,
+		files:  files,
+		opts:   opts,
+		mux:    http.NewServeMux(),
+		decode: make(chan struct{}, opts.DecodeWorkers),
+	}
+	s.metrics = newMetrics(s)
+	s.routes()
+	return s
+}
+
+// Registry is the server's Prometheus registry, served at /metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &reqInfo{id: requestID(r)}
+	w.Header().Set("X-Request-Id", info.id)
+	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			buf := make([]byte, 4<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			s.log.Error("panic", "request_id", info.id, "panic", v, "stack", string(buf))
+			if !rw.wrote {
+				s.writeError(rw, r, fail(codeUnexpected, nil))
+			}
+		}
+		d := time.Since(start)
+		call := info.call
+		if call == "" {
+			call = "other"
+		}
+		s.metrics.observe(call, info.code, d)
+		level := slog.LevelInfo
+		if rw.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(r.Context(), level, "request",
+			slog.String("request_id", info.id),
+			slog.String("method", r.Method),
+			slog.String("call", call),
+			slog.Int("status", rw.status),
+			slog.Int("code", info.code),
+			slog.Duration("duration", d),
+			slog.String("remote", r.RemoteAddr),
+		)
+	}()
+	s.mux.ServeHTTP(rw, r)
+}
+
+// reqInfo is what the log line and metrics learn about a request as it is
+// handled.
+type reqInfo struct {
+	id   string
+	call string
+	code int // Navixy code, 0 on success
+}
+
+type reqInfoKey struct{}
+
+func infoOf(r *http.Request) *reqInfo {
+	if i, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+// requestID takes a sane X-Request-Id from the client, or makes one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')
+	}) {
+		return id
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

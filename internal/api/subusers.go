@@ -1,0 +1,207 @@
+package api
+
+import (
+	"slices"
+
+	"roster/internal/roster"
+)
+
+// subUser is Navixy's sub-user object.
+type subUser struct {
+	ID              int64  `json:"id"`
+	Activated       bool   `json:"activated"`
+	Login           string `json:"login"`
+	FirstName       string `json:"first_name"`
+	MiddleName      string `json:"middle_name"`
+	LastName        string `json:"last_name"`
+	Phone           string `json:"phone"`
+	SecurityGroupID *int64 `json:"security_group_id"`
+	CreationDate    string `json:"creation_date"`
+}
+
+func subUserOf(u roster.User) subUser {
+	return subUser{ID: u.ID, Activated: u.Activated, Login: u.Login, FirstName: u.FirstName,
+		MiddleName: u.MiddleName, LastName: u.LastName, Phone: u.Phone, SecurityGroupID: u.SecurityGroupID,
+		CreationDate: u.CreatedAt.UTC().Format(roster.DateTimeLayout)}
+}
+
+// decodeSubUser reads the user object of register and update.
+// creation_date is read-only and ignored.
+func decodeSubUser(f fields, withID bool) roster.User {
+	var u roster.User
+	if withID {
+		if id := f.ID("id", true); id != nil {
+			u.ID = *id
+		}
+	}
+	u.Login = f.Str("login", true)
+	u.FirstName = f.Str("first_name", false)
+	u.MiddleName = f.Str("middle_name", false)
+	u.LastName = f.Str("last_name", false)
+	u.Phone = f.Str("phone", false)
+	u.Activated = true
+	if a := f.Bool("activated", false); a != nil {
+		u.Activated = *a
+	}
+	u.SecurityGroupID = f.ID("security_group_id", false)
+	return u
+}
+
+type idResult struct {
+	ID int64 `json:"id"`
+}
+
+func (s *Server) subuserRegister(c *call) (any, error) {
+	p := c.params
+	obj, ok := p.Object("user", true)
+	var u roster.User
+	if ok {
+		u = decodeSubUser(obj, false)
+	}
+	password := p.Str("password", true)
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	var errs roster.InvalidParams
+	roster.ValidatePassword(&errs, "password", password)
+	if err := u.Validate("user"); err != nil {
+		errs = append(errs, err.(roster.InvalidParams)...)
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := roster.HashPassword(password)
+	if err != nil {
+		return nil, fail(codeUnexpected, err)
+	}
+	id, err := s.db.CreateSubUser(c.r.Context(), c.caller.Account(), u, hash, s.opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	return idResult{ID: id}, nil
+}
+
+func (s *Server) subuserList(c *call) (any, error) {
+	users, err := s.db.SubUsers(c.r.Context(), c.caller.Account())
+	if err != nil {
+		return nil, err
+	}
+	list := make([]subUser, len(users))
+	for i, u := range users {
+		list[i] = subUserOf(u)
+	}
+	return struct {
+		List []subUser `json:"list"`
+	}{list}, nil
+}
+
+func (s *Server) subuserUpdate(c *call) (any, error) {
+	obj, ok := c.params.Object("user", true)
+	var u roster.User
+	if ok {
+		u = decodeSubUser(obj, true)
+	}
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	if err := u.Validate("user"); err != nil {
+		return nil, err
+	}
+	return nil, s.db.UpdateSubUser(c.r.Context(), c.caller.Account(), u)
+}
+
+func (s *Server) subuserDelete(c *call) (any, error) {
+	id := c.params.ID("subuser_id", true)
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	return nil, s.db.DeleteSubUser(c.r.Context(), c.caller.Account(), *id)
+}
+
+// group is Navixy's security group object.
+type group struct {
+	ID         int64      `json:"id"`
+	Label      string     `json:"label"`
+	Privileges privileges `json:"privileges"`
+}
+
+func decodeGroup(f fields, withID bool) roster.SecurityGroup {
+	var g roster.SecurityGroup
+	if withID {
+		if id := f.ID("id", true); id != nil {
+			g.ID = *id
+		}
+	}
+	g.Label = f.Str("label", true)
+	if priv, ok := f.Object("privileges", true); ok {
+		for _, r := range priv.Strings("rights", true) {
+			g.Rights = append(g.Rights, roster.Right(r))
+		}
+	}
+	return g
+}
+
+func (s *Server) groupCreate(c *call) (any, error) {
+	obj, ok := c.params.Object("group", true)
+	var g roster.SecurityGroup
+	if ok {
+		g = decodeGroup(obj, false)
+	}
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	if err := g.Validate("group"); err != nil {
+		return nil, err
+	}
+	id, err := s.db.CreateGroup(c.r.Context(), c.caller.Account(), g)
+	if err != nil {
+		return nil, err
+	}
+	return idResult{ID: id}, nil
+}
+
+func (s *Server) groupList(c *call) (any, error) {
+	groups, err := s.db.Groups(c.r.Context(), c.caller.Account())
+	if err != nil {
+		return nil, err
+	}
+	list := make([]group, len(groups))
+	for i, g := range groups {
+		list[i] = group{ID: g.ID, Label: g.Label, Privileges: privileges{Rights: rightsOrEmpty(g.Rights)}}
+	}
+	return struct {
+		List []group `json:"list"`
+	}{list}, nil
+}
+
+func (s *Server) groupUpdate(c *call) (any, error) {
+	obj, ok := c.params.Object("group", true)
+	var g roster.SecurityGroup
+	if ok {
+		g = decodeGroup(obj, true)
+	}
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	if err := g.Validate("group"); err != nil {
+		return nil, err
+	}
+	return nil, s.db.UpdateGroup(c.r.Context(), c.caller.Account(), g)
+}
+
+func (s *Server) groupDelete(c *call) (any, error) {
+	id := c.params.ID("security_group_id", true)
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	return nil, s.db.DeleteGroup(c.r.Context(), c.caller.Account(), *id)
+}
+
+func rightsOrEmpty(r []roster.Right) []roster.Right {
+	if r == nil {
+		return []roster.Right{}
+	}
+	return r
+}
+
+func sortRights(r []roster.Right) { slices.Sort(r) }

@@ -1,0 +1,83 @@
+package api
+
+import (
+	"context"
+	"regexp"
+	"time"
+)
+
+// sweepable matches the names of avatars and their renditions; the sweep
+// leaves anything else in the store alone.
+var sweepable = regexp.MustCompile(`^([0-9a-f]{32})(?:-[0-9]+)?(\.(?:jpg|png|gif))$`)
+
+// Sweep deletes stored avatars (and renditions) that no employee references
+// and that are older than grace — younger ones may belong to an upload whose
+// database change is about to commit. It returns how many it deleted.
+func (s *Server) Sweep(ctx context.Context, grace time.Duration) (int, error) {
+	cutoff := s.opts.Now().Add(-grace)
+	owner := map[string]string{} // stored name → the avatar it belongs to
+	var bases []string
+	seen := map[string]bool{}
+	err := s.files.List(ctx, func(name string, mod time.Time) error {
+		m := sweepable.FindStringSubmatch(name)
+		if m == nil || !mod.Before(cutoff) {
+			return nil
+		}
+		base := m[1] + m[2]
+		owner[name] = base
+		if !seen[base] {
+			seen[base] = true
+			bases = append(bases, base)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	refs, err := s.db.ReferencedAvatars(ctx, bases)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for name, base := range owner {
+		if refs[base] {
+			continue
+		}
+		if err := s.files.Delete(ctx, name); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Maintain runs the periodic housekeeping until ctx ends: the file sweep
+// (at once, then every interval) and the removal of expired sessions.
+func (s *Server) Maintain(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = time.Hour
+	}
+	for {
+		if n, err := s.Sweep(ctx, s.opts.SweepGrace); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("sweep", "error", err)
+		} else if n > 0 {
+			s.log.Info("sweep removed unreferenced files", "files", n)
+		}
+		if n, err := s.db.DeleteExpiredSessions(ctx, s.opts.Now()); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("expired sessions", "error", err)
+		} else if n > 0 {
+			s.log.Info("removed expired sessions", "sessions", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"errors"
+
+	"roster/internal/roster"
+)
+
+type authResult struct {
+	Hash string `json:"hash"`
+}
+
+// userAuth signs a user in: login and password give a new session key.
+// An unknown login and a wrong password get the same answer in about the
+// same time.
+func (s *Server) userAuth(c *call) (any, error) {
+	login := c.params.Str("login", true)
+	password := c.params.Str("password", true)
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	ctx := c.r.Context()
+	u, hash, err := s.db.UserByLogin(ctx, login)
+	if err != nil && !errors.Is(err, roster.ErrNotFound) {
+		return nil, err
+	}
+	if !roster.CheckPassword(hash, password) {
+		return nil, roster.ErrBadCredentials
+	}
+	if !u.Activated {
+		return nil, fail(codeAccessDenied, errors.New("sub-user not activated"))
+	}
+	key, digest, err := roster.NewSessionKey()
+	if err != nil {
+		return nil, fail(codeUnexpected, err)
+	}
+	now := s.opts.Now()
+	if err := s.db.CreateSession(ctx, u.ID, digest, now, now.Add(s.opts.SessionTTL)); err != nil {
+		return nil, err
+	}
+	return authResult{Hash: key}, nil
+}
+
+func (s *Server) userLogout(c *call) (any, error) {
+	return nil, s.db.DeleteSession(c.r.Context(), c.caller.KeyDigest)
+}
+
+func (s *Server) sessionRenew(c *call) (any, error) {
+	now := s.opts.Now()
+	return nil, s.db.RenewSession(c.r.Context(), c.caller.KeyDigest, now, now.Add(s.opts.SessionTTL))
+}
+
+type userInfo struct {
+	ID           int64       `json:"id"`
+	Login        string      `json:"login"`
+	FirstName    string      `json:"first_name"`
+	MiddleName   string      `json:"middle_name"`
+	LastName     string      `json:"last_name"`
+	Phone        string      `json:"phone"`
+	CreationDate string      `json:"creation_date"`
+	Master       *userInfo   `json:"master,omitempty"`
+	Privileges   *privileges `json:"privileges,omitempty"`
+}
+
+type privileges struct {
+	Rights []roster.Right `json:"rights"`
+}
+
+func infoOfUser(u roster.User) *userInfo {
+	return &userInfo{ID: u.ID, Login: u.Login, FirstName: u.FirstName, MiddleName: u.MiddleName,
+		LastName: u.LastName, Phone: u.Phone, CreationDate: u.CreatedAt.UTC().Format(roster.DateTimeLayout)}
+}
+
+func (s *Server) userGetInfo(c *call) (any, error) {
+	u := c.caller.User
+	info := infoOfUser(u)
+	if !c.caller.Master() {
+		master, err := s.db.User(c.r.Context(), u.MasterID)
+		if err != nil {
+			return nil, err
+		}
+		info.Master = infoOfUser(master)
+		rights := []roster.Right{}
+		for r := range c.caller.Rights {
+			rights = append(rights, r)
+		}
+		sortRights(rights)
+		info.Privileges = &privileges{Rights: rights}
+	}
+	return struct {
+		UserInfo *userInfo `json:"user_info"`
+	}{info}, nil
+}

@@ -1,0 +1,197 @@
+package roster
+
+import (
+	"fmt"
+	"math"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Field limits of SPEC §2 and §3.
+const (
+	MaxNameLen        = 100
+	MaxEmailLen       = 100
+	MaxPhoneLen       = 32
+	MaxLicenseLen     = 32
+	MaxHardwareKeyLen = 64
+	MaxPersonnelLen   = 15
+	MaxAddressLen     = 255
+	MaxLabelLen       = 100
+	MaxLoginLen       = 100
+	MinPasswordLen    = 6
+	MaxPasswordLen    = 20
+	MaxTags           = 1000
+	MaxRights         = 100
+)
+
+// Text checks a string field: valid UTF-8, no control characters other than
+// tab and newline, and min..max characters.
+func Text(errs *InvalidParams, param, s string, min, max int) {
+	if !utf8.ValidString(s) {
+		errs.Add(param, "must be valid UTF-8 text")
+		return
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' || r == 0x7f }) {
+		errs.Add(param, "must not contain control characters")
+		return
+	}
+	n := utf8.RuneCountInString(s)
+	switch {
+	case n < min && min == 1:
+		errs.Add(param, "must not be empty")
+	case n < min:
+		errs.Add(param, fmt.Sprintf("must be at least %d characters long", min))
+	case n > max:
+		errs.Add(param, fmt.Sprintf("must be at most %d characters long", max))
+	}
+}
+
+var digits = regexp.MustCompile(`^[0-9]*$`)
+
+// Validate checks every field rule of an employee that can be checked
+// without the database. param is the name the object came in (employee).
+func (e *Employee) Validate(param string) error {
+	var errs InvalidParams
+	p := func(f string) string { return param + "." + f }
+	if e.TrackerID != nil && *e.TrackerID < 1 {
+		errs.Add(p("tracker_id"), "must be a positive id or null")
+	}
+	Text(&errs, p("first_name"), e.FirstName, 1, MaxNameLen)
+	Text(&errs, p("middle_name"), e.MiddleName, 0, MaxNameLen)
+	Text(&errs, p("last_name"), e.LastName, 0, MaxNameLen)
+	Text(&errs, p("email"), e.Email, 0, MaxEmailLen)
+	if e.Email != "" && !validEmail(e.Email) {
+		errs.Add(p("email"), "must be an e-mail address")
+	}
+	Text(&errs, p("phone"), e.Phone, 0, MaxPhoneLen)
+	if !digits.MatchString(e.Phone) {
+		errs.Add(p("phone"), "must be digits only, without +")
+	}
+	Text(&errs, p("driver_license_number"), e.DriverLicenseNumber, 0, MaxLicenseLen)
+	Text(&errs, p("driver_license_cats"), e.DriverLicenseCats, 0, MaxLicenseLen)
+	if d := e.DriverLicenseValidTill; d != nil {
+		if _, err := time.Parse(DateLayout, *d); err != nil {
+			errs.Add(p("driver_license_valid_till"), "must be a date yyyy-MM-dd or null")
+		}
+	}
+	if k := e.HardwareKey; k != nil {
+		Text(&errs, p("hardware_key"), *k, 0, MaxHardwareKeyLen)
+	}
+	if e.DepartmentID != nil && *e.DepartmentID < 1 {
+		errs.Add(p("department_id"), "must be a positive id or null")
+	}
+	if e.Location != nil {
+		e.Location.validate(&errs, p("location"))
+	}
+	Text(&errs, p("personnel_number"), e.PersonnelNumber, 0, MaxPersonnelLen)
+	if len(e.Tags) > MaxTags {
+		errs.Add(p("tags"), fmt.Sprintf("must hold at most %d tags", MaxTags))
+	}
+	if e.Tags == nil {
+		e.Tags = []int64{}
+	}
+	return errs.Err()
+}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+func (l *Location) validate(errs *InvalidParams, param string) {
+	if math.IsNaN(l.Lat) || l.Lat < -90 || l.Lat > 90 {
+		errs.Add(param+".lat", "must be a latitude in [-90, 90]")
+	}
+	if math.IsNaN(l.Lng) || l.Lng < -180 || l.Lng > 180 {
+		errs.Add(param+".lng", "must be a longitude in [-180, 180]")
+	}
+	Text(errs, param+".address", l.Address, 0, MaxAddressLen)
+}
+
+// Validate checks a department's fields.
+func (d *Department) Validate(param string) error {
+	var errs InvalidParams
+	Text(&errs, param+".label", d.Label, 1, MaxLabelLen)
+	if d.Location != nil {
+		d.Location.validate(&errs, param+".location")
+	}
+	return errs.Err()
+}
+
+var loginPattern = regexp.MustCompile(`^[\p{L}\p{N}._@+-]+$`)
+
+// ValidateLogin checks a login: 1..100 characters of letters, digits and
+// . _ @ + -.
+func ValidateLogin(errs *InvalidParams, param, login string) {
+	n := len(*errs)
+	Text(errs, param, login, 1, MaxLoginLen)
+	if len(*errs) == n && !loginPattern.MatchString(login) {
+		errs.Add(param, "may hold only letters, digits and . _ @ + -")
+	}
+}
+
+// ValidatePassword checks a sub-user password (6–20 characters).
+func ValidatePassword(errs *InvalidParams, param, password string) {
+	Text(errs, param, password, MinPasswordLen, MaxPasswordLen)
+}
+
+// Validate checks the fields of a sub-user that the master sets.
+func (u *User) Validate(param string) error {
+	var errs InvalidParams
+	ValidateLogin(&errs, param+".login", u.Login)
+	Text(&errs, param+".first_name", u.FirstName, 0, MaxNameLen)
+	Text(&errs, param+".middle_name", u.MiddleName, 0, MaxNameLen)
+	Text(&errs, param+".last_name", u.LastName, 0, MaxNameLen)
+	Text(&errs, param+".phone", u.Phone, 0, MaxPhoneLen)
+	if !digits.MatchString(u.Phone) {
+		errs.Add(param+".phone", "must be digits only, without +")
+	}
+	if u.SecurityGroupID != nil && *u.SecurityGroupID < 1 {
+		errs.Add(param+".security_group_id", "must be a positive id or null")
+	}
+	return errs.Err()
+}
+
+var rightPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// Validate checks a security group: a label and rights that are right
+// names, never admin.
+func (g *SecurityGroup) Validate(param string) error {
+	var errs InvalidParams
+	Text(&errs, param+".label", g.Label, 1, MaxLabelLen)
+	if len(g.Rights) > MaxRights {
+		errs.Add(param+".privileges.rights", fmt.Sprintf("must hold at most %d rights", MaxRights))
+	}
+	for _, r := range g.Rights {
+		switch {
+		case r == RightAdmin:
+			errs.Add(param+".privileges.rights", "admin cannot be given to a group")
+		case !rightPattern.MatchString(string(r)):
+			errs.Add(param+".privileges.rights", fmt.Sprintf("%q is not a right name", r))
+		default:
+			continue
+		}
+		break
+	}
+	return errs.Err()
+}
+
+// EmployeeSortFields are the fields employee/list can sort by, mapped to
+// their columns.
+var EmployeeSortFields = map[string]string{
+	"id":                        "id",
+	"first_name":                "first_name",
+	"middle_name":               "middle_name",
+	"last_name":                 "last_name",
+	"email":                     "email",
+	"phone":                     "phone",
+	"personnel_number":          "personnel_number",
+	"tracker_id":                "tracker_id",
+	"department_id":             "department_id",
+	"driver_license_number":     "driver_license_number",
+	"driver_license_valid_till": "driver_license_valid_till",
+	"hardware_key":              "hardware_key",
+}

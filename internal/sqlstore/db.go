@@ -1,0 +1,215 @@
+// Package sqlstore keeps Roster's data in SQLite (embedded, the default) or
+// PostgreSQL (for many nodes). One concrete DB serves both: the SQL text is
+// shared, with $N placeholders that both drivers accept; only the schema
+// migrations and a few fragments differ per dialect.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+type dialect int
+
+const (
+	dialectSQLite dialect = iota + 1
+	dialectPostgres
+)
+
+// DB is Roster's database.
+type DB struct {
+	sql     *sql.DB
+	dialect dialect
+}
+
+// Open connects to the database named by rawURL — "sqlite:<path>" or
+// "postgres://..." (also "postgresql://") — and applies pending migrations.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	var db *DB
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
+		if path == "" {
+			return nil, errors.New("sqlite: empty path")
+		}
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("sqlite: %w", err)
+			}
+		}
+		// WAL lets readers run beside the writer; synchronous=FULL makes a
+		// commit durable across power loss, not only process death;
+		// _txlock=immediate takes the write lock at BEGIN, so two writers
+		// queue on busy_timeout instead of failing on lock upgrade.
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Set("_txlock", "immediate")
+		s, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		s.SetMaxOpenConns(max(4, 2*runtime.NumCPU()))
+		s.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
+		db = &DB{sql: s, dialect: dialectSQLite}
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		s, err := sql.Open("pgx", rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		s.SetMaxOpenConns(max(8, 4*runtime.NumCPU()))
+		s.SetMaxIdleConns(max(8, 4*runtime.NumCPU()))
+		db = &DB{sql: s, dialect: dialectPostgres}
+	default:
+		return nil, fmt.Errorf("database URL %q: want sqlite:<path> or postgres://...", redact(rawURL))
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.sql.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// redact drops a password from a URL before it is shown.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.sql.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Postgres reports whether the database is PostgreSQL.
+func (db *DB) Postgres() bool { return db.dialect == dialectPostgres }
+
+func (db *DB) migrate(ctx context.Context) error {
+	dir := "migrations/sqlite"
+	if db.dialect == dialectPostgres {
+		dir = "migrations/postgres"
+	}
+	names, err := fs.Glob(migrations, dir+"/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	// One transaction for the whole migration: on PostgreSQL DDL is
+	// transactional and an advisory lock makes nodes that start together
+	// wait for the first; on SQLite BEGIN IMMEDIATE does the same.
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if db.dialect == dialectPostgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7512303)`); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx,
+			`CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
+			return err
+		}
+		for _, name := range names {
+			version := strings.TrimSuffix(filepath.Base(name), ".sql")
+			var n int
+			if err := tx.QueryRowContext(ctx,
+				`SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("%s: %w", version, err)
+			}
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO schema_migrations (version) VALUES ($1)`, version); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// tx runs fn in a transaction, committing when fn returns nil.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// isUnique reports whether err is a violation of a unique constraint.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return false
+}
+
+// IntegrityCheck runs the database's own consistency check (SQLite's
+// integrity_check and foreign_key_check); PostgreSQL guarantees these itself.
+func (db *DB) IntegrityCheck(ctx context.Context) error {
+	if db.dialect != dialectSQLite {
+		return db.Ping(ctx)
+	}
+	var res string
+	if err := db.sql.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res); err != nil {
+		return err
+	}
+	if res != "ok" {
+		return fmt.Errorf("integrity_check: %s", res)
+	}
+	rows, err := db.sql.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		return errors.New("foreign_key_check found violations")
+	}
+	return rows.Err()
+}

@@ -1,0 +1,392 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"roster/internal/roster"
+)
+
+const employeeColumns = `id, tracker_id, first_name, middle_name, last_name, email, phone,
+	driver_license_number, driver_license_cats, driver_license_valid_till, hardware_key, icon_id,
+	avatar_file_name, department_id, location_lat, location_lng, location_address, personnel_number, tags`
+
+func scanEmployee(s scanner) (roster.Employee, error) {
+	var e roster.Employee
+	var tracker, icon, dept sql.NullInt64
+	var validTill, hwKey, avatar, address sql.NullString
+	var lat, lng sql.NullFloat64
+	var tags string
+	err := s.Scan(&e.ID, &tracker, &e.FirstName, &e.MiddleName, &e.LastName, &e.Email, &e.Phone,
+		&e.DriverLicenseNumber, &e.DriverLicenseCats, &validTill, &hwKey, &icon, &avatar, &dept,
+		&lat, &lng, &address, &e.PersonnelNumber, &tags)
+	if err != nil {
+		return e, err
+	}
+	e.TrackerID, e.IconID, e.DepartmentID = ptrInt(tracker), ptrInt(icon), ptrInt(dept)
+	e.DriverLicenseValidTill, e.HardwareKey, e.AvatarFileName = ptrString(validTill), ptrString(hwKey), ptrString(avatar)
+	e.Location = location(lat, lng, address)
+	if err := json.Unmarshal([]byte(tags), &e.Tags); err != nil {
+		return e, fmt.Errorf("employee %d tags: %w", e.ID, err)
+	}
+	if e.Tags == nil {
+		e.Tags = []int64{}
+	}
+	return e, nil
+}
+
+func location(lat, lng sql.NullFloat64, address sql.NullString) *roster.Location {
+	if !lat.Valid || !lng.Valid {
+		return nil
+	}
+	return &roster.Location{Lat: lat.Float64, Lng: lng.Float64, Address: address.String}
+}
+
+// locationArgs gives the three column values of an optional location.
+func locationArgs(l *roster.Location) (lat, lng sql.NullFloat64, address sql.NullString) {
+	if l == nil {
+		return
+	}
+	return sql.NullFloat64{Float64: l.Lat, Valid: true}, sql.NullFloat64{Float64: l.Lng, Valid: true},
+		sql.NullString{String: l.Address, Valid: true}
+}
+
+func ptrString(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	v := s.String
+	return &v
+}
+
+func nullString(p *string) sql.NullString {
+	if p == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *p, Valid: true}
+}
+
+// Employees lists a page of the account's employees and counts all that
+// match the filter.
+func (db *DB) Employees(ctx context.Context, account int64, q roster.ListQuery) ([]roster.Employee, int, error) {
+	where := `account_id = $1`
+	args := []any{account}
+	if q.Filter != "" {
+		args = append(args, "%"+escapeLike(strings.ToLower(q.Filter))+"%")
+		n := "$" + strconv.Itoa(len(args))
+		var ors []string
+		for _, col := range []string{"first_name", "middle_name", "last_name", "email", "phone", "personnel_number"} {
+			ors = append(ors, "lower("+col+") LIKE "+n+` ESCAPE '\'`)
+		}
+		where += " AND (" + strings.Join(ors, " OR ") + ")"
+	}
+	var total int
+	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM employees WHERE `+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	order, err := db.orderBy(q.Sort)
+	if err != nil {
+		return nil, 0, err
+	}
+	query := `SELECT ` + employeeColumns + ` FROM employees WHERE ` + where + ` ORDER BY ` + order
+	if q.Limit > 0 {
+		args = append(args, q.Limit, q.Offset)
+		query += fmt.Sprintf(" LIMIT $%d OFFSET $%d", len(args)-1, len(args))
+	} else if q.Offset > 0 {
+		args = append(args, q.Offset)
+		query += fmt.Sprintf(" LIMIT -1 OFFSET $%d", len(args))
+		if db.dialect == dialectPostgres {
+			query = strings.Replace(query, "LIMIT -1 ", "", 1)
+		}
+	}
+	rows, err := db.sql.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	list := []roster.Employee{}
+	for rows.Next() {
+		e, err := scanEmployee(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		list = append(list, e)
+	}
+	return list, total, rows.Err()
+}
+
+// orderBy turns sort keys into an ORDER BY clause that is the same on both
+// databases: byte order for text, nulls last, ties broken by id.
+func (db *DB) orderBy(keys []roster.SortKey) (string, error) {
+	var parts []string
+	for _, k := range keys {
+		col, ok := roster.EmployeeSortFields[k.Field]
+		if !ok {
+			return "", fmt.Errorf("sort field %q: %w", k.Field, roster.InvalidParams{{Parameter: "sort", Reason: "unknown field " + k.Field}})
+		}
+		dir := " ASC"
+		if k.Desc {
+			dir = " DESC"
+		}
+		expr := col
+		if db.dialect == dialectPostgres && textColumn(col) {
+			expr += ` COLLATE "C"`
+		}
+		parts = append(parts, "("+col+" IS NULL) ASC", expr+dir)
+	}
+	parts = append(parts, "id ASC")
+	return strings.Join(parts, ", "), nil
+}
+
+func textColumn(col string) bool {
+	switch col {
+	case "id", "tracker_id", "department_id":
+		return false
+	}
+	return true
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// Employee reads one employee of the account.
+func (db *DB) Employee(ctx context.Context, account, id int64) (roster.Employee, error) {
+	return db.employee(ctx, db.sql, account, id)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (db *DB) employee(ctx context.Context, q querier, account, id int64) (roster.Employee, error) {
+	e, err := scanEmployee(q.QueryRowContext(ctx,
+		`SELECT `+employeeColumns+` FROM employees WHERE id = $1 AND account_id = $2`, id, account))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("employee %d: %w", id, roster.ErrNotFound)
+	}
+	return e, err
+}
+
+// checkDepartment makes sure a department id, if set, names a department of
+// the account.
+func checkDepartment(ctx context.Context, tx *sql.Tx, account int64, dept *int64) error {
+	if dept == nil {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM departments WHERE id = $1 AND account_id = $2`,
+		*dept, account).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("department %d: %w", *dept, roster.ErrNotFound)
+	}
+	return nil
+}
+
+// employeeArgs are the writable columns of an employee, in the order of
+// CreateEmployee's and UpdateEmployee's SQL.
+func employeeArgs(e roster.Employee) ([]any, error) {
+	tags, err := json.Marshal(e.Tags)
+	if err != nil {
+		return nil, err
+	}
+	if e.Tags == nil {
+		tags = []byte("[]")
+	}
+	lat, lng, address := locationArgs(e.Location)
+	return []any{nullInt(e.TrackerID), e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
+		e.DriverLicenseNumber, e.DriverLicenseCats, nullString(e.DriverLicenseValidTill),
+		nullString(e.HardwareKey), nullInt(e.DepartmentID), lat, lng, address, e.PersonnelNumber,
+		string(tags)}, nil
+}
+
+// CreateEmployee creates an employee in the account. icon_id and
+// avatar_file_name start null. ErrExists when the tracker is bound to
+// another employee; ErrNotFound when the department is not the account's.
+func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employee) (int64, error) {
+	args, err := employeeArgs(e)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkDepartment(ctx, tx, account, e.DepartmentID); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO employees (tracker_id, first_name, middle_name,
+			last_name, email, phone, driver_license_number, driver_license_cats, driver_license_valid_till,
+			hardware_key, department_id, location_lat, location_lng, location_address, personnel_number,
+			tags, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			RETURNING id`, append(args, account)...).Scan(&id)
+		if isUnique(err) {
+			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
+		}
+		return err
+	})
+	return id, err
+}
+
+// UpdateEmployee replaces an employee's writable fields; icon_id and
+// avatar_file_name are kept.
+func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employee) error {
+	args, err := employeeArgs(e)
+	if err != nil {
+		return err
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkDepartment(ctx, tx, account, e.DepartmentID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE employees SET tracker_id = $1, first_name = $2,
+			middle_name = $3, last_name = $4, email = $5, phone = $6, driver_license_number = $7,
+			driver_license_cats = $8, driver_license_valid_till = $9, hardware_key = $10,
+			department_id = $11, location_lat = $12, location_lng = $13, location_address = $14,
+			personnel_number = $15, tags = $16 WHERE id = $17 AND account_id = $18`,
+			append(args, e.ID, account)...)
+		if isUnique(err) {
+			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
+		}
+		return affected(res, err, "employee", e.ID)
+	})
+}
+
+// DeleteEmployee deletes an employee of the account and returns the name of
+// its uploaded avatar, if any, for the caller to delete once this has
+// committed.
+func (db *DB) DeleteEmployee(ctx context.Context, account, id int64) (avatar *string, err error) {
+	var name sql.NullString
+	err = db.sql.QueryRowContext(ctx,
+		`DELETE FROM employees WHERE id = $1 AND account_id = $2 RETURNING avatar_file_name`,
+		id, account).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("employee %d: %w", id, roster.ErrNotFound)
+	}
+	return ptrString(name), err
+}
+
+// SetIcon sets an employee's icon_id (null: show the uploaded avatar).
+func (db *DB) SetIcon(ctx context.Context, account, id int64, icon *int64) error {
+	res, err := db.sql.ExecContext(ctx, `UPDATE employees SET icon_id = $1 WHERE id = $2 AND account_id = $3`,
+		nullInt(icon), id, account)
+	return affected(res, err, "employee", id)
+}
+
+// SetAvatar points an employee at a newly stored avatar file and returns the
+// name it pointed at before, for the caller to delete once this has
+// committed.
+func (db *DB) SetAvatar(ctx context.Context, account, id int64, name string) (previous *string, err error) {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var old sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT avatar_file_name FROM employees WHERE id = $1 AND account_id = $2`,
+			id, account).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("employee %d: %w", id, roster.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE employees SET avatar_file_name = $1 WHERE id = $2`, name, id); err != nil {
+			return err
+		}
+		previous = ptrString(old)
+		return nil
+	})
+	return previous, err
+}
+
+// ReferencedAvatars reports which of the names some employee's
+// avatar_file_name holds.
+func (db *DB) ReferencedAvatars(ctx context.Context, names []string) (map[string]bool, error) {
+	found := make(map[string]bool, len(names))
+	const batch = 500
+	for len(names) > 0 {
+		n := min(batch, len(names))
+		args := make([]any, n)
+		marks := make([]string, n)
+		for i, name := range names[:n] {
+			args[i] = name
+			marks[i] = "$" + strconv.Itoa(i+1)
+		}
+		rows, err := db.sql.QueryContext(ctx, `SELECT avatar_file_name FROM employees
+			WHERE avatar_file_name IN (`+strings.Join(marks, ", ")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found[s] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		names = names[n:]
+	}
+	return found, nil
+}
+
+// Departments lists the account's departments by id.
+func (db *DB) Departments(ctx context.Context, account int64) ([]roster.Department, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, label, location_lat, location_lng, location_address
+		FROM departments WHERE account_id = $1 ORDER BY id`, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []roster.Department{}
+	for rows.Next() {
+		var d roster.Department
+		var lat, lng sql.NullFloat64
+		var address sql.NullString
+		if err := rows.Scan(&d.ID, &d.Label, &lat, &lng, &address); err != nil {
+			return nil, err
+		}
+		d.Location = location(lat, lng, address)
+		list = append(list, d)
+	}
+	return list, rows.Err()
+}
+
+// CreateDepartment creates a department in the account.
+func (db *DB) CreateDepartment(ctx context.Context, account int64, d roster.Department) (int64, error) {
+	lat, lng, address := locationArgs(d.Location)
+	var id int64
+	err := db.sql.QueryRowContext(ctx, `INSERT INTO departments (account_id, label, location_lat,
+		location_lng, location_address) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		account, d.Label, lat, lng, address).Scan(&id)
+	return id, err
+}
+
+// UpdateDepartment changes a department of the account.
+func (db *DB) UpdateDepartment(ctx context.Context, account int64, d roster.Department) error {
+	lat, lng, address := locationArgs(d.Location)
+	res, err := db.sql.ExecContext(ctx, `UPDATE departments SET label = $1, location_lat = $2,
+		location_lng = $3, location_address = $4 WHERE id = $5 AND account_id = $6`,
+		d.Label, lat, lng, address, d.ID, account)
+	return affected(res, err, "department", d.ID)
+}
+
+// DeleteDepartment deletes a department of the account; its employees get
+// department_id null.
+func (db *DB) DeleteDepartment(ctx context.Context, account, id int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE employees SET department_id = NULL
+			WHERE department_id = $1 AND account_id = $2`, id, account); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM departments WHERE id = $1 AND account_id = $2`, id, account)
+		return affected(res, err, "department", id)
+	})
+}

@@ -1,0 +1,351 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"roster/internal/roster"
+)
+
+const userColumns = `id, COALESCE(master_id, 0), login, first_name, middle_name, last_name, phone,
+	activated, security_group_id, created_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(s scanner, extra ...any) (roster.User, error) {
+	var u roster.User
+	var created int64
+	var group sql.NullInt64
+	dest := append([]any{&u.ID, &u.MasterID, &u.Login, &u.FirstName, &u.MiddleName, &u.LastName,
+		&u.Phone, &u.Activated, &group, &created}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return u, err
+	}
+	u.CreatedAt = time.Unix(created, 0).UTC()
+	u.SecurityGroupID = ptrInt(group)
+	return u, nil
+}
+
+// CountUsers counts every user, master or sub-user.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// CreateMaster creates a master user (an account). ErrLoginTaken when the
+// login is in use.
+func (db *DB) CreateMaster(ctx context.Context, login, passwordHash string, now time.Time) (int64, error) {
+	var id int64
+	err := db.sql.QueryRowContext(ctx,
+		`INSERT INTO users (login, password_hash, activated, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		login, passwordHash, true, now.Unix()).Scan(&id)
+	if isUnique(err) {
+		return 0, fmt.Errorf("user %q: %w", login, roster.ErrLoginTaken)
+	}
+	return id, err
+}
+
+// SetMasterPassword sets a master user's password and ends its sessions,
+// in one transaction.
+func (db *DB) SetMasterPassword(ctx context.Context, login, passwordHash string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx,
+			`UPDATE users SET password_hash = $1 WHERE login = $2 AND master_id IS NULL RETURNING id`,
+			passwordHash, login).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("master user %q: %w", login, roster.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, id)
+		return err
+	})
+}
+
+// UserByLogin returns the user with that login and its password hash.
+func (db *DB) UserByLogin(ctx context.Context, login string) (roster.User, string, error) {
+	var hash string
+	row := db.sql.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE login = $1`, login)
+	u, err := scanUser(row, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, "", fmt.Errorf("login: %w", roster.ErrNotFound)
+	}
+	return u, hash, err
+}
+
+// CreateSession stores a session by the digest of its key.
+func (db *DB) CreateSession(ctx context.Context, userID int64, digest []byte, now, expires time.Time) error {
+	_, err := db.sql.ExecContext(ctx,
+		`INSERT INTO sessions (digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		digest, userID, now.Unix(), expires.Unix())
+	return err
+}
+
+// Caller loads who holds the session with that digest: the user, and the
+// rights of its security group. ErrNoSession when the session is unknown or
+// expired.
+func (db *DB) Caller(ctx context.Context, digest []byte, now time.Time) (*roster.Caller, error) {
+	var rights sql.NullString
+	row := db.sql.QueryRowContext(ctx, `SELECT u.id, COALESCE(u.master_id, 0), u.login, u.first_name,
+		u.middle_name, u.last_name, u.phone, u.activated, u.security_group_id, u.created_at, g.rights
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		LEFT JOIN security_groups g ON g.id = u.security_group_id
+		WHERE s.digest = $1 AND s.expires_at > $2`, digest, now.Unix())
+	u, err := scanUser(row, &rights)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, roster.ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &roster.Caller{User: u, Rights: map[roster.Right]bool{}, KeyDigest: digest}
+	if rights.Valid {
+		var rs []roster.Right
+		if err := json.Unmarshal([]byte(rights.String), &rs); err != nil {
+			return nil, fmt.Errorf("group %d rights: %w", *u.SecurityGroupID, err)
+		}
+		for _, r := range rs {
+			c.Rights[r] = true
+		}
+	}
+	return c, nil
+}
+
+// DeleteSession ends a session.
+func (db *DB) DeleteSession(ctx context.Context, digest []byte) error {
+	_, err := db.sql.ExecContext(ctx, `DELETE FROM sessions WHERE digest = $1`, digest)
+	return err
+}
+
+// RenewSession moves a live session's expiry. ErrNoSession when it has ended.
+func (db *DB) RenewSession(ctx context.Context, digest []byte, now, expires time.Time) error {
+	res, err := db.sql.ExecContext(ctx,
+		`UPDATE sessions SET expires_at = $1 WHERE digest = $2 AND expires_at > $3`,
+		expires.Unix(), digest, now.Unix())
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return roster.ErrNoSession
+	}
+	return nil
+}
+
+// ActiveSessions counts sessions that have not expired.
+func (db *DB) ActiveSessions(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE expires_at > $1`, now.Unix()).Scan(&n)
+	return n, err
+}
+
+// DeleteExpiredSessions removes sessions that have expired.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.sql.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now.Unix())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// checkGroup makes sure a security group id, if set, names a group of the
+// account.
+func checkGroup(ctx context.Context, tx *sql.Tx, account int64, group *int64) error {
+	if group == nil {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM security_groups WHERE id = $1 AND account_id = $2`,
+		*group, account).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("security group %d: %w", *group, roster.ErrNotFound)
+	}
+	return nil
+}
+
+// CreateSubUser creates a sub-user of the account.
+func (db *DB) CreateSubUser(ctx context.Context, account int64, u roster.User, passwordHash string, now time.Time) (int64, error) {
+	var id int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkGroup(ctx, tx, account, u.SecurityGroupID); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO users (master_id, login, password_hash, first_name,
+			middle_name, last_name, phone, activated, security_group_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+			account, u.Login, passwordHash, u.FirstName, u.MiddleName, u.LastName, u.Phone, u.Activated,
+			nullInt(u.SecurityGroupID), now.Unix()).Scan(&id)
+		if isUnique(err) {
+			return fmt.Errorf("login %q: %w", u.Login, roster.ErrLoginTaken)
+		}
+		return err
+	})
+	return id, err
+}
+
+// SubUsers lists the account's sub-users by id.
+func (db *DB) SubUsers(ctx context.Context, account int64) ([]roster.User, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE master_id = $1 ORDER BY id`, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []roster.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, u)
+	}
+	return list, rows.Err()
+}
+
+// UpdateSubUser changes a sub-user's fields (not its password). Deactivating
+// a sub-user ends its sessions.
+func (db *DB) UpdateSubUser(ctx context.Context, account int64, u roster.User) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkGroup(ctx, tx, account, u.SecurityGroupID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE users SET login = $1, first_name = $2, middle_name = $3,
+			last_name = $4, phone = $5, activated = $6, security_group_id = $7
+			WHERE id = $8 AND master_id = $9`,
+			u.Login, u.FirstName, u.MiddleName, u.LastName, u.Phone, u.Activated,
+			nullInt(u.SecurityGroupID), u.ID, account)
+		if isUnique(err) {
+			return fmt.Errorf("login %q: %w", u.Login, roster.ErrLoginTaken)
+		}
+		if err := affected(res, err, "sub-user", u.ID); err != nil {
+			return err
+		}
+		if !u.Activated {
+			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID)
+		}
+		return err
+	})
+}
+
+// DeleteSubUser deletes a sub-user of the account and its sessions.
+func (db *DB) DeleteSubUser(ctx context.Context, account, id int64) error {
+	res, err := db.sql.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND master_id = $2`, id, account)
+	return affected(res, err, "sub-user", id)
+}
+
+// CreateGroup creates a security group in the account.
+func (db *DB) CreateGroup(ctx context.Context, account int64, g roster.SecurityGroup) (int64, error) {
+	rights, err := json.Marshal(rightsOrEmpty(g.Rights))
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = db.sql.QueryRowContext(ctx,
+		`INSERT INTO security_groups (account_id, label, rights) VALUES ($1, $2, $3) RETURNING id`,
+		account, g.Label, string(rights)).Scan(&id)
+	return id, err
+}
+
+// Groups lists the account's security groups by id.
+func (db *DB) Groups(ctx context.Context, account int64) ([]roster.SecurityGroup, error) {
+	rows, err := db.sql.QueryContext(ctx,
+		`SELECT id, label, rights FROM security_groups WHERE account_id = $1 ORDER BY id`, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []roster.SecurityGroup{}
+	for rows.Next() {
+		var g roster.SecurityGroup
+		var rights string
+		if err := rows.Scan(&g.ID, &g.Label, &rights); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(rights), &g.Rights); err != nil {
+			return nil, fmt.Errorf("group %d rights: %w", g.ID, err)
+		}
+		list = append(list, g)
+	}
+	return list, rows.Err()
+}
+
+// UpdateGroup changes a security group of the account.
+func (db *DB) UpdateGroup(ctx context.Context, account int64, g roster.SecurityGroup) error {
+	rights, err := json.Marshal(rightsOrEmpty(g.Rights))
+	if err != nil {
+		return err
+	}
+	res, err := db.sql.ExecContext(ctx,
+		`UPDATE security_groups SET label = $1, rights = $2 WHERE id = $3 AND account_id = $4`,
+		g.Label, string(rights), g.ID, account)
+	return affected(res, err, "security group", g.ID)
+}
+
+// DeleteGroup deletes a security group of the account; its sub-users fall
+// back to the default group (no rights).
+func (db *DB) DeleteGroup(ctx context.Context, account, id int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE users SET security_group_id = NULL WHERE security_group_id = $1 AND master_id = $2`,
+			id, account); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM security_groups WHERE id = $1 AND account_id = $2`, id, account)
+		return affected(res, err, "security group", id)
+	})
+}
+
+func rightsOrEmpty(r []roster.Right) []roster.Right {
+	if r == nil {
+		return []roster.Right{}
+	}
+	return r
+}
+
+// affected turns "no row changed" into ErrNotFound.
+func affected(res sql.Result, err error, what string, id int64) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%s %d: %w", what, id, roster.ErrNotFound)
+	}
+	return nil
+}
+
+func nullInt(p *int64) sql.NullInt64 {
+	if p == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: *p, Valid: true}
+}
+
+func ptrInt(n sql.NullInt64) *int64 {
+	if !n.Valid {
+		return nil
+	}
+	v := n.Int64
+	return &v
+}
+
+// User reads a user by id.
+func (db *DB) User(ctx context.Context, id int64) (roster.User, error) {
+	u, err := scanUser(db.sql.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("user %d: %w", id, roster.ErrNotFound)
+	}
+	return u, err
+}
