@@ -3,6 +3,10 @@
 //
 // An object is stored under the key <prefix><name>. S3 replaces an object
 // atomically on PUT, so the store needs no temporary names.
+//
+// Every call is bounded by its context, and by little else: minio retries
+// a refused connection for seconds and waits a minute for a silent server,
+// so callers such as a readiness check should pass a deadline.
 package s3
 
 import (
@@ -188,19 +192,57 @@ func (s *Store) Get(ctx context.Context, name string) (roster.Object, error) {
 		obj.Close()
 		return nil, notExist("get", name, err)
 	}
-	return &object{Object: obj, size: info.Size, modTime: info.LastModified}, nil
+	return &object{obj: obj, size: info.Size, modTime: info.LastModified}, nil
 }
 
 // object is an open minio object with the size and time it had when
-// opened.
+// opened. It seeks lazily: minio starts a new ranged GET after any Seek,
+// even one that comes back to where the stream is, and http.ServeContent
+// seeks to the end and back before it reads.
 type object struct {
-	*minio.Object
+	obj     *minio.Object
 	size    int64
 	modTime time.Time
+	pos     int64 // where the next Read reads
+	at      int64 // where obj's stream is
 }
 
 func (o *object) Size() int64        { return o.size }
 func (o *object) ModTime() time.Time { return o.modTime }
+func (o *object) Close() error       { return o.obj.Close() }
+
+func (o *object) Read(p []byte) (int, error) {
+	if o.pos >= o.size {
+		return 0, io.EOF
+	}
+	if o.pos != o.at {
+		if _, err := o.obj.Seek(o.pos, io.SeekStart); err != nil {
+			return 0, err
+		}
+		o.at = o.pos
+	}
+	n, err := o.obj.Read(p)
+	o.pos += int64(n)
+	o.at += int64(n)
+	return n, err
+}
+
+func (o *object) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += o.pos
+	case io.SeekEnd:
+		offset += o.size
+	default:
+		return 0, fmt.Errorf("s3: seek: invalid whence %d", whence)
+	}
+	if offset < 0 {
+		return 0, fmt.Errorf("s3: seek: negative position %d", offset)
+	}
+	o.pos = offset
+	return offset, nil
+}
 
 // Delete removes the object.
 func (s *Store) Delete(ctx context.Context, name string) error {
