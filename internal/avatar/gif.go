@@ -1,0 +1,587 @@
+package avatar
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"io"
+	"slices"
+)
+
+// gifInfo is what walkGIF learns from a GIF's blocks without decoding any
+// pixel data.
+type gifInfo struct {
+	width, height int // logical screen
+	frames        int
+	end           int  // offset just past the last block read
+	trailer       bool // whether the last block was the trailer
+}
+
+// walkGIF reads a GIF's block structure the way image/gif does, skipping
+// colour tables, extensions and image data by their lengths, so that the
+// frame count and the logical screen are known before anything is
+// allocated. It is linear in len(data) and allocates nothing.
+//
+// Frames must fit in the logical screen (image/gif refuses others anyway),
+// which makes the screen area a bound on every frame's area.
+func walkGIF(data []byte) (gifInfo, error) {
+	var g gifInfo
+	if len(data) < 13 {
+		return g, errCorrupt
+	}
+	g.width = int(data[6]) | int(data[7])<<8
+	g.height = int(data[8]) | int(data[9])<<8
+	flags := data[10]
+	hasGlobal := flags&0x80 != 0
+	pos := 13
+	if hasGlobal {
+		pos += 3 << (1 + flags&7)
+	}
+	// subBlocks skips data sub-blocks up to and including the terminator.
+	subBlocks := func() bool {
+		for {
+			if pos >= len(data) {
+				return false
+			}
+			n := int(data[pos])
+			pos += 1 + n
+			if n == 0 {
+				return true
+			}
+		}
+	}
+	for {
+		if pos > len(data) {
+			return g, errCorrupt
+		}
+		if pos == len(data) {
+			// No trailer. Browsers show such files; take them if the
+			// last block was complete.
+			if g.frames == 0 {
+				return g, errCorrupt
+			}
+			g.end = pos
+			return g, nil
+		}
+		switch data[pos] {
+		case 0x21: // extension
+			if pos+2 > len(data) {
+				return g, errCorrupt
+			}
+			label := data[pos+1]
+			pos += 2
+			switch label {
+			case 0xF9: // graphic control: fixed size
+				if pos+6 > len(data) || data[pos] != 4 || data[pos+5] != 0 {
+					return g, errCorrupt
+				}
+				pos += 6
+			case 0x01: // plain text: a 13-byte header, then sub-blocks
+				pos += 13
+			case 0xFF: // application: a sized identifier, then sub-blocks
+				if pos >= len(data) {
+					return g, errCorrupt
+				}
+				pos += 1 + int(data[pos])
+			case 0xFE: // comment: sub-blocks only
+			default:
+				return g, errCorrupt
+			}
+			if label != 0xF9 && (pos > len(data) || !subBlocks()) {
+				return g, errCorrupt
+			}
+		case 0x2C: // image descriptor
+			if pos+10 > len(data) {
+				return g, errCorrupt
+			}
+			d := data[pos+1 : pos+10]
+			left, top := int(d[0])|int(d[1])<<8, int(d[2])|int(d[3])<<8
+			w, h := int(d[4])|int(d[5])<<8, int(d[6])|int(d[7])<<8
+			if left+w > g.width || top+h > g.height {
+				return g, errCorrupt
+			}
+			pos += 10
+			if d[8]&0x80 != 0 {
+				pos += 3 << (1 + d[8]&7)
+			} else if !hasGlobal {
+				return g, errCorrupt
+			}
+			if pos >= len(data) || data[pos] < 2 || data[pos] > 8 {
+				return g, errCorrupt
+			}
+			pos++ // LZW minimum code size
+			if !subBlocks() {
+				return g, errCorrupt
+			}
+			g.frames++
+		case 0x3B: // trailer
+			if g.frames == 0 {
+				return g, errCorrupt
+			}
+			g.end, g.trailer = pos+1, true
+			return g, nil
+		default:
+			return g, errCorrupt
+		}
+	}
+}
+
+// checkGIF applies the frame and pixel budgets.
+func checkGIF(g gifInfo, lim Limits) error {
+	if g.width == 0 || g.height == 0 {
+		return errEmpty
+	}
+	if g.frames > lim.MaxFrames {
+		return reject("animation has %d frames; the limit is %d", g.frames, lim.MaxFrames)
+	}
+	area := int64(g.width) * int64(g.height)
+	if g.frames == 1 || area > lim.MaxPixels {
+		return checkSize(g.width, g.height, lim)
+	}
+	if total := area * int64(g.frames); total > lim.MaxPixels {
+		return reject("animation has %d frames of %d×%d pixels, %s megapixels in all; the limit is %s megapixels",
+			g.frames, g.width, g.height, megapixels(total), megapixels(lim.MaxPixels))
+	}
+	return nil
+}
+
+func processGIF(data []byte, lim Limits, p plan) (Image, error) {
+	info, err := walkGIF(data)
+	if err != nil {
+		return Image{}, err
+	}
+	if err := checkGIF(info, lim); err != nil {
+		return Image{}, err
+	}
+
+	// Decode exactly the blocks that were counted.
+	var r io.Reader = bytes.NewReader(data[:info.end])
+	if !info.trailer {
+		r = io.MultiReader(r, bytes.NewReader([]byte{0x3B}))
+	}
+	var g *gif.GIF
+	err = guard(func() (err error) {
+		g, err = gif.DecodeAll(r)
+		return err
+	})
+	if err != nil {
+		return Image{}, decodeError(err)
+	}
+	if len(g.Image) == 0 || len(g.Image) > info.frames {
+		return Image{}, errCorrupt
+	}
+
+	crop, dw, dh := p.geometry(info.width, info.height)
+	out := g
+	if crop != image.Rect(0, 0, info.width, info.height) || dw != info.width || dh != info.height {
+		out = composite(g, info.width, info.height, crop, dw, dh)
+	}
+	// Otherwise the decoded frames go back as they came: the encoder writes
+	// the frames, palettes, delays, disposals and the loop count, and no
+	// other extension.
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, out); err != nil {
+		return Image{}, fmt.Errorf("%w: encoding GIF: %v", errInternal, err)
+	}
+	return Image{Data: buf.Bytes(), Format: GIF, Width: out.Config.Width, Height: out.Config.Height, Frames: len(out.Image)}, nil
+}
+
+// composite plays the animation the way a browser does — frames drawn onto
+// a transparent canvas of the logical screen, then disposed of — and scales
+// the part crop of every resulting picture to dw×dh. Each output frame is a
+// whole picture, disposed of to the background, so no frame depends on the
+// one before it.
+func composite(g *gif.GIF, w, h int, crop image.Rectangle, dw, dh int) *gif.GIF {
+	canvas := image.NewRGBA(image.Rect(0, 0, w, h))
+	var saved []byte
+	out := &gif.GIF{
+		Image:     make([]*image.Paletted, 0, len(g.Image)),
+		Delay:     make([]int, 0, len(g.Image)),
+		Disposal:  make([]byte, 0, len(g.Image)),
+		LoopCount: g.LoopCount,
+		Config:    image.Config{Width: dw, Height: dh},
+	}
+	q := newQuantizer()
+	union := map[uint32]struct{}{} // every opaque colour of every frame, while it fits a palette
+	transparent := false
+	for i, fr := range g.Image {
+		var disposal byte
+		if i < len(g.Disposal) {
+			disposal = g.Disposal[i]
+		}
+		if disposal == gif.DisposalPrevious {
+			saved = append(saved[:0], canvas.Pix...)
+		}
+		drawPaletted(canvas, fr)
+
+		scaled := shrink(canvas, crop, dw, dh).(*image.RGBA)
+		pm, hasTransparent := q.quantize(scaled, canvas.SubImage(crop).(*image.RGBA))
+		transparent = transparent || hasTransparent
+		if union != nil {
+			for _, c := range pm.Palette {
+				if r, g, b, a := c.RGBA(); a != 0 {
+					union[r>>8<<16|g>>8<<8|b>>8] = struct{}{}
+				}
+			}
+			if len(union) > 256 {
+				union = nil
+			}
+		}
+		out.Image = append(out.Image, pm)
+		delay := 0
+		if i < len(g.Delay) {
+			delay = g.Delay[i]
+		}
+		out.Delay = append(out.Delay, delay)
+		out.Disposal = append(out.Disposal, gif.DisposalBackground)
+
+		switch disposal {
+		case gif.DisposalBackground:
+			// Browsers clear to transparent, whatever the background colour.
+			clearRect(canvas, fr.Rect)
+		case gif.DisposalPrevious:
+			copy(canvas.Pix, saved)
+		}
+	}
+	if !transparent {
+		for i := range out.Disposal {
+			out.Disposal[i] = gif.DisposalNone
+		}
+	}
+	if union != nil && len(union)+boolInt(transparent) <= 256 {
+		shareGlobalPalette(out, union, transparent)
+	}
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// drawPaletted draws a frame onto the canvas; its transparent pixels leave
+// the canvas as it was.
+func drawPaletted(dst *image.RGBA, src *image.Paletted) {
+	var lut [256]uint32 // RGBA, 0 for transparent
+	for i, c := range src.Palette {
+		if i >= len(lut) || c == nil {
+			break
+		}
+		r, g, b, a := c.RGBA()
+		if a != 0 {
+			lut[i] = r>>8<<24 | g>>8<<16 | b>>8<<8 | 0xFF
+		}
+	}
+	r := src.Rect.Intersect(dst.Rect)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		s := src.Pix[src.PixOffset(r.Min.X, y):][:r.Dx()]
+		d := dst.Pix[dst.PixOffset(r.Min.X, y):][:4*r.Dx()]
+		for x, v := range s {
+			c := lut[v]
+			if c == 0 {
+				continue
+			}
+			p := d[4*x : 4*x+4 : 4*x+4]
+			p[0], p[1], p[2], p[3] = byte(c>>24), byte(c>>16), byte(c>>8), 0xFF
+		}
+	}
+}
+
+func clearRect(m *image.RGBA, r image.Rectangle) {
+	r = r.Intersect(m.Rect)
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		clear(m.Pix[m.PixOffset(r.Min.X, y):][:4*r.Dx()])
+	}
+}
+
+// shareGlobalPalette moves every frame onto one global palette (the union
+// of their colours), so the file carries one colour table, not one per
+// frame.
+func shareGlobalPalette(g *gif.GIF, union map[uint32]struct{}, transparent bool) {
+	keys := make([]uint32, 0, len(union))
+	for k := range union {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	global := make(color.Palette, 0, len(keys)+1)
+	index := make(map[uint32]byte, len(keys))
+	for i, k := range keys {
+		global = append(global, color.RGBA{byte(k >> 16), byte(k >> 8), byte(k), 0xFF})
+		index[k] = byte(i)
+	}
+	ti := byte(len(global))
+	if transparent {
+		global = append(global, color.RGBA{})
+	}
+	for _, pm := range g.Image {
+		var lut [256]byte
+		for i, c := range pm.Palette {
+			r, gg, b, a := c.RGBA()
+			if a == 0 {
+				lut[i] = ti
+			} else {
+				lut[i] = index[r>>8<<16|gg>>8<<8|b>>8]
+			}
+		}
+		for i, v := range pm.Pix {
+			pm.Pix[i] = lut[v]
+		}
+		pm.Palette = global
+	}
+	g.Config.ColorModel = global
+}
+
+// quantizer maps scaled RGBA frames back to palettes. It prefers the exact
+// colours of the unscaled frame (a GIF rarely has more than 256 on screen
+// at once), so flat areas keep their colours and only the blended edges
+// move to the nearest one; it falls back to median cut otherwise.
+type quantizer struct {
+	hist []histBin // median cut's histogram, reused
+}
+
+type histBin struct {
+	r, g, b, n uint64
+}
+
+func newQuantizer() *quantizer { return &quantizer{} }
+
+// alphaThreshold: scaled pixels at least this opaque are drawn, the rest
+// are transparent (GIF has no partial transparency).
+const alphaThreshold = 0x80
+
+// quantize returns scaled as a paletted picture and whether it has
+// transparent pixels. source is the unscaled picture it came from.
+func (q *quantizer) quantize(scaled, source *image.RGBA) (*image.Paletted, bool) {
+	transparent := false
+	for i := 3; i < len(scaled.Pix); i += 4 {
+		if scaled.Pix[i] < alphaThreshold {
+			transparent = true
+			break
+		}
+	}
+	room := 256 - boolInt(transparent)
+	colors := distinctColors(source, room)
+	if colors == nil {
+		colors = q.medianCut(scaled, room)
+	}
+	pal := make(color.Palette, 0, len(colors)+1)
+	for _, c := range colors {
+		pal = append(pal, color.RGBA{byte(c >> 16), byte(c >> 8), byte(c), 0xFF})
+	}
+	ti := byte(len(pal))
+	if transparent || len(pal) == 0 {
+		pal = append(pal, color.RGBA{})
+	}
+
+	b := scaled.Rect
+	pm := &image.Paletted{Pix: make([]byte, b.Dx()*b.Dy()), Stride: b.Dx(), Rect: b, Palette: pal}
+	nearest := newNearest(colors)
+	for y := range b.Dy() {
+		row := scaled.Pix[y*scaled.Stride : y*scaled.Stride+4*b.Dx()]
+		out := pm.Pix[y*pm.Stride : (y+1)*pm.Stride]
+		for x := range out {
+			p := row[4*x : 4*x+4 : 4*x+4]
+			a := uint32(p[3])
+			if a < alphaThreshold || len(colors) == 0 {
+				out[x] = ti
+				continue
+			}
+			r, g, bb := uint32(p[0]), uint32(p[1]), uint32(p[2])
+			if a != 0xFF {
+				r, g, bb = min(r*255/a, 255), min(g*255/a, 255), min(bb*255/a, 255)
+			}
+			out[x] = nearest.index(r<<16 | g<<8 | bb)
+		}
+	}
+	return pm, transparent
+}
+
+// distinctColors returns the sorted opaque colours of m as 0xRRGGBB, or nil
+// if there are more than limit.
+func distinctColors(m *image.RGBA, limit int) []uint32 {
+	seen := make(map[uint32]struct{}, 64)
+	last := uint32(1 << 31) // no colour
+	for y := range m.Rect.Dy() {
+		row := m.Pix[y*m.Stride : y*m.Stride+4*m.Rect.Dx()]
+		for x := 0; x < len(row); x += 4 {
+			if row[x+3] == 0 {
+				continue
+			}
+			c := uint32(row[x])<<16 | uint32(row[x+1])<<8 | uint32(row[x+2])
+			if c == last {
+				continue
+			}
+			last = c
+			if _, ok := seen[c]; !ok {
+				if len(seen) == limit {
+					return nil
+				}
+				seen[c] = struct{}{}
+			}
+		}
+	}
+	colors := make([]uint32, 0, len(seen))
+	for c := range seen {
+		colors = append(colors, c)
+	}
+	slices.Sort(colors)
+	return colors
+}
+
+// nearest finds the closest palette colour (squared RGB distance), with a
+// cache: scaled frames repeat colours a lot.
+type nearest struct {
+	colors []uint32
+	cache  map[uint32]byte
+	last   uint32
+	lastI  byte
+}
+
+func newNearest(colors []uint32) *nearest {
+	return &nearest{colors: colors, cache: make(map[uint32]byte, 256), last: 1 << 31}
+}
+
+func (n *nearest) index(c uint32) byte {
+	if c == n.last {
+		return n.lastI
+	}
+	i, ok := n.cache[c]
+	if !ok {
+		best := uint32(1<<32 - 1)
+		r, g, b := int32(c>>16), int32(c>>8&0xFF), int32(c&0xFF)
+		for j, p := range n.colors {
+			dr, dg, db := r-int32(p>>16), g-int32(p>>8&0xFF), b-int32(p&0xFF)
+			if d := uint32(dr*dr + dg*dg + db*db); d < best {
+				best, i = d, byte(j)
+				if d == 0 {
+					break
+				}
+			}
+		}
+		n.cache[c] = i
+	}
+	n.last, n.lastI = c, i
+	return i
+}
+
+// medianCut picks at most limit colours for the opaque pixels of m: a
+// histogram at 5 bits a channel, boxes split at the weighted median of
+// their longest side, each box's colour the mean of its pixels.
+func (q *quantizer) medianCut(m *image.RGBA, limit int) []uint32 {
+	const bins = 1 << 15
+	if q.hist == nil {
+		q.hist = make([]histBin, bins)
+	}
+	clear(q.hist)
+	for y := range m.Rect.Dy() {
+		row := m.Pix[y*m.Stride : y*m.Stride+4*m.Rect.Dx()]
+		for x := 0; x < len(row); x += 4 {
+			a := uint32(row[x+3])
+			if a < alphaThreshold {
+				continue
+			}
+			r, g, b := uint32(row[x]), uint32(row[x+1]), uint32(row[x+2])
+			if a != 0xFF {
+				r, g, b = min(r*255/a, 255), min(g*255/a, 255), min(b*255/a, 255)
+			}
+			h := &q.hist[r>>3<<10|g>>3<<5|b>>3]
+			h.r += uint64(r)
+			h.g += uint64(g)
+			h.b += uint64(b)
+			h.n++
+		}
+	}
+	used := make([]int, 0, 1024)
+	for i := range q.hist {
+		if q.hist[i].n != 0 {
+			used = append(used, i)
+		}
+	}
+	if len(used) == 0 {
+		return nil
+	}
+	type cbox struct {
+		idx   []int // histogram bins
+		n     uint64
+		axis  int
+		width int
+	}
+	measure := func(idx []int) cbox {
+		lo, hi := [3]int{31, 31, 31}, [3]int{}
+		var n uint64
+		for _, i := range idx {
+			for a := range 3 {
+				v := i >> (10 - 5*a) & 31
+				lo[a], hi[a] = min(lo[a], v), max(hi[a], v)
+			}
+			n += q.hist[i].n
+		}
+		b := cbox{idx: idx, n: n}
+		for a := range 3 {
+			if hi[a]-lo[a] > b.width {
+				b.axis, b.width = a, hi[a]-lo[a]
+			}
+		}
+		return b
+	}
+	boxes := []cbox{measure(used)}
+	for len(boxes) < limit {
+		// Split the box with the most pixels times extent.
+		best := -1
+		var bestScore uint64
+		for i, b := range boxes {
+			if s := b.n * uint64(b.width); b.width > 0 && s >= bestScore {
+				best, bestScore = i, s
+			}
+		}
+		if best < 0 {
+			break
+		}
+		b := boxes[best]
+		shift := 10 - 5*b.axis
+		slices.SortFunc(b.idx, func(x, y int) int { return cmp.Compare(x>>shift&31, y>>shift&31) })
+		var acc uint64
+		cut := 1
+		for i, bin := range b.idx {
+			acc += q.hist[bin].n
+			if acc*2 >= b.n {
+				cut = i + 1
+				break
+			}
+		}
+		// Never cut between two bins of the same value on the axis, and
+		// never leave a side empty.
+		for cut < len(b.idx) && b.idx[cut]>>shift&31 == b.idx[cut-1]>>shift&31 {
+			cut++
+		}
+		if cut == len(b.idx) {
+			cut = len(b.idx) - 1
+			for cut > 0 && b.idx[cut]>>shift&31 == b.idx[cut-1]>>shift&31 {
+				cut--
+			}
+		}
+		boxes[best] = measure(b.idx[:cut:cut])
+		boxes = append(boxes, measure(b.idx[cut:]))
+	}
+	colors := make([]uint32, 0, len(boxes))
+	seen := make(map[uint32]bool, len(boxes))
+	for _, b := range boxes {
+		var r, g, bl, n uint64
+		for _, i := range b.idx {
+			h := q.hist[i]
+			r, g, bl, n = r+h.r, g+h.g, bl+h.b, n+h.n
+		}
+		c := uint32((r+n/2)/n)<<16 | uint32((g+n/2)/n)<<8 | uint32((bl+n/2)/n)
+		if !seen[c] {
+			seen[c] = true
+			colors = append(colors, c)
+		}
+	}
+	slices.Sort(colors)
+	return colors
+}
