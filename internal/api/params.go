@@ -73,10 +73,12 @@ type upload struct {
 func decodeParams(r *http.Request, maxUpload int64, isUpload bool) (*params, error) {
 	p := &params{body: map[string]value{}, query: r.URL.Query()}
 	p.fields = fields{get: p.lookup, errs: &roster.InvalidParams{}}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
+	switch {
+	case r.Method == http.MethodPost:
+	case isUpload:
+		return nil, fail(codeBadRequest, fmt.Errorf("upload by %s, not a multipart POST", r.Method))
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		return p, nil
-	case http.MethodPost:
 	default:
 		return nil, fail(codeBadRequest, fmt.Errorf("method %s", r.Method))
 	}

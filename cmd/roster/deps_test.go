@@ -1,0 +1,40 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestOnlyImageDecodersLinked: of all image decoders, only JPEG, PNG and GIF
+// are reachable from the binary — no TIFF, BMP, WebP, SVG or other parser
+// an upload could be steered into.
+func TestOnlyImageDecodersLinked(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command to list the binary's packages")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	forbidden := []string{"image/tiff", "golang.org/x/image/tiff", "golang.org/x/image/bmp", "golang.org/x/image/webp",
+		"golang.org/x/image/vp8", "golang.org/x/image/vp8l", "golang.org/x/image/ccitt", "golang.org/x/image/riff"}
+	linked := map[string]bool{}
+	for _, d := range deps {
+		linked[d] = true
+		if strings.Contains(d, "svg") || strings.Contains(d, "heif") || strings.Contains(d, "avif") {
+			t.Errorf("the binary links %s", d)
+		}
+	}
+	for _, f := range forbidden {
+		if linked[f] {
+			t.Errorf("the binary links the decoder %s", f)
+		}
+	}
+	for _, want := range []string{"image/jpeg", "image/png", "image/gif"} {
+		if !linked[want] {
+			t.Errorf("the binary does not link %s", want)
+		}
+	}
+}
