@@ -199,8 +199,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.DurationVar(&opts.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a session lasts from creation or renewal")
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often unreferenced files are removed")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	rateLimit := fs.Float64("rate-limit", 50, "requests a second per client address and per user (0: no limit)")
+	corsOrigins := fs.String("cors-origins", "", `origins browsers may call the API from, comma-separated ("*": any)`)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	opts.RateLimit = *rateLimit
+	if opts.RateLimit <= 0 {
+		opts.RateLimit = -1
+	}
+	if *corsOrigins != "" {
+		opts.CORSOrigins = strings.Split(*corsOrigins, ",")
 	}
 	log, err := newLogger(*logFormat, stderr)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +98,11 @@ func startServer(t *testing.T, args []string, env map[string]string) *server {
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	getenv := func(k string) string { return env[k] }
 	done := make(chan error, 1)
+	// Tests fire calls faster than any client would: no rate limit unless
+	// the test is about it.
+	if !slices.Contains(args, "--rate-limit") {
+		args = append([]string{"--rate-limit", "0"}, args...)
+	}
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), getenv, s.stdout, s.stderr)
 	}()

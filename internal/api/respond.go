@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"roster/internal/roster"
 )
@@ -58,6 +61,10 @@ func (s *Server) handle(name string, a access, h handler) {
 // the Navixy envelope.
 func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, a access, h handler) {
 	infoOf(r).call = name
+	if ok, wait := s.limits.perIP.take(clientIP(r), 1, time.Now()); !ok {
+		s.writeError(w, r, rateLimited(wait))
+		return
+	}
 	p, err := decodeParams(r, s.opts.MaxUploadBytes, a.upload)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -105,6 +112,9 @@ func (s *Server) authorize(c *call, a access) (any, error) {
 	}
 	if !caller.User.Activated {
 		return nil, fail(codeAccessDenied, errors.New("sub-user not activated"))
+	}
+	if ok, wait := s.limits.perUser.take(strconv.FormatInt(caller.User.ID, 10), 1, time.Now()); !ok {
+		return nil, rateLimited(wait)
 	}
 	if a.right != "" && !caller.Can(a.right) {
 		return nil, fail(codeNotPermitted, fmt.Errorf("right %s", a.right))
@@ -186,10 +196,21 @@ func (s *Server) failure(r *http.Request, err error) (errorBody, int) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body, status := s.failure(r, err)
 	b, _ := json.Marshal(body)
-	if status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
+	var rl *rateLimitError
+	if errors.As(err, &rl) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.wait.Seconds()))))
 	}
 	writeJSON(w, status, b)
+}
+
+// rateLimitError is a refusal for going over a rate limit; wait is how long
+// until a retry can succeed (the Retry-After header).
+type rateLimitError struct{ wait time.Duration }
+
+func (e *rateLimitError) Error() string { return "rate limit exceeded" }
+
+func rateLimited(wait time.Duration) error {
+	return &apiError{code: codeRateLimited, cause: &rateLimitError{wait: max(wait, time.Second)}}
 }
 
 // validRedirect accepts only absolute http and https URLs.

@@ -32,6 +32,13 @@ type Options struct {
 	// SweepGrace is how old an unreferenced file must be before the sweep
 	// deletes it; default 15 minutes.
 	SweepGrace time.Duration
+	// RateLimit is the requests a second allowed per client address and per
+	// user (bursts of twice that); answered with 15 beyond. Zero takes the
+	// default of 50; negative turns the limit off.
+	RateLimit float64
+	// CORSOrigins are the origins browsers may call from ("*" for any);
+	// none by default.
+	CORSOrigins []string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -65,6 +72,9 @@ func (o *Options) defaults() {
 	if o.SweepGrace <= 0 {
 		o.SweepGrace = 15 * time.Minute
 	}
+	if o.RateLimit == 0 {
+		o.RateLimit = 50
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -80,6 +90,8 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	decode  chan struct{} // the decode concurrency limit
+	limits  *limits
+	cors    map[string]bool
 	// renditions makes each missing ?size= rendition once, however many
 	// requests ask for it at the same time.
 	renditions singleflight.Group
@@ -95,6 +107,13 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		opts:   opts,
 		mux:    http.NewServeMux(),
 		decode: make(chan struct{}, opts.DecodeWorkers),
+		limits: newLimits(opts),
+		cors:   map[string]bool{},
+	}
+	for _, o := range opts.CORSOrigins {
+		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
+			s.cors[o] = true
+		}
 	}
 	s.metrics = newMetrics(s)
 	s.routes()
@@ -142,7 +161,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("remote", r.RemoteAddr),
 		)
 	}()
+	if s.corsHeaders(rw, r) {
+		return // a preflight, answered
+	}
 	s.mux.ServeHTTP(rw, r)
+}
+
+// corsHeaders lets browsers on the allowed origins call the API and read
+// every answer, errors included. It answers preflights itself and reports
+// whether it did.
+func (s *Server) corsHeaders(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.cors) == 0 {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	switch {
+	case s.cors["*"]:
+		h.Set("Access-Control-Allow-Origin", "*")
+	case s.cors[origin]:
+		h.Set("Access-Control-Allow-Origin", origin)
+	default:
+		return false
+	}
+	h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
+	}
+	infoOf(r).call = "preflight"
+	h.Set("Access-Control-Allow-Methods", "GET, POST, HEAD, OPTIONS")
+	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		h.Set("Access-Control-Allow-Headers", req)
+	}
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 // reqInfo is what the log line and metrics learn about a request as it is

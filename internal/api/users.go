@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"time"
 
 	"roster/internal/roster"
 )
@@ -20,11 +21,22 @@ func (s *Server) userAuth(c *call) (any, error) {
 		return nil, err
 	}
 	ctx := c.r.Context()
+	ip, now := clientIP(c.r), time.Now()
+	for _, l := range []struct {
+		lim *limiter
+		key string
+	}{{s.limits.authIP, ip}, {s.limits.authLogin, loginKey(login)}} {
+		if ok, wait := l.lim.has(l.key, 1, now); !ok {
+			return nil, rateLimited(wait)
+		}
+	}
 	u, hash, err := s.db.UserByLogin(ctx, login)
 	if err != nil && !errors.Is(err, roster.ErrNotFound) {
 		return nil, err
 	}
 	if !roster.CheckPassword(hash, password) {
+		s.limits.authIP.take(ip, 1, now)
+		s.limits.authLogin.take(loginKey(login), 1, now)
 		return nil, roster.ErrBadCredentials
 	}
 	if !u.Activated {
@@ -34,8 +46,8 @@ func (s *Server) userAuth(c *call) (any, error) {
 	if err != nil {
 		return nil, fail(codeUnexpected, err)
 	}
-	now := s.opts.Now()
-	if err := s.db.CreateSession(ctx, u.ID, digest, now, now.Add(s.opts.SessionTTL)); err != nil {
+	created := s.opts.Now()
+	if err := s.db.CreateSession(ctx, u.ID, digest, created, created.Add(s.opts.SessionTTL)); err != nil {
 		return nil, err
 	}
 	return authResult{Hash: key}, nil

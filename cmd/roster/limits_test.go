@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// clientFrom is an HTTP client whose connections come from a given
+// loopback address, to act as another client machine.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
+}
+
+func get(t *testing.T, c *http.Client, u string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp.StatusCode, b.String(), resp.Header
+}
+
+// TestRateLimit: past the per-address rate a call answers 15 with HTTP 429
+// and Retry-After; another address is not affected.
+func TestRateLimit(t *testing.T) {
+	s := startServer(t, []string{"--data", t.TempDir(), "--rate-limit", "5"}, map[string]string{"ROSTER_ADMIN_PASSWORD": "admin-pass"})
+	a, b := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
+	limited := 0
+	for i := 0; i < 40; i++ {
+		status, body, h := get(t, a, s.api+"/employee/list?hash=00000000000000000000000000000000")
+		if status == http.StatusTooManyRequests {
+			limited++
+			if !strings.Contains(body, `"code":15`) {
+				t.Errorf("429 body %s, want code 15", body)
+			}
+			if n, err := strconv.Atoi(h.Get("Retry-After")); err != nil || n < 1 {
+				t.Errorf("Retry-After = %q, want whole seconds", h.Get("Retry-After"))
+			}
+		}
+	}
+	if limited == 0 {
+		t.Errorf("40 calls at once at --rate-limit 5 were never limited")
+	}
+	if status, body, _ := get(t, b, s.api+"/employee/list?hash=00000000000000000000000000000000"); status == http.StatusTooManyRequests {
+		t.Errorf("another address was limited too: %s", body)
+	}
+}
+
+// TestLoginThrottle: repeated wrong passwords from one address are answered
+// 15 before the password is even checked, also for the right password; the
+// real user on another address still signs in.
+func TestLoginThrottle(t *testing.T) {
+	s := startServer(t, []string{"--data", t.TempDir()}, map[string]string{"ROSTER_ADMIN_PASSWORD": "admin-pass"})
+	attacker, user := clientFrom("127.0.0.3"), clientFrom("127.0.0.4")
+	codes := map[string]int{}
+	for i := 0; i < 15; i++ {
+		_, body, _ := get(t, attacker, s.api+"/user/auth?login=admin&password=guess"+strconv.Itoa(i))
+		switch {
+		case strings.Contains(body, `"code":102`):
+			codes["102"]++
+		case strings.Contains(body, `"code":15`):
+			codes["15"]++
+		default:
+			t.Errorf("guess %d: %s", i, body)
+		}
+	}
+	if codes["102"] != 10 || codes["15"] != 5 {
+		t.Errorf("15 guesses from one address: %v, want ten 102 then 15s", codes)
+	}
+	if status, body, _ := get(t, attacker, s.api+"/user/auth?login=admin&password=admin-pass"); status != http.StatusTooManyRequests {
+		t.Errorf("the right password from the throttled address = %d %s, want 429", status, body)
+	}
+	if _, body, _ := get(t, user, s.api+"/user/auth?login=admin&password=admin-pass"); !strings.Contains(body, `"hash"`) {
+		t.Errorf("the real user from another address = %s, want a session", body)
+	}
+}
+
+// TestCORS: allowed origins get the headers on every answer, errors
+// included, and preflights are answered; others get none.
+func TestCORS(t *testing.T) {
+	s := startServer(t, []string{"--data", t.TempDir(), "--cors-origins", "https://app.example, https://other.example"}, nil)
+	req := mustRequest(t, http.MethodOptions, s.api+"/employee/read", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "content-type, authorization")
+	r := send(t, req)
+	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+		!strings.Contains(r.header.Get("Access-Control-Allow-Methods"), "POST") ||
+		r.header.Get("Access-Control-Allow-Headers") != "content-type, authorization" {
+		t.Errorf("preflight = %d %v", r.status, r.header)
+	}
+	req = mustRequest(t, http.MethodGet, s.api+"/employee/read?hash=00000000000000000000000000000000&employee_id=1", nil)
+	req.Header.Set("Origin", "https://other.example")
+	if r := send(t, req); r.code() != 4 || r.header.Get("Access-Control-Allow-Origin") != "https://other.example" {
+		t.Errorf("error answer to an allowed origin: code %d, Allow-Origin %q", r.code(), r.header.Get("Access-Control-Allow-Origin"))
+	}
+	req = mustRequest(t, http.MethodGet, s.api+"/employee/read?hash=00000000000000000000000000000000&employee_id=1", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	if r := send(t, req); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a foreign origin got Allow-Origin %q", r.header.Get("Access-Control-Allow-Origin"))
+	}
+}
