@@ -283,9 +283,16 @@ func (db *DB) SetIcon(ctx context.Context, account, id int64, icon *int64) error
 // name it pointed at before, for the caller to delete once this has
 // committed.
 func (db *DB) SetAvatar(ctx context.Context, account, id int64, name string) (previous *string, err error) {
+	// On PostgreSQL two concurrent uploads would both read the same old
+	// name under READ COMMITTED, and the name one of them set would never be
+	// deleted: lock the row. SQLite's BEGIN IMMEDIATE already serializes.
+	lock := ""
+	if db.dialect == dialectPostgres {
+		lock = " FOR UPDATE"
+	}
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var old sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT avatar_file_name FROM employees WHERE id = $1 AND account_id = $2`,
+		err := tx.QueryRowContext(ctx, `SELECT avatar_file_name FROM employees WHERE id = $1 AND account_id = $2`+lock,
 			id, account).Scan(&old)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("employee %d: %w", id, roster.ErrNotFound)
