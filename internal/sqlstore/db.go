@@ -151,6 +151,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("%s: %w", version, err)
 			}
+			if version == searchMigration {
+				if err := fillSearch(ctx, tx); err != nil {
+					return fmt.Errorf("%s: %w", version, err)
+				}
+			}
 			if _, err := tx.ExecContext(ctx,
 				`INSERT INTO schema_migrations (version) VALUES ($1)`, version); err != nil {
 				return err

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/text/cases"
+
 	"roster/internal/roster"
 )
 
@@ -77,13 +79,13 @@ func (db *DB) Employees(ctx context.Context, account int64, q roster.ListQuery) 
 	where := `account_id = $1`
 	args := []any{account}
 	if q.Filter != "" {
-		args = append(args, "%"+escapeLike(strings.ToLower(q.Filter))+"%")
-		n := "$" + strconv.Itoa(len(args))
-		var ors []string
-		for _, col := range []string{"first_name", "middle_name", "last_name", "email", "phone", "personnel_number"} {
-			ors = append(ors, "lower("+col+") LIKE "+n+` ESCAPE '\'`)
+		f := fold(q.Filter)
+		if strings.Contains(f, searchSep) {
+			// No single field holds the separator.
+			return []roster.Employee{}, 0, nil
 		}
-		where += " AND (" + strings.Join(ors, " OR ") + ")"
+		args = append(args, "%"+escapeLike(f)+"%")
+		where += ` AND search LIKE $2 ESCAPE '\'`
 	}
 	var total int
 	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM employees WHERE `+where, args...).Scan(&total); err != nil {
@@ -191,6 +193,55 @@ func checkDepartment(ctx context.Context, tx *sql.Tx, account int64, dept *int64
 	return nil
 }
 
+// searchMigration adds employees.search; fillSearch fills it for the rows
+// that were there before.
+const searchMigration = "0002_employee_search"
+
+// searchSep joins the fields in employees.search. A filter cannot contain
+// it, so a match never spans two fields.
+const searchSep = "\x1f"
+
+// fold is the case folding of the list filter, applied alike to the stored
+// fields and to the filter: full Unicode case folding, so "STRASSE" finds
+// "Straße" and "σωκράτης" finds "ΣΩΚΡΆΤΗΣ" on every database.
+func fold(s string) string { return cases.Fold().String(s) }
+
+// searchText is the employees.search value of an employee.
+func searchText(e roster.Employee) string {
+	return fold(strings.Join([]string{e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
+		e.PersonnelNumber}, searchSep))
+}
+
+// fillSearch computes employees.search for every row.
+func fillSearch(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, first_name, middle_name, last_name, email, phone,
+		personnel_number FROM employees`)
+	if err != nil {
+		return err
+	}
+	var list []roster.Employee
+	for rows.Next() {
+		var e roster.Employee
+		if err := rows.Scan(&e.ID, &e.FirstName, &e.MiddleName, &e.LastName, &e.Email, &e.Phone,
+			&e.PersonnelNumber); err != nil {
+			rows.Close()
+			return err
+		}
+		list = append(list, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, e := range list {
+		if _, err := tx.ExecContext(ctx, `UPDATE employees SET search = $1 WHERE id = $2`,
+			searchText(e), e.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // employeeArgs are the writable columns of an employee, in the order of
 // CreateEmployee's and UpdateEmployee's SQL.
 func employeeArgs(e roster.Employee) ([]any, error) {
@@ -205,7 +256,7 @@ func employeeArgs(e roster.Employee) ([]any, error) {
 	return []any{nullInt(e.TrackerID), e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
 		e.DriverLicenseNumber, e.DriverLicenseCats, nullString(e.DriverLicenseValidTill),
 		nullString(e.HardwareKey), nullInt(e.DepartmentID), lat, lng, address, e.PersonnelNumber,
-		string(tags)}, nil
+		string(tags), searchText(e)}, nil
 }
 
 // CreateEmployee creates an employee in the account. icon_id and
@@ -224,7 +275,8 @@ func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employ
 		err := tx.QueryRowContext(ctx, `INSERT INTO employees (tracker_id, first_name, middle_name,
 			last_name, email, phone, driver_license_number, driver_license_cats, driver_license_valid_till,
 			hardware_key, department_id, location_lat, location_lng, location_address, personnel_number,
-			tags, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+			tags, search, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+			$16, $17, $18)
 			RETURNING id`, append(args, account)...).Scan(&id)
 		if isUnique(err) {
 			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
@@ -249,7 +301,7 @@ func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employ
 			middle_name = $3, last_name = $4, email = $5, phone = $6, driver_license_number = $7,
 			driver_license_cats = $8, driver_license_valid_till = $9, hardware_key = $10,
 			department_id = $11, location_lat = $12, location_lng = $13, location_address = $14,
-			personnel_number = $15, tags = $16 WHERE id = $17 AND account_id = $18`,
+			personnel_number = $15, tags = $16, search = $17 WHERE id = $18 AND account_id = $19`,
 			append(args, e.ID, account)...)
 		if isUnique(err) {
 			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
