@@ -197,6 +197,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.IntVar(&opts.MaxSide, "max-side", 1024, "long side an avatar is scaled down to, in pixels")
 	fs.IntVar(&opts.DecodeWorkers, "decode-workers", 0, "images decoded at once (default: the number of CPUs)")
 	fs.DurationVar(&opts.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a session lasts from creation or renewal")
+	fs.Int64Var(&opts.StaticCacheBytes, "static-cache-bytes", 64<<20, "memory for hot static avatars, in bytes (negative: none)")
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often unreferenced files are removed")
 	fs.DurationVar(&opts.SweepGrace, "sweep-grace", 15*time.Minute, "how old an unreferenced file must be before the sweep removes it")
 	logFormat := fs.String("log-format", "text", "log format: text or json")

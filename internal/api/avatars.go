@@ -116,6 +116,7 @@ func (s *Server) deleteAvatarFiles(ctx context.Context, name string) {
 	for _, size := range renditionSizes {
 		names = append(names, renditionName(name, size))
 	}
+	s.cache.remove(names...)
 	for _, n := range names {
 		if err := s.files.Delete(ctx, n); err != nil {
 			s.log.Warn("deleting avatar file; the sweep will retry", "error", err)

@@ -36,6 +36,9 @@ type Options struct {
 	// user (bursts of twice that); answered with 15 beyond. Zero takes the
 	// default of 50; negative turns the limit off.
 	RateLimit float64
+	// StaticCacheBytes is the memory for hot static avatars; default
+	// 64 MiB, negative for none.
+	StaticCacheBytes int64
 	// CORSOrigins are the origins browsers may call from ("*" for any);
 	// none by default.
 	CORSOrigins []string
@@ -72,6 +75,9 @@ func (o *Options) defaults() {
 	if o.SweepGrace <= 0 {
 		o.SweepGrace = 15 * time.Minute
 	}
+	if o.StaticCacheBytes == 0 {
+		o.StaticCacheBytes = 64 << 20
+	}
 	if o.RateLimit == 0 {
 		o.RateLimit = 50
 	}
@@ -91,6 +97,7 @@ type Server struct {
 	metrics *metrics
 	decode  chan struct{} // the decode concurrency limit
 	limits  *limits
+	cache   *fileCache
 	cors    map[string]bool
 	// renditions makes each missing ?size= rendition once, however many
 	// requests ask for it at the same time.
@@ -108,6 +115,7 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		mux:    http.NewServeMux(),
 		decode: make(chan struct{}, opts.DecodeWorkers),
 		limits: newLimits(opts),
+		cache:  newFileCache(opts.StaticCacheBytes, time.Minute),
 		cors:   map[string]bool{},
 	}
 	for _, o := range opts.CORSOrigins {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"roster/internal/avatar"
 )
@@ -34,7 +35,7 @@ const maxStoredBytes = 64 << 20
 
 // staticAvatar serves a stored avatar, public as in Navixy (the
 // unguessable name is the secret). Names are immutable, so caching is
-// forever and the ETag is the name.
+// forever and the ETag is the name. Hot files are served from memory.
 func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	infoOf(r).call = "static/employee/avatars"
 	name := r.PathValue("name")
@@ -44,16 +45,38 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	}
 	key, etag := name, `"`+name[:32]+`"`
 	size := 0
-	if v := r.URL.Query().Get("size"); v != "" || r.URL.Query().Has("size") {
-		n, err := strconv.Atoi(v)
-		if err != nil || !validSize(n) {
-			s.notFound(w, r)
-			return
+	if q := r.URL.RawQuery; q != "" {
+		v, present := r.URL.Query()["size"]
+		if present {
+			n, err := strconv.Atoi(v[0])
+			if err != nil || !validSize(n) {
+				s.notFound(w, r)
+				return
+			}
+			size = n
+			key, etag = renditionName(name, n), `"`+name[:32]+"-"+v[0]+`"`
 		}
-		size = n
-		key, etag = renditionName(name, n), `"`+name[:32]+"-"+v+`"`
 	}
 	ctx := r.Context()
+	now := time.Now()
+	f, due := s.cache.get(key, now)
+	if f != nil && due {
+		// Another node may have deleted it since: ask the store again.
+		obj, err := s.files.Get(ctx, key)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			s.cache.remove(key)
+			s.notFound(w, r)
+			return
+		case err == nil:
+			obj.Close()
+			s.cache.confirm(key, now)
+		}
+	}
+	if f != nil {
+		writeStatic(w, r, f)
+		return
+	}
 	obj, err := s.files.Get(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) && size > 0 {
 		err = s.makeRendition(ctx, name, size)
@@ -71,15 +94,72 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer obj.Close()
-	f, _ := avatar.FormatOfExt(name[strings.LastIndexByte(name, '.'):])
-	h := w.Header()
-	h.Set("Content-Type", f.MIME())
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+	format, _ := avatar.FormatOfExt(name[strings.LastIndexByte(name, '.'):])
+	header := staticHeader(format.MIME(), etag, obj.Size(), obj.ModTime())
+	if obj.Size() <= maxCachedFile {
+		data, err := io.ReadAll(io.LimitReader(obj, maxCachedFile+1))
+		if err == nil && int64(len(data)) == obj.Size() {
+			f := &cachedFile{key: key, data: data, header: header, modTime: obj.ModTime(), checked: now}
+			s.cache.put(f)
+			writeStatic(w, r, f)
+			return
+		}
+		if err != nil {
+			s.log.Error("reading avatar", "request_id", infoOf(r).id, "error", err)
+			http.Error(w, "500 internal server error", http.StatusInternalServerError)
+			return
+		}
+		if _, err := obj.Seek(0, io.SeekStart); err != nil {
+			http.Error(w, "500 internal server error", http.StatusInternalServerError)
+			return
+		}
+	}
+	copyHeader(w.Header(), header)
+	w.Header().Del("Content-Length")
 	http.ServeContent(w, r, "", obj.ModTime(), obj)
+}
+
+// writeStatic answers from a cached file: a plain GET or HEAD, or a
+// matching If-None-Match, straight from the prepared headers; anything
+// else (Range, date conditions) through http.ServeContent.
+func writeStatic(w http.ResponseWriter, r *http.Request, f *cachedFile) {
+	h := w.Header()
+	copyHeader(h, f.header)
+	if r.Header.Get("Range") != "" || r.Header.Get("If-Modified-Since") != "" || r.Header.Get("If-Range") != "" ||
+		r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "" {
+		h.Del("Content-Length")
+		http.ServeContent(w, r, "", f.modTime, bytes.NewReader(f.data))
+		return
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListed(inm, f.header.Get("ETag")) {
+		h.Del("Content-Length")
+		h.Del("Content-Type")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(f.data)
+	}
+}
+
+// copyHeader sets every header of src on dst, sharing src's value slices
+// (which are never modified).
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = v
+	}
+}
+
+// etagListed reports whether an If-None-Match value names etag (or is *).
+func etagListed(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }
 
 func validSize(n int) bool {

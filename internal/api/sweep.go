@@ -43,6 +43,7 @@ func (s *Server) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 		if refs[base] {
 			continue
 		}
+		s.cache.remove(name)
 		if err := s.files.Delete(ctx, name); err != nil {
 			return n, err
 		}
