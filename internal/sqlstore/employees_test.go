@@ -1,0 +1,699 @@
+package sqlstore
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"roster/internal/roster"
+)
+
+// show renders an employee for a failure message.
+func show(e roster.Employee) string {
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+func ids(list []roster.Employee) []int64 {
+	out := make([]int64, len(list))
+	for i, e := range list {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func TestEmployeeRoundTrip(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		dept := newDepartment(t, db, ann, "Depot")
+		tests := []struct {
+			name string
+			in   roster.Employee
+		}{
+			{"only a first name: every optional field null or empty", roster.Employee{FirstName: "Ann"}},
+			{"every field set", roster.Employee{
+				TrackerID: ptr(int64(1<<53 + 1)), FirstName: "Zoë", MiddleName: "Ĳsbrand", LastName: "O'Brien-渡辺",
+				Email: "zoe@example.org", Phone: "4915112345678", DriverLicenseNumber: "B072RRE2I55",
+				DriverLicenseCats: "A,B,C1", DriverLicenseValidTill: ptr("2031-12-31"), HardwareKey: ptr("a1b2c3"),
+				DepartmentID: &dept, PersonnelNumber: "P-0001", Tags: []int64{3, 1, 2, 1 << 40},
+				Location: &roster.Location{Lat: 52.520008, Lng: 13.404954, Address: "Unter den Linden 1, Berlin 🇩🇪"},
+			}},
+			{"quotes, backslashes, wildcards and control-ish text", roster.Employee{
+				FirstName: `Robert'); DROP TABLE employees;--`, MiddleName: `"quoted" \back\slash`, LastName: "100%_done",
+				DriverLicenseCats: "tab\there\nnewline", PersonnelNumber: "$1 ?",
+			}},
+			{"empty hardware key is not null", roster.Employee{FirstName: "Key", HardwareKey: ptr("")}},
+			{"location at the origin without address", roster.Employee{FirstName: "Null Island", Location: &roster.Location{}}},
+			{"location at the extremes", roster.Employee{FirstName: "Pole", Location: &roster.Location{Lat: -90, Lng: 180, Address: "Южный полюс"}}},
+			{"location with many decimals", roster.Employee{FirstName: "Exact", Location: &roster.Location{Lat: 0.1 + 0.2, Lng: -179.99999999999997}}},
+			{"empty tags", roster.Employee{FirstName: "Tagless", Tags: []int64{}}},
+			{"long text", roster.Employee{FirstName: strings.Repeat("ж", 100), LastName: strings.Repeat("x", 100)}},
+		}
+		for _, tt := range tests {
+			id, err := db.CreateEmployee(ctx, ann, tt.in)
+			if err != nil {
+				t.Errorf("CreateEmployee(%s) = %v", tt.name, err)
+				continue
+			}
+			want := tt.in
+			want.ID = id
+			if want.Tags == nil {
+				want.Tags = []int64{}
+			}
+			got, err := db.Employee(ctx, ann, id)
+			if err != nil || show(got) != show(want) || got.Tags == nil {
+				t.Errorf("Employee(%s) = %s, %v, want %s", tt.name, show(got), err, show(want))
+			}
+			// The list reads the same columns the same way.
+			list, _, err := db.Employees(ctx, ann, roster.ListQuery{})
+			if err != nil {
+				t.Fatalf("Employees() = %v", err)
+			}
+			for _, e := range list {
+				if e.ID == id && show(e) != show(want) {
+					t.Errorf("Employees() item %s = %s, want %s", tt.name, show(e), show(want))
+				}
+			}
+		}
+		_, err := db.Employee(ctx, ann, 999999)
+		wantErr(t, "Employee(999999)", err, roster.ErrNotFound)
+	})
+}
+
+func TestEmployeeUpdate(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		d1, d2 := newDepartment(t, db, ann, "one"), newDepartment(t, db, ann, "two")
+		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Ann", TrackerID: ptr(int64(9)), DepartmentID: &d1,
+			HardwareKey: ptr("k"), DriverLicenseValidTill: ptr("2030-01-01"), Location: &roster.Location{Lat: 1, Lng: 2},
+			Tags: []int64{1}})
+		wantErr(t, "SetIcon(42)", db.SetIcon(ctx, ann, id, ptr(int64(42))), nil)
+		if _, err := db.SetAvatar(ctx, ann, id, "0123abcd.png"); err != nil {
+			t.Fatal(err)
+		}
+
+		tests := []struct {
+			name string
+			in   roster.Employee
+		}{
+			{"change every field", roster.Employee{FirstName: "Anna", MiddleName: "M", LastName: "Lee", Email: "a@b.c",
+				Phone: "1", DriverLicenseNumber: "N", DriverLicenseCats: "C", DriverLicenseValidTill: ptr("2040-02-29"),
+				HardwareKey: ptr("k2"), TrackerID: ptr(int64(10)), DepartmentID: &d2, PersonnelNumber: "7",
+				Location: &roster.Location{Lat: -3, Lng: -4, Address: "there"}, Tags: []int64{5, 6}}},
+			{"every optional field back to null", roster.Employee{FirstName: "Anna"}},
+			{"icon and avatar in the object are ignored", roster.Employee{FirstName: "Anna",
+				IconID: ptr(int64(7)), AvatarFileName: ptr("ffffffff.png")}},
+		}
+		for _, tt := range tests {
+			in := tt.in
+			in.ID = id
+			wantErr(t, "UpdateEmployee("+tt.name+")", db.UpdateEmployee(ctx, ann, in), nil)
+			want := in
+			want.IconID, want.AvatarFileName = ptr(int64(42)), ptr("0123abcd.png")
+			if want.Tags == nil {
+				want.Tags = []int64{}
+			}
+			if got, err := db.Employee(ctx, ann, id); err != nil || show(got) != show(want) {
+				t.Errorf("Employee() after UpdateEmployee(%s) = %s, %v, want %s", tt.name, show(got), err, show(want))
+			}
+		}
+		wantErr(t, "UpdateEmployee(unknown)", db.UpdateEmployee(ctx, ann, roster.Employee{ID: 999999, FirstName: "x"}), roster.ErrNotFound)
+	})
+}
+
+func TestEmployeeTrackerUnique(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann, bob := newMaster(t, db, "ann"), newMaster(t, db, "bob")
+		seven := ptr(int64(7))
+		e1 := newEmployee(t, db, ann, roster.Employee{FirstName: "one", TrackerID: seven})
+		e2 := newEmployee(t, db, ann, roster.Employee{FirstName: "two"})
+
+		refused := []struct {
+			name string
+			call func() error
+		}{
+			{"CreateEmployee(tracker 7 again)", func() error {
+				_, err := db.CreateEmployee(ctx, ann, roster.Employee{FirstName: "three", TrackerID: seven})
+				return err
+			}},
+			{"UpdateEmployee(other to tracker 7)", func() error {
+				return db.UpdateEmployee(ctx, ann, roster.Employee{ID: e2, FirstName: "two", TrackerID: seven})
+			}},
+		}
+		for _, tt := range refused {
+			before := dump(t, db)
+			err := tt.call()
+			wantErr(t, tt.name, err, roster.ErrExists)
+			if errors.Is(err, roster.ErrNotFound) || errors.Is(err, roster.ErrLoginTaken) {
+				t.Errorf("%s = %v, want only ErrExists", tt.name, err)
+			}
+			if after := dump(t, db); after != before {
+				t.Errorf("%s changed the database:\n%s\nwant\n%s", tt.name, after, before)
+			}
+		}
+
+		allowed := []struct {
+			name string
+			call func() error
+		}{
+			{"UpdateEmployee(keeping its own tracker)", func() error {
+				return db.UpdateEmployee(ctx, ann, roster.Employee{ID: e1, FirstName: "one!", TrackerID: seven})
+			}},
+			{"CreateEmployee(no tracker, twice)", func() error {
+				if _, err := db.CreateEmployee(ctx, ann, roster.Employee{FirstName: "n1"}); err != nil {
+					return err
+				}
+				_, err := db.CreateEmployee(ctx, ann, roster.Employee{FirstName: "n2"})
+				return err
+			}},
+			{"CreateEmployee(tracker 7 in another account)", func() error {
+				_, err := db.CreateEmployee(ctx, bob, roster.Employee{FirstName: "b", TrackerID: seven})
+				return err
+			}},
+			{"moving tracker 7 from one employee to another", func() error {
+				if err := db.UpdateEmployee(ctx, ann, roster.Employee{ID: e1, FirstName: "one"}); err != nil {
+					return err
+				}
+				return db.UpdateEmployee(ctx, ann, roster.Employee{ID: e2, FirstName: "two", TrackerID: seven})
+			}},
+			{"tracker 7 freed by deleting its employee", func() error {
+				if _, err := db.DeleteEmployee(ctx, ann, e2); err != nil {
+					return err
+				}
+				_, err := db.CreateEmployee(ctx, ann, roster.Employee{FirstName: "four", TrackerID: seven})
+				return err
+			}},
+		}
+		for _, tt := range allowed {
+			wantErr(t, tt.name, tt.call(), nil)
+		}
+	})
+}
+
+func TestEmployeeDepartmentMustExist(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		id := newEmployee(t, db, ann, roster.Employee{FirstName: "e"})
+		before := dump(t, db)
+		_, err := db.CreateEmployee(ctx, ann, roster.Employee{FirstName: "x", DepartmentID: ptr(int64(999999))})
+		wantErr(t, "CreateEmployee(department 999999)", err, roster.ErrNotFound)
+		err = db.UpdateEmployee(ctx, ann, roster.Employee{ID: id, FirstName: "x", DepartmentID: ptr(int64(999999))})
+		wantErr(t, "UpdateEmployee(department 999999)", err, roster.ErrNotFound)
+		if after := dump(t, db); after != before {
+			t.Errorf("refused department changed the database:\n%s\nwant\n%s", after, before)
+		}
+	})
+}
+
+func TestEmployeeList(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann, bob := newMaster(t, db, "ann"), newMaster(t, db, "bob")
+		people := []roster.Employee{
+			{FirstName: "Ann", LastName: "Lee", Email: "ann.lee@example.com", Phone: "4915100000001", PersonnelNumber: "A-1"},
+			{FirstName: "ANNA", MiddleName: "Maria", LastName: "Smith"},
+			{FirstName: "Änne", LastName: "Öztürk", Email: "ae@example.com"},
+			{FirstName: "Bob", LastName: "100% Pure"},
+			{FirstName: "Carl", LastName: "snake_case"},
+			{FirstName: "Dora", LastName: `back\slash`},
+			{FirstName: "Eve", LastName: "Hanna", PersonnelNumber: "X_1"},
+			{FirstName: "Fay", LastName: "Excel", Phone: "100"},
+			{FirstName: "Γιώργος", LastName: "ΣΩΚΡΆΤΗΣ"},
+			{FirstName: "Jörg", LastName: "Straße"},
+		}
+		var all []int64
+		for _, p := range people {
+			all = append(all, newEmployee(t, db, ann, p))
+		}
+		// Bob's Ann matches the filters too, and must never show.
+		newEmployee(t, db, bob, roster.Employee{FirstName: "Ann", LastName: "100% snake_case", Email: "ann@example.com"})
+		e := func(i ...int) []int64 {
+			out := []int64{}
+			for _, i := range i {
+				out = append(out, all[i])
+			}
+			return out
+		}
+		tests := []struct {
+			name      string
+			q         roster.ListQuery
+			want      []int64
+			wantCount int
+		}{
+			{"everything", roster.ListQuery{}, all, 10},
+			{"first page", roster.ListQuery{Limit: 2}, e(0, 1), 10},
+			{"second page", roster.ListQuery{Limit: 2, Offset: 2}, e(2, 3), 10},
+			{"last, short page", roster.ListQuery{Limit: 4, Offset: 8}, e(8, 9), 10},
+			{"past the end", roster.ListQuery{Limit: 3, Offset: 100}, e(), 10},
+			{"offset without limit", roster.ListQuery{Offset: 7}, e(7, 8, 9), 10},
+			{"limit larger than the list", roster.ListQuery{Limit: 100}, all, 10},
+			{"filter in first names, any case", roster.ListQuery{Filter: "ann"}, e(0, 1, 6), 3},
+			{"filter upper case", roster.ListQuery{Filter: "ANN"}, e(0, 1, 6), 3},
+			{"filter with a page", roster.ListQuery{Filter: "ann", Limit: 1, Offset: 1}, e(1), 3},
+			{"filter in middle names", roster.ListQuery{Filter: "maria"}, e(1), 1},
+			{"filter in last names", roster.ListQuery{Filter: "smith"}, e(1), 1},
+			{"filter in e-mails", roster.ListQuery{Filter: "@example.com"}, e(0, 2), 2},
+			{"filter in phones", roster.ListQuery{Filter: "49151"}, e(0), 1},
+			{"filter in personnel numbers", roster.ListQuery{Filter: "a-1"}, e(0), 1},
+			{"non-ASCII filter, same case", roster.ListQuery{Filter: "Änne"}, e(2), 1},
+			{"non-ASCII filter, lower case", roster.ListQuery{Filter: "änne"}, e(2), 1},
+			{"non-ASCII filter, upper case", roster.ListQuery{Filter: "ÖZTÜRK"}, e(2), 1},
+			{"Greek, lower case", roster.ListQuery{Filter: "σωκράτης"}, e(8), 1},
+			{"Greek, upper case", roster.ListQuery{Filter: "ΓΙΏΡΓΟΣ"}, e(8), 1},
+			{"sharp s folds to ss", roster.ListQuery{Filter: "STRASSE"}, e(9), 1},
+			{"sharp s as stored", roster.ListQuery{Filter: "straße"}, e(9), 1},
+			{"no match across two fields", roster.ListQuery{Filter: "jörgstraße"}, e(), 0},
+			{"percent is literal", roster.ListQuery{Filter: "%"}, e(3), 1},
+			{"percent inside is literal", roster.ListQuery{Filter: "0% p"}, e(3), 1},
+			{"underscore is literal", roster.ListQuery{Filter: "e_c"}, e(4), 1},
+			{"lone underscore is literal", roster.ListQuery{Filter: "_"}, e(4, 6), 2},
+			{"backslash is literal", roster.ListQuery{Filter: `\`}, e(5), 1},
+			{"backslash before a letter", roster.ListQuery{Filter: `k\s`}, e(5), 1},
+			{"quote", roster.ListQuery{Filter: `'`}, e(), 0},
+			{"no match", roster.ListQuery{Filter: "nobody"}, e(), 0},
+			{"no match with a page", roster.ListQuery{Filter: "nobody", Limit: 5, Offset: 5}, e(), 0},
+		}
+		for _, tt := range tests {
+			list, n, err := db.Employees(ctx, ann, tt.q)
+			if err != nil || n != tt.wantCount || !slices.Equal(ids(list), tt.want) || list == nil {
+				t.Errorf("Employees(%s %+v) = %v, %d, %v, want %v, %d", tt.name, tt.q, ids(list), n, err, tt.want, tt.wantCount)
+			}
+		}
+		if list, n, err := db.Employees(ctx, newMaster(t, db, "cy"), roster.ListQuery{}); err != nil || n != 0 || list == nil || len(list) != 0 {
+			t.Errorf("Employees(empty account) = %#v, %d, %v, want an empty list", list, n, err)
+		}
+	})
+}
+
+// sortValue is what employee/list sorts a field by: an integer or a text
+// (compared byte by byte), or null (always last).
+type sortValue struct {
+	null bool
+	n    int64
+	s    string
+}
+
+func sortValueOf(t *testing.T, e roster.Employee, field string) sortValue {
+	str := func(s string) sortValue { return sortValue{s: s} }
+	num := func(p *int64) sortValue {
+		if p == nil {
+			return sortValue{null: true}
+		}
+		return sortValue{n: *p}
+	}
+	strp := func(p *string) sortValue {
+		if p == nil {
+			return sortValue{null: true}
+		}
+		return sortValue{s: *p}
+	}
+	switch field {
+	case "id":
+		return sortValue{n: e.ID}
+	case "first_name":
+		return str(e.FirstName)
+	case "middle_name":
+		return str(e.MiddleName)
+	case "last_name":
+		return str(e.LastName)
+	case "email":
+		return str(e.Email)
+	case "phone":
+		return str(e.Phone)
+	case "personnel_number":
+		return str(e.PersonnelNumber)
+	case "tracker_id":
+		return num(e.TrackerID)
+	case "department_id":
+		return num(e.DepartmentID)
+	case "driver_license_number":
+		return str(e.DriverLicenseNumber)
+	case "driver_license_valid_till":
+		return strp(e.DriverLicenseValidTill)
+	case "hardware_key":
+		return strp(e.HardwareKey)
+	}
+	t.Fatalf("the test does not know how sort field %q sorts", field)
+	return sortValue{}
+}
+
+// wantOrder is the order both databases must give: per key nulls last, then
+// the value (text in byte order) in the key's direction; ties by id.
+func wantOrder(t *testing.T, list []roster.Employee, keys []roster.SortKey) []int64 {
+	s := slices.Clone(list)
+	slices.SortFunc(s, func(a, b roster.Employee) int {
+		for _, k := range keys {
+			va, vb := sortValueOf(t, a, k.Field), sortValueOf(t, b, k.Field)
+			if va.null != vb.null {
+				if va.null {
+					return 1
+				}
+				return -1
+			}
+			c := cmp.Or(cmp.Compare(va.n, vb.n), strings.Compare(va.s, vb.s))
+			if k.Desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return ids(s)
+}
+
+// sortPeople fills every sortable field with values that tell byte order
+// from collation order (case, accents, digits as text), with ties and nulls.
+func sortPeople(depts []int64) []roster.Employee {
+	words := []string{"alice", "Alice", "Bob", "bob", "Émile", "émile", "Zoë", "zed", "Ärger", "ÿ", "ß", "a",
+		"Z", "100", "9", "_x", "~", "Ωmega", "a b", "ab"}
+	emails := []string{"", "a@x.org", "B@x.org", "é@x.org", "z@x.org", "A@x.org"}
+	phones := []string{"", "0", "10", "9", "0100", "49151", "1"}
+	personnel := []string{"", "A-1", "a-1", "Ä", "B2", "10", "9", "z"}
+	licenses := []string{"", "B072", "b072", "Ω1", "A9"}
+	dates := []*string{nil, ptr("2030-01-01"), ptr("2029-12-31"), ptr("2031-06-15"), ptr("2030-01-01")}
+	keys := []*string{nil, ptr(""), ptr("abc"), ptr("ABC"), ptr("é"), ptr("0"), ptr("abc")}
+	var out []roster.Employee
+	for i := range 40 {
+		e := roster.Employee{
+			FirstName:              words[i*7%len(words)],
+			MiddleName:             append([]string{""}, words...)[i*5%(len(words)+1)],
+			LastName:               words[(i*3+1)%len(words)],
+			Email:                  emails[i%len(emails)],
+			Phone:                  phones[i*3%len(phones)],
+			PersonnelNumber:        personnel[i*5%len(personnel)],
+			DriverLicenseNumber:    licenses[i%len(licenses)],
+			DriverLicenseValidTill: dates[i*3%len(dates)],
+			HardwareKey:            keys[(i*5+2)%len(keys)],
+		}
+		if i%3 != 0 {
+			e.TrackerID = ptr(int64(i*7919%10007) + 1)
+		}
+		if d := i % (len(depts) + 1); d > 0 {
+			e.DepartmentID = &depts[d-1]
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestEmployeeSort sorts by every sortable field both ways, and by pairs,
+// and checks the result against one order computed here: so SQLite and
+// PostgreSQL give the same order for the same data.
+func TestEmployeeSort(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		// Departments made in an order that differs from their labels.
+		depts := []int64{newDepartment(t, db, ann, "c"), newDepartment(t, db, ann, "a"), newDepartment(t, db, ann, "b")}
+		for _, e := range sortPeople(depts) {
+			newEmployee(t, db, ann, e)
+		}
+		stored, _, err := db.Employees(ctx, ann, roster.ListQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields := slices.Sorted(maps.Keys(roster.EmployeeSortFields))
+		var sorts [][]roster.SortKey
+		for _, f := range fields {
+			sorts = append(sorts, []roster.SortKey{{Field: f}}, []roster.SortKey{{Field: f, Desc: true}})
+		}
+		// Pairs: every field first once each way, before the next field
+		// (and before a text field for the numeric ones).
+		for i, f1 := range fields {
+			f2 := fields[(i+1)%len(fields)]
+			sorts = append(sorts, []roster.SortKey{{Field: f1}, {Field: f2, Desc: true}},
+				[]roster.SortKey{{Field: f1, Desc: true}, {Field: f2}})
+		}
+		for _, keys := range sorts {
+			list, n, err := db.Employees(ctx, ann, roster.ListQuery{Sort: keys})
+			if want := wantOrder(t, stored, keys); err != nil || n != len(stored) || !slices.Equal(ids(list), want) {
+				t.Errorf("Employees(sort %v) = %v, %d, %v, want %v", keys, ids(list), n, err, want)
+			}
+		}
+
+		// A sorted page is a slice of the sorted whole, also with a filter.
+		pages := []roster.ListQuery{
+			{Sort: []roster.SortKey{{Field: "last_name", Desc: true}}, Limit: 7, Offset: 7},
+			{Sort: []roster.SortKey{{Field: "tracker_id"}}, Limit: 5, Offset: 24},
+			{Sort: []roster.SortKey{{Field: "hardware_key", Desc: true}, {Field: "first_name"}}, Offset: 30},
+			{Sort: []roster.SortKey{{Field: "first_name"}}, Filter: "a", Limit: 4, Offset: 2},
+		}
+		for _, q := range pages {
+			whole, total, err := db.Employees(ctx, ann, roster.ListQuery{Sort: q.Sort, Filter: q.Filter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := ids(whole)[min(q.Offset, len(whole)):]
+			if q.Limit > 0 {
+				want = want[:min(q.Limit, len(want))]
+			}
+			list, n, err := db.Employees(ctx, ann, q)
+			if err != nil || n != total || !slices.Equal(ids(list), want) {
+				t.Errorf("Employees(%+v) = %v, %d, %v, want %v, %d", q, ids(list), n, err, want, total)
+			}
+		}
+
+		for _, field := range []string{"nope", "tags", "location", "id; DROP TABLE employees", ""} {
+			_, _, err := db.Employees(ctx, ann, roster.ListQuery{Sort: []roster.SortKey{{Field: field}}})
+			var ip roster.InvalidParams
+			if !errors.As(err, &ip) {
+				t.Errorf("Employees(sort %q) = %v, want InvalidParams", field, err)
+			}
+		}
+	})
+}
+
+func TestSetIcon(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Ann"})
+		if _, err := db.SetAvatar(ctx, ann, id, "aa.png"); err != nil {
+			t.Fatal(err)
+		}
+		for _, icon := range []*int64{ptr(int64(3654)), ptr(int64(1)), nil, ptr(int64(1 << 40)), nil} {
+			wantErr(t, fmt.Sprintf("SetIcon(%v)", fmtPtr(icon)), db.SetIcon(ctx, ann, id, icon), nil)
+			e, err := db.Employee(ctx, ann, id)
+			if err != nil || !equalPtr(e.IconID, icon) || !equalPtr(e.AvatarFileName, ptr("aa.png")) {
+				t.Errorf("Employee() after SetIcon(%v) = icon %v avatar %v, %v, want icon %v avatar aa.png",
+					fmtPtr(icon), fmtPtr(e.IconID), fmtPtr(e.AvatarFileName), err, fmtPtr(icon))
+			}
+		}
+		wantErr(t, "SetIcon(unknown employee)", db.SetIcon(ctx, ann, 999999, ptr(int64(1))), roster.ErrNotFound)
+	})
+}
+
+func fmtPtr[T any](p *T) string {
+	if p == nil {
+		return "null"
+	}
+	return fmt.Sprint(*p)
+}
+
+func TestSetAvatar(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Ann"})
+		wantErr(t, "SetIcon(5)", db.SetIcon(ctx, ann, id, ptr(int64(5))), nil)
+		steps := []struct {
+			name, wantPrev string
+		}{{"first.jpg", "null"}, {"second.png", "first.jpg"}, {"third.gif", "second.png"}}
+		for _, s := range steps {
+			prev, err := db.SetAvatar(ctx, ann, id, s.name)
+			if err != nil || fmtPtr(prev) != s.wantPrev {
+				t.Errorf("SetAvatar(%s) = %s, %v, want %s", s.name, fmtPtr(prev), err, s.wantPrev)
+			}
+			e, err := db.Employee(ctx, ann, id)
+			if err != nil || fmtPtr(e.AvatarFileName) != s.name || fmtPtr(e.IconID) != "5" {
+				t.Errorf("Employee() after SetAvatar(%s) = avatar %s icon %s, %v, want avatar %s icon 5",
+					s.name, fmtPtr(e.AvatarFileName), fmtPtr(e.IconID), err, s.name)
+			}
+		}
+		_, err := db.SetAvatar(ctx, ann, 999999, "x.png")
+		wantErr(t, "SetAvatar(unknown employee)", err, roster.ErrNotFound)
+	})
+}
+
+func TestDeleteEmployee(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		with := newEmployee(t, db, ann, roster.Employee{FirstName: "with"})
+		without := newEmployee(t, db, ann, roster.Employee{FirstName: "without"})
+		other := newEmployee(t, db, ann, roster.Employee{FirstName: "other"})
+		if _, err := db.SetAvatar(ctx, ann, with, "abc.png"); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name       string
+			id         int64
+			wantAvatar string
+			wantErr    error
+		}{
+			{"with an avatar", with, "abc.png", nil},
+			{"without an avatar", without, "null", nil},
+			{"again", with, "null", roster.ErrNotFound},
+			{"unknown", 999999, "null", roster.ErrNotFound},
+		}
+		for _, tt := range tests {
+			avatar, err := db.DeleteEmployee(ctx, ann, tt.id)
+			if !errors.Is(err, tt.wantErr) || fmtPtr(avatar) != tt.wantAvatar {
+				t.Errorf("DeleteEmployee(%s) = %s, %v, want %s, %v", tt.name, fmtPtr(avatar), err, tt.wantAvatar, tt.wantErr)
+			}
+		}
+		if list, n, _ := db.Employees(ctx, ann, roster.ListQuery{}); n != 1 || !slices.Equal(ids(list), []int64{other}) {
+			t.Errorf("Employees() after deletes = %v, %d, want [%d]", ids(list), n, other)
+		}
+		// The deleted employee's avatar is no longer referenced.
+		if ref, err := db.ReferencedAvatars(ctx, []string{"abc.png"}); err != nil || ref["abc.png"] {
+			t.Errorf("ReferencedAvatars(abc.png) after delete = %v, %v, want none", ref, err)
+		}
+	})
+}
+
+func TestReferencedAvatars(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann, bob := newMaster(t, db, "ann"), newMaster(t, db, "bob")
+		const n = 1100 // more than two batches
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("%032x.png", i)
+		}
+		// Referenced: the first, last and neighbours of every batch boundary,
+		// one in another account, and one that is not asked about.
+		referenced := []int{0, 1, 499, 500, 501, 999, 1000, 1099}
+		for _, i := range referenced {
+			account := ann
+			if i == 500 {
+				account = bob
+			}
+			id := newEmployee(t, db, account, roster.Employee{FirstName: "e"})
+			if _, err := db.SetAvatar(ctx, account, id, names[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		extra := newEmployee(t, db, ann, roster.Employee{FirstName: "extra"})
+		if _, err := db.SetAvatar(ctx, ann, extra, "not-asked.png"); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{}
+		for _, i := range referenced {
+			want[names[i]] = true
+		}
+
+		tests := []struct {
+			name string
+			in   []string
+			want map[string]bool
+		}{
+			{"none asked", nil, map[string]bool{}},
+			{"1100 names", names, want},
+			{"asked twice", append(slices.Clone(names[:2]), names[:2]...), map[string]bool{names[0]: true, names[1]: true}},
+			{"unreferenced only", names[2:499], map[string]bool{}},
+		}
+		for _, tt := range tests {
+			got, err := db.ReferencedAvatars(ctx, tt.in)
+			if err != nil || !maps.Equal(got, tt.want) {
+				t.Errorf("ReferencedAvatars(%s) = %d names, %v, want %d: got %v", tt.name, len(got), err, len(tt.want), slices.Sorted(maps.Keys(got)))
+			}
+		}
+	})
+}
+
+func TestDepartments(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		if list, err := db.Departments(ctx, ann); err != nil || list == nil || len(list) != 0 {
+			t.Errorf("Departments() with none = %#v, %v, want an empty list", list, err)
+		}
+		in := []roster.Department{
+			{Label: "Depot Nord", Location: &roster.Location{Lat: 53.55, Lng: 9.99, Address: "Hamburg"}},
+			{Label: "Склад"},
+			{Label: "Zero", Location: &roster.Location{}},
+		}
+		for i := range in {
+			id, err := db.CreateDepartment(ctx, ann, in[i])
+			if err != nil {
+				t.Fatalf("CreateDepartment(%s) = %v", in[i].Label, err)
+			}
+			in[i].ID = id
+		}
+		showAll := func(l []roster.Department) string { b, _ := json.Marshal(l); return string(b) }
+		if list, err := db.Departments(ctx, ann); err != nil || showAll(list) != showAll(in) {
+			t.Errorf("Departments() = %s, %v, want %s", showAll(list), err, showAll(in))
+		}
+
+		updates := []roster.Department{
+			{ID: in[0].ID, Label: "Depot Süd"},
+			{ID: in[1].ID, Label: "Склад 2", Location: &roster.Location{Lat: -1, Lng: -2, Address: "x"}},
+		}
+		for _, u := range updates {
+			wantErr(t, "UpdateDepartment("+u.Label+")", db.UpdateDepartment(ctx, ann, u), nil)
+		}
+		want := []roster.Department{updates[0], updates[1], in[2]}
+		if list, err := db.Departments(ctx, ann); err != nil || showAll(list) != showAll(want) {
+			t.Errorf("Departments() after updates = %s, %v, want %s", showAll(list), err, showAll(want))
+		}
+		wantErr(t, "UpdateDepartment(unknown)", db.UpdateDepartment(ctx, ann, roster.Department{ID: 999999, Label: "x"}), roster.ErrNotFound)
+
+		// Deleting a department takes its employees out of it, and only them.
+		inDept := newEmployee(t, db, ann, roster.Employee{FirstName: "in", DepartmentID: &in[0].ID, TrackerID: ptr(int64(1))})
+		inOther := newEmployee(t, db, ann, roster.Employee{FirstName: "other", DepartmentID: &in[1].ID})
+		wantInDept, _ := db.Employee(ctx, ann, inDept)
+		wantErr(t, "DeleteDepartment()", db.DeleteDepartment(ctx, ann, in[0].ID), nil)
+		wantInDept.DepartmentID = nil
+		if e, err := db.Employee(ctx, ann, inDept); err != nil || show(e) != show(wantInDept) {
+			t.Errorf("Employee(in the deleted department) = %s, %v, want %s", show(e), err, show(wantInDept))
+		}
+		if e, err := db.Employee(ctx, ann, inOther); err != nil || !equalPtr(e.DepartmentID, &in[1].ID) {
+			t.Errorf("Employee(in another department).DepartmentID = %s, %v, want %d", fmtPtr(e.DepartmentID), err, in[1].ID)
+		}
+		if list, _ := db.Departments(ctx, ann); len(list) != 2 || list[0].ID != in[1].ID {
+			t.Errorf("Departments() after delete = %s, want the other two", showAll(list))
+		}
+		wantErr(t, "DeleteDepartment(again)", db.DeleteDepartment(ctx, ann, in[0].ID), roster.ErrNotFound)
+		_, err := db.CreateEmployee(ctx, ann, roster.Employee{FirstName: "late", DepartmentID: &in[0].ID})
+		wantErr(t, "CreateEmployee(in the deleted department)", err, roster.ErrNotFound)
+	})
+}
+
+// TestSearchBackfill: employees stored before the search column existed are
+// found by the filter once the migration has run.
+func TestSearchBackfill(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		url := b.url(t)
+		db := openDB(t, url)
+		ann := newMaster(t, db, "ann")
+		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Änne", LastName: "Straße", Email: "a@example.org"})
+		// Back to the schema before the migration.
+		for _, q := range []string{`ALTER TABLE employees DROP COLUMN search`,
+			`DELETE FROM schema_migrations WHERE version = '` + searchMigration + `'`} {
+			if _, err := db.sql.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		db.Close()
+		db = openDB(t, url)
+		for _, filter := range []string{"ÄNNE", "strasse", "EXAMPLE"} {
+			list, n, err := db.Employees(ctx, ann, roster.ListQuery{Filter: filter})
+			if err != nil || n != 1 || !slices.Equal(ids(list), []int64{id}) {
+				t.Errorf("Employees(filter %q) after the migration = %v, %d, %v, want [%d]", filter, ids(list), n, err, id)
+			}
+		}
+	})
+}
