@@ -1,0 +1,417 @@
+package fire
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif"
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"roster/internal/filestest"
+	"roster/internal/sqlstore/sqltest"
+)
+
+// binary is the roster program under test, built once per package run.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "roster-fire-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binary = filepath.Join(dir, "roster")
+		args := []string{"build", "-o", binary}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "roster/cmd/roster")...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building roster:", err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+const adminPassword = "fire-admin-password"
+
+// stack is one installation: the store flags and where the stores are, so
+// a test can look at them directly.
+type stack struct {
+	name     string
+	args     []string // --data, --db, --files
+	data     string   // the --data directory
+	sqlite   string   // the SQLite file, "" on PostgreSQL
+	dbURL    string   // the database URL sqlstore.Open takes
+	files    string   // the file directory, "" on S3
+	filesURL string   // the --files URL (file:... or s3://...)
+}
+
+// stacks are the installations a suite runs on: SQLite + disk always,
+// PostgreSQL + S3 when their test servers are configured (skipped with a
+// message otherwise).
+var stacks = []struct {
+	name string
+	make func(t *testing.T) stack
+}{
+	{"sqlite+disk", sqliteStack},
+	{"postgres+s3", postgresStack},
+}
+
+func sqliteStack(t *testing.T) stack {
+	dir := t.TempDir()
+	st := stack{name: "sqlite+disk", data: dir, sqlite: filepath.Join(dir, "roster.db"), files: filepath.Join(dir, "files")}
+	st.dbURL = "sqlite:" + st.sqlite
+	st.filesURL = "file:" + st.files
+	st.args = []string{"--data", dir}
+	return st
+}
+
+func postgresStack(t *testing.T) stack {
+	pg := sqltest.PostgresURL(t)
+	s3 := filestest.S3URL(t)
+	dir := t.TempDir()
+	return stack{name: "postgres+s3", data: dir, dbURL: pg, filesURL: s3,
+		args: []string{"--data", dir, "--db", pg, "--files", s3}}
+}
+
+// forEachStack runs f as a parallel subtest on every stack.
+func forEachStack(t *testing.T, f func(t *testing.T, st stack)) {
+	for _, s := range stacks {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, s.make(t))
+		})
+	}
+}
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a running `roster serve` child process.
+type proc struct {
+	cmd    *exec.Cmd
+	base   string // http://127.0.0.1:port
+	api    string // base + /v2
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+	err    error // the exit status, once done is closed
+}
+
+var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
+
+// serve starts `roster serve` on a free loopback port with the stack's
+// stores and extra flags (no rate limit unless extra sets one), and waits
+// until it listens. It is killed at cleanup if still running.
+func serve(t testing.TB, st stack, extra ...string) *proc {
+	t.Helper()
+	args := []string{"serve", "--addr", "127.0.0.1:0"}
+	if !containsFlag(extra, "--rate-limit") {
+		args = append(args, "--rate-limit", "0")
+	}
+	args = append(append(args, st.args...), extra...)
+	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(binary, args...)
+	p.cmd.Env = append(os.Environ(), "ROSTER_ADMIN_PASSWORD="+adminPassword)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.kill() })
+	deadline := time.After(60 * time.Second)
+	for {
+		if m := listenLine.FindStringSubmatch(p.stdout.String()); m != nil {
+			p.base, p.api = m[1], m[1]+"/v2"
+			return p
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("roster serve %v exited: %v\n%s", args, p.err, p.stderr)
+		case <-deadline:
+			p.kill()
+			t.Fatalf("roster serve did not start\n%s", p.stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func containsFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// kill ends the process with SIGKILL — no shutdown, no flush — and waits.
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// stop ends the process gracefully (SIGTERM) and reports a failed exit.
+func (p *proc) stop() error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(40 * time.Second):
+		p.kill()
+		return errors.New("roster serve did not stop within 40 s of SIGTERM")
+	}
+}
+
+// alive reports whether the process is still running.
+func (p *proc) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// vm reads a memory figure (VmRSS, VmHWM) of the process, in KiB.
+func (p *proc) vm(field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
+}
+
+// reply is an API answer.
+type reply struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+// code is the Navixy code of the answer: 0 on success, -1 if it is not an
+// envelope at all.
+func (r reply) code() int {
+	if ok, _ := r.body["success"].(bool); ok {
+		return 0
+	}
+	st, _ := r.body["status"].(map[string]any)
+	if c, ok := st["code"].(float64); ok {
+		return int(c)
+	}
+	return -1
+}
+
+func (r reply) String() string {
+	s := string(r.raw)
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return fmt.Sprintf("%d %s", r.status, s)
+}
+
+// client calls one server as one signed-in user.
+type client struct {
+	http *http.Client
+	api  string
+	hash string
+}
+
+func newClient(api string) *client {
+	return &client{api: api, http: &http.Client{
+		Timeout:       30 * time.Second,
+		Transport:     &http.Transport{MaxIdleConnsPerHost: 64},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// signIn signs in as admin.
+func (c *client) signIn(ctx context.Context) error {
+	r, err := c.call(ctx, "user/auth", map[string]any{"login": "admin", "password": adminPassword})
+	if err != nil {
+		return err
+	}
+	h, _ := r.body["hash"].(string)
+	if len(h) != 32 {
+		return fmt.Errorf("user/auth = %s", r)
+	}
+	c.hash = h
+	return nil
+}
+
+// call makes a JSON call with the client's hash. An error means no answer
+// arrived: the call may or may not have been applied.
+func (c *client) call(ctx context.Context, name string, params map[string]any) (reply, error) {
+	if c.hash != "" {
+		params["hash"] = c.hash
+	}
+	b, err := json.Marshal(params)
+	if err != nil {
+		return reply{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.api+"/"+name, bytes.NewReader(b))
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req)
+}
+
+// do sends a request and reads the answer.
+func (c *client) do(req *http.Request) (reply, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, err
+	}
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			return r, fmt.Errorf("%s: answer is not JSON: %v", req.URL.Path, err)
+		}
+	}
+	return r, nil
+}
+
+// must makes a call that has to succeed.
+func (c *client) must(t testing.TB, name string, params map[string]any) reply {
+	t.Helper()
+	r, err := c.call(context.Background(), name, params)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if r.code() != 0 {
+		t.Fatalf("%s(%v) = %s, want success", name, params, r)
+	}
+	return r
+}
+
+// upload posts an avatar.
+func (c *client) upload(ctx context.Context, employee int64, data []byte, contentType string) (reply, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("hash", c.hash)
+	mw.WriteField("employee_id", strconv.FormatInt(employee, 10))
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="photo"`)
+	h.Set("Content-Type", contentType)
+	w, _ := mw.CreatePart(h)
+	w.Write(data)
+	mw.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.api+"/employee/avatar/upload", &buf)
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return c.do(req)
+}
+
+// staticURL is where a stored avatar is served.
+func staticURL(base, name string) string { return base + "/v2/static/employee/avatars/" + name }
+
+// fetchImage GETs a served avatar and decodes it.
+func fetchImage(ctx context.Context, hc *http.Client, u string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s = %d", u, resp.StatusCode)
+	}
+	if _, format, err := image.Decode(bytes.NewReader(b)); err != nil {
+		return fmt.Errorf("GET %s: %d bytes of %s do not decode: %v", u, len(b), resp.Header.Get("Content-Type"), err)
+	} else if want := "image/" + format; resp.Header.Get("Content-Type") != want {
+		return fmt.Errorf("GET %s: Content-Type %q for a %s", u, resp.Header.Get("Content-Type"), format)
+	}
+	return nil
+}
+
+// corpus reads an image of the avatar pipeline's test corpus.
+func corpus(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "avatar", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mimeOf is the declared type for a corpus file.
+func mimeOf(name string) string {
+	switch filepath.Ext(name) {
+	case ".jpg":
+		return "image/jpeg"
+	case ".png":
+		return "image/png"
+	case ".gif":
+		return "image/gif"
+	}
+	return "application/octet-stream"
+}
