@@ -67,7 +67,7 @@ type fixture struct {
 	employee int64
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := t.Context()
@@ -101,7 +101,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // call makes a JSON call that must succeed.
-func (f *fixture) call(t *testing.T, name string, params map[string]any) map[string]any {
+func (f *fixture) call(t testing.TB, name string, params map[string]any) map[string]any {
 	t.Helper()
 	params["hash"] = f.hash
 	b, _ := json.Marshal(params)
@@ -120,7 +120,7 @@ func (f *fixture) call(t *testing.T, name string, params map[string]any) map[str
 
 // upload posts an image and returns the HTTP status and Navixy code (0 on
 // success) and the stored name.
-func (f *fixture) upload(t *testing.T, data []byte) (status, code int, name string) {
+func (f *fixture) upload(t testing.TB, data []byte) (status, code int, name string) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -182,7 +182,7 @@ func (f *fixture) served(t *testing.T, name string) int {
 	return resp.StatusCode
 }
 
-func readTestImage(t *testing.T, name string) []byte {
+func readTestImage(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "avatar", "testdata", name))
 	if err != nil {
