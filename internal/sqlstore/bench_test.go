@@ -1,0 +1,138 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+
+	"roster/internal/roster"
+)
+
+// Micro-benchmarks of the store's hot queries, on SQLite and (when
+// configured) PostgreSQL:
+//
+//	go test -run '^$' -bench . -benchmem ./internal/sqlstore/
+
+// benchEmployees is how many employees the benchmark account holds.
+const benchEmployees = 10_000
+
+// forEachBackendB runs f as a sub-benchmark on every backend.
+func forEachBackendB(b *testing.B, f func(b *testing.B, db *DB, account int64, ids []int64)) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			db := openDB(b, be.url(b))
+			account, ids := seed(b, db, benchEmployees)
+			b.ReportAllocs()
+			f(b, db, account, ids)
+		})
+	}
+}
+
+// seed creates an account with n employees of varied names in one
+// transaction (a commit each would take minutes on PostgreSQL).
+func seed(b *testing.B, db *DB, n int) (int64, []int64) {
+	b.Helper()
+	ctx := context.Background()
+	account := newMaster(b, db, "bench")
+	// Another account's employees share the table, as in production.
+	other := newMaster(b, db, "other")
+	first := []string{"Ann", "Bob", "Carla", "Dmitri", "Émile", "Fatima", "Gus", "Hanna", "Ivo", "Jörg"}
+	last := []string{"Lee", "Smith", "Öztürk", "García", "Nakamura", "O'Brien", "Kowalski", "Ng"}
+	ids := make([]int64, 0, n)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO employees (tracker_id, first_name, middle_name,
+			last_name, email, phone, driver_license_number, driver_license_cats, driver_license_valid_till,
+			hardware_key, department_id, location_lat, location_lng, location_address, personnel_number,
+			tags, search, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+			$16, $17, $18) RETURNING id`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i := range n + n/10 {
+			e := roster.Employee{
+				TrackerID: ptr(int64(i + 1)), FirstName: first[i%len(first)], LastName: last[i*7%len(last)],
+				Email: fmt.Sprintf("e%d@example.com", i), Phone: fmt.Sprintf("49151%08d", i),
+				PersonnelNumber: fmt.Sprintf("P%06d", i), Tags: []int64{1, 2, 3},
+				Location: &roster.Location{Lat: 52.5, Lng: 13.4, Address: "Berlin"},
+			}
+			args, err := employeeArgs(e)
+			if err != nil {
+				return err
+			}
+			acct := account
+			if i >= n {
+				acct = other
+			}
+			var id int64
+			if err := stmt.QueryRowContext(ctx, append(args, acct)...).Scan(&id); err != nil {
+				return err
+			}
+			if acct == account {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatalf("seeding %d employees: %v", n, err)
+	}
+	return account, ids
+}
+
+func BenchmarkEmployee(b *testing.B) {
+	forEachBackendB(b, func(b *testing.B, db *DB, account int64, ids []int64) {
+		ctx := context.Background()
+		i := 0
+		for b.Loop() {
+			if _, err := db.Employee(ctx, account, ids[i*7919%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+func BenchmarkEmployees(b *testing.B) {
+	queries := []struct {
+		name string
+		q    roster.ListQuery
+	}{
+		{"page50", roster.ListQuery{Limit: 50}},
+		{"page50_sorted", roster.ListQuery{Limit: 50, Sort: []roster.SortKey{{Field: "last_name"}, {Field: "first_name", Desc: true}}}},
+		{"page50_filtered", roster.ListQuery{Limit: 50, Filter: "öztürk"}},
+	}
+	forEachBackendB(b, func(b *testing.B, db *DB, account int64, ids []int64) {
+		ctx := context.Background()
+		for _, tt := range queries {
+			b.Run(tt.name, func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					q := tt.q
+					// Pages from all over the list, not one cached page.
+					q.Offset = i * 50 * 37 % benchEmployees
+					list, total, err := db.Employees(ctx, account, q)
+					if err != nil || total == 0 || (q.Filter == "" && len(list) != 50) {
+						b.Fatalf("Employees(%+v) = %d items of %d, %v", q, len(list), total, err)
+					}
+					i++
+				}
+			})
+		}
+	})
+}
+
+func BenchmarkSetIcon(b *testing.B) {
+	forEachBackendB(b, func(b *testing.B, db *DB, account int64, ids []int64) {
+		ctx := context.Background()
+		icon := int64(0)
+		for b.Loop() {
+			icon++
+			if err := db.SetIcon(ctx, account, ids[int(icon)*7919%len(ids)], &icon); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
