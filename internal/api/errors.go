@@ -27,6 +27,7 @@ const (
 	codeInvalidFile    = 234
 	codeExists         = 247
 	codeCannotSave     = 254
+	codeOverQuota      = 268
 	codeFileTooLarge   = 271
 )
 
@@ -53,6 +54,7 @@ var statuses = map[int]struct {
 	codeInvalidFile:    {"Invalid data format", 400},
 	codeExists:         {"Entity already exists", 409},
 	codeCannotSave:     {"Cannot save file", 500},
+	codeOverQuota:      {"Over quota", 400},
 	codeFileTooLarge:   {"File over max size", 413},
 }
 

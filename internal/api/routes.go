@@ -13,6 +13,10 @@ func (s *Server) routes() {
 	s.handle("user/session/renew", signedIn, s.sessionRenew)
 	s.handle("user/get_info", signedIn, s.userGetInfo)
 
+	s.handle("api/key/create", admin, s.keyCreate)
+	s.handle("api/key/list", admin, s.keyList)
+	s.handle("api/key/delete", admin, s.keyDelete)
+
 	s.handle("subuser/register", admin, s.subuserRegister)
 	s.handle("subuser/list", admin, s.subuserList)
 	s.handle("subuser/update", admin, s.subuserUpdate)

@@ -53,11 +53,22 @@ func (s *Server) userAuth(c *call) (any, error) {
 	return authResult{Hash: key}, nil
 }
 
+// userLogout ends the caller's session. Signed in with an API key it does
+// nothing: as in Navixy, a key outlives logouts and is ended only by
+// api/key/delete.
 func (s *Server) userLogout(c *call) (any, error) {
+	if c.caller.APIKeyID != 0 {
+		return nil, nil
+	}
 	return nil, s.db.DeleteSession(c.r.Context(), c.caller.KeyDigest)
 }
 
+// sessionRenew moves the session's expiry; an API key never expires, so
+// with one it does nothing.
 func (s *Server) sessionRenew(c *call) (any, error) {
+	if c.caller.APIKeyID != 0 {
+		return nil, nil
+	}
 	now := s.opts.Now()
 	return nil, s.db.RenewSession(c.r.Context(), c.caller.KeyDigest, now, now.Add(s.opts.SessionTTL))
 }

@@ -95,8 +95,12 @@ type Department struct {
 type Caller struct {
 	User   User
 	Rights map[Right]bool
-	// KeyDigest identifies the session the caller authenticated with.
+	// KeyDigest identifies the session or API key the caller authenticated
+	// with.
 	KeyDigest []byte
+	// APIKeyID is the id of the API key the caller authenticated with, 0 for
+	// a session.
+	APIKeyID int64
 }
 
 // Account is the id of the caller's account.

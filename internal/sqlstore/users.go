@@ -88,24 +88,28 @@ func (db *DB) CreateSession(ctx context.Context, userID int64, digest []byte, no
 	return err
 }
 
-// Caller loads who holds the session with that digest: the user, and the
-// rights of its security group. ErrNoSession when the session is unknown or
-// expired.
+// Caller loads who holds the session or API key with that digest: the
+// user, and the rights of its security group. ErrNoSession when the digest
+// names neither a live session nor an API key. One query looks in both: a
+// session expires, an API key does not.
 func (db *DB) Caller(ctx context.Context, digest []byte, now time.Time) (*roster.Caller, error) {
 	var rights sql.NullString
+	var keyID int64
 	row := db.sql.QueryRowContext(ctx, `SELECT u.id, COALESCE(u.master_id, 0), u.login, u.first_name,
-		u.middle_name, u.last_name, u.phone, u.activated, u.security_group_id, u.created_at, g.rights
-		FROM sessions s JOIN users u ON u.id = s.user_id
+		u.middle_name, u.last_name, u.phone, u.activated, u.security_group_id, u.created_at, g.rights, c.key_id
+		FROM (SELECT user_id, 0 AS key_id FROM sessions WHERE digest = $1 AND expires_at > $2
+			UNION ALL SELECT user_id, id AS key_id FROM api_keys WHERE digest = $1) c
+		JOIN users u ON u.id = c.user_id
 		LEFT JOIN security_groups g ON g.id = u.security_group_id
-		WHERE s.digest = $1 AND s.expires_at > $2`, digest, now.Unix())
-	u, err := scanUser(row, &rights)
+		LIMIT 1`, digest, now.Unix())
+	u, err := scanUser(row, &rights, &keyID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, roster.ErrNoSession
 	}
 	if err != nil {
 		return nil, err
 	}
-	c := &roster.Caller{User: u, Rights: map[roster.Right]bool{}, KeyDigest: digest}
+	c := &roster.Caller{User: u, Rights: map[roster.Right]bool{}, KeyDigest: digest, APIKeyID: keyID}
 	if rights.Valid {
 		var rs []roster.Right
 		if err := json.Unmarshal([]byte(rights.String), &rs); err != nil {
