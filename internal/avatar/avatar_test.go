@@ -125,38 +125,94 @@ func checkStructure(data []byte, f Format) error {
 		}
 		return errors.New("no IEND")
 	case GIF:
-		info, err := walkGIF(data)
+		exts, end, err := gifExtensions(data)
 		if err != nil {
 			return err
 		}
-		if !info.trailer || info.end != len(data) {
-			return fmt.Errorf("trailer %v at %d of %d", info.trailer, info.end, len(data))
+		if end != len(data) {
+			return fmt.Errorf("%d bytes after the trailer", len(data)-end)
 		}
-		// walkGIF has checked the grammar; look at the extensions.
-		for i := 0; i+1 < len(data); i++ {
-			if data[i] == 0x21 && (data[i+1] == 0xFE || data[i+1] == 0x01) {
-				// A 0x21 0xFE pair may occur inside LZW data; only
-				// complain when it is followed by a plausible comment.
-				if i+2 < len(data) && int(data[i+2]) > 0 && i+3+int(data[i+2]) <= len(data) &&
-					isText(data[i+3:i+3+int(data[i+2])]) {
-					return fmt.Errorf("text or comment extension at %d", i)
-				}
+		for _, e := range exts {
+			if e != "graphic control" && e != "NETSCAPE2.0" {
+				return fmt.Errorf("extension %q", e)
 			}
-		}
-		if n := bytes.Count(data, []byte("\x21\xFF\x0B")); n > 1 || n == 1 && !bytes.Contains(data, []byte("\x21\xFF\x0BNETSCAPE2.0")) {
-			return errors.New("application extension other than NETSCAPE2.0")
 		}
 	}
 	return nil
 }
 
-func isText(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c > 0x7E {
-			return false
+// gifExtensions walks a GIF's blocks and names its extensions: "graphic
+// control", "comment", "plain text", or an application's identifier. It
+// returns the offset just past the trailer.
+func gifExtensions(data []byte) ([]string, int, error) {
+	if len(data) < 13 {
+		return nil, 0, errors.New("short header")
+	}
+	pos := 13
+	if data[10]&0x80 != 0 {
+		pos += 3 << (1 + data[10]&7)
+	}
+	skip := func() error { // data sub-blocks
+		for {
+			if pos >= len(data) {
+				return errors.New("truncated sub-blocks")
+			}
+			n := int(data[pos])
+			pos += 1 + n
+			if n == 0 {
+				return nil
+			}
 		}
 	}
-	return true
+	var exts []string
+	for pos < len(data) {
+		switch data[pos] {
+		case 0x21:
+			if pos+2 >= len(data) {
+				return nil, 0, errors.New("truncated extension")
+			}
+			label := data[pos+1]
+			pos += 2
+			switch label {
+			case 0xF9:
+				exts = append(exts, "graphic control")
+			case 0xFE:
+				exts = append(exts, "comment")
+			case 0x01:
+				exts = append(exts, "plain text")
+			case 0xFF:
+				n := int(data[pos])
+				if pos+1+n > len(data) {
+					return nil, 0, errors.New("truncated application extension")
+				}
+				exts = append(exts, string(data[pos+1:pos+1+n]))
+				pos += 1 + n
+			default:
+				exts = append(exts, fmt.Sprintf("%#x", label))
+			}
+			if err := skip(); err != nil {
+				return nil, 0, err
+			}
+		case 0x2C:
+			if pos+10 > len(data) {
+				return nil, 0, errors.New("truncated image descriptor")
+			}
+			flags := data[pos+9]
+			pos += 10
+			if flags&0x80 != 0 {
+				pos += 3 << (1 + flags&7)
+			}
+			pos++ // LZW minimum code size
+			if err := skip(); err != nil {
+				return nil, 0, err
+			}
+		case 0x3B:
+			return exts, pos + 1, nil
+		default:
+			return nil, 0, fmt.Errorf("block %#x at %d", data[pos], pos)
+		}
+	}
+	return nil, 0, errors.New("no trailer")
 }
 
 // secrets are the identifying strings the corpus carries; none may be
@@ -413,6 +469,7 @@ func TestProcessRejects(t *testing.T) {
 		{"PNG signature only", []byte("\x89PNG\r\n\x1a\n"), Limits{}, "image data is truncated or corrupt"},
 		{"JPEG SOI only", []byte{0xFF, 0xD8, 0xFF}, Limits{}, "image data is truncated or corrupt"},
 		{"GIF header only", []byte("GIF89a"), Limits{}, "image data is truncated or corrupt"},
+		{"progressive JPEG with 150 extra scans", scanBomb(t, 150), Limits{}, "JPEG has more than 100 scans"},
 		{"4-component JPEG without Adobe marker", cmykWithoutAdobe(t), Limits{},
 			"image uses a JPEG feature that is not supported (unknown color model: 4-component JPEG doesn't have Adobe APP14 metadata)"},
 	}
@@ -430,6 +487,44 @@ func TestProcessRejects(t *testing.T) {
 				t.Errorf("RenditionWithLimits() = %v, want *RejectError %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// scanBomb is progressive.jpg with its last scan repeated n more times: a
+// few bytes a scan, a walk over every block of a component for the
+// decoder.
+func scanBomb(t *testing.T, n int) []byte {
+	data := readTestdata(t, "progressive.jpg")
+	i := bytes.LastIndex(data, []byte{0xFF, 0xDA})
+	if i < 0 || !bytes.HasSuffix(data, []byte{0xFF, 0xD9}) {
+		t.Fatal("progressive.jpg has no SOS or does not end in EOI")
+	}
+	scan := data[i : len(data)-2]
+	out := bytes.Clone(data[:len(data)-2])
+	for range n {
+		out = append(out, scan...)
+	}
+	return append(out, 0xFF, 0xD9)
+}
+
+func TestJPEGScans(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		want int
+	}{
+		{"baseline", readTestdata(t, "baseline.jpg"), 1},
+		{"progressive", readTestdata(t, "progressive.jpg"), 10},
+		{"grey", readTestdata(t, "gray.jpg"), 1},
+		{"camera", readTestdata(t, "exif-orient6.jpg"), 1},
+		{"150 extra scans", scanBomb(t, 150), maxScans + 1},
+		{"truncated", readTestdata(t, "truncated.jpg"), 1},
+		{"empty", nil, 0},
+	}
+	for _, tt := range tests {
+		if got := jpegScans(tt.in, maxScans); got != tt.want {
+			t.Errorf("jpegScans(%s) = %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -801,5 +896,33 @@ func TestRejectError(t *testing.T) {
 	err := error(&RejectError{Reason: "image data is truncated or corrupt"})
 	if got := err.Error(); !strings.Contains(got, "image data is truncated or corrupt") {
 		t.Errorf("Error() = %q, want the reason in it", got)
+	}
+}
+
+// TestCheckStructure makes sure the output checker would notice what the
+// corpus carries.
+func TestCheckStructure(t *testing.T) {
+	tests := []struct {
+		file string
+		f    Format
+	}{
+		{"exif-orient6.jpg", JPEG},
+		{"baseline.jpg", JPEG}, // JFIF APP0
+		{"deep16.png", PNG},
+		{"payload.png", PNG},
+		{"anim.gif", GIF},
+	}
+	for _, tt := range tests {
+		data := readTestdata(t, tt.file)
+		if err := checkStructure(data, tt.f); err == nil {
+			t.Errorf("checkStructure(%s) = nil, want an error", tt.file)
+		}
+		found := false
+		for _, s := range secrets {
+			found = found || bytes.Contains(data, []byte(s))
+		}
+		if !found && tt.file != "baseline.jpg" {
+			t.Errorf("%s contains none of the secrets", tt.file)
+		}
 	}
 }

@@ -99,18 +99,21 @@ func TestShrinkUniform(t *testing.T) {
 
 // psnr compares two pictures of the same size over RGB.
 func psnr(a, b image.Image) float64 {
-	r := a.Bounds()
-	var se float64
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			ca := color.RGBAModel.Convert(a.At(x, y)).(color.RGBA)
-			cb := color.RGBAModel.Convert(b.At(x-r.Min.X+b.Bounds().Min.X, y-r.Min.Y+b.Bounds().Min.Y)).(color.RGBA)
-			for _, d := range []float64{float64(ca.R) - float64(cb.R), float64(ca.G) - float64(cb.G), float64(ca.B) - float64(cb.B)} {
-				se += d * d
-			}
-		}
+	toRGBA := func(m image.Image) *image.RGBA {
+		d := image.NewRGBA(image.Rect(0, 0, m.Bounds().Dx(), m.Bounds().Dy()))
+		stddraw.Draw(d, d.Rect, m, m.Bounds().Min, stddraw.Src)
+		return d
 	}
-	mse := se / float64(3*r.Dx()*r.Dy())
+	pa, pb := toRGBA(a).Pix, toRGBA(b).Pix
+	var se float64
+	for i := range pa {
+		if i%4 == 3 {
+			continue
+		}
+		d := float64(pa[i]) - float64(pb[i])
+		se += d * d
+	}
+	mse := se / float64(len(pa)/4*3)
 	if mse == 0 {
 		return math.Inf(1)
 	}
@@ -120,7 +123,7 @@ func psnr(a, b image.Image) float64 {
 // TestShrinkMatchesReference compares box+Catmull-Rom against
 // golang.org/x/image/draw's plain Catmull-Rom on a photo-like picture.
 func TestShrinkMatchesReference(t *testing.T) {
-	src := photo(480, 360, 7)
+	src := photo(240, 180, 7)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 100}); err != nil {
 		t.Fatal(err)
@@ -132,9 +135,9 @@ func TestShrinkMatchesReference(t *testing.T) {
 	yccRGBA := image.NewRGBA(ycc.Bounds())
 	stddraw.Draw(yccRGBA, yccRGBA.Rect, ycc, image.Point{}, stddraw.Src)
 
-	for _, crop := range []image.Rectangle{src.Rect, image.Rect(61, 0, 421, 360), image.Rect(60, 0, 420, 360)} {
-		for _, d := range [][2]int{{480, 360}, {240, 180}, {200, 150}, {100, 75}, {37, 28}, {500, 375}} {
-			dw, dh := d[0]*crop.Dx()/480, d[1]
+	for _, crop := range []image.Rectangle{src.Rect, image.Rect(31, 0, 211, 180), image.Rect(30, 0, 210, 180)} {
+		for _, d := range [][2]int{{240, 180}, {120, 90}, {100, 75}, {50, 37}, {19, 14}, {250, 187}} {
+			dw, dh := d[0]*crop.Dx()/240, d[1]
 			for _, tc := range []struct {
 				name string
 				in   image.Image
@@ -150,8 +153,11 @@ func TestShrinkMatchesReference(t *testing.T) {
 					in := clone(tc.in)
 					got := shrink(in, crop, dw, dh)
 					min := 34.0
-					if tc.name == "YCbCr" {
-						min = 30 // chroma is scaled at 4:2:0
+					switch {
+					case tc.name == "YCbCr" && dw < 32:
+						min = 25 // chroma is scaled at 4:2:0: 7 rows of it here
+					case tc.name == "YCbCr":
+						min = 30
 					}
 					if p := psnr(got, want); p < min {
 						t.Errorf("shrink() differs from Catmull-Rom: PSNR %.1f dB, want ≥ %.0f", p, min)

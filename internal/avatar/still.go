@@ -77,6 +77,9 @@ func processStill(data []byte, f Format, lim Limits, p plan) (Image, error) {
 	if err := checkSize(cfg.Width, cfg.Height, lim); err != nil {
 		return Image{}, err
 	}
+	if f == JPEG && jpegScans(data, maxScans) > maxScans {
+		return Image{}, reject("JPEG has more than %d scans", maxScans)
+	}
 
 	var img image.Image
 	err = guard(func() (err error) {

@@ -79,3 +79,55 @@ func tiffOrientation(b []byte) int {
 	}
 	return 1
 }
+
+// maxScans bounds the scans of a JPEG. A progressive scan can cover every
+// block of a component in a few bytes (one end-of-band run), yet the
+// decoder walks all the blocks for it: a file of repeated tiny scans makes
+// megabytes of input cost minutes of CPU. Encoders write 1 to 4 scans for
+// a baseline picture and about 10 for a progressive one (libjpeg's
+// default); a few dozen at most with exotic scan scripts.
+const maxScans = 100
+
+// jpegScans counts the scans (SOS segments) of a JPEG up to limit+1,
+// skipping entropy-coded data byte by byte. It reads nothing else.
+func jpegScans(data []byte, limit int) int {
+	scans := 0
+	pos := 2
+	for pos+4 <= len(data) && scans <= limit {
+		if data[pos] != 0xFF {
+			return scans
+		}
+		m := data[pos+1]
+		if m == 0xFF {
+			pos++
+			continue
+		}
+		pos += 2
+		switch {
+		case m == 0x01 || m == 0xD8 || 0xD0 <= m && m <= 0xD7:
+			continue
+		case m == 0xD9:
+			return scans
+		}
+		n := int(data[pos])<<8 | int(data[pos+1])
+		if n < 2 {
+			return scans
+		}
+		pos += n
+		if m != 0xDA {
+			continue
+		}
+		scans++
+		// Entropy-coded data runs to the next marker other than a
+		// stuffed zero or a restart marker.
+		for pos+1 < len(data) {
+			if data[pos] == 0xFF {
+				if next := data[pos+1]; next != 0 && (next < 0xD0 || next > 0xD7) {
+					break
+				}
+			}
+			pos++
+		}
+	}
+	return scans
+}
