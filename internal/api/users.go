@@ -74,15 +74,22 @@ func (s *Server) sessionRenew(c *call) (any, error) {
 }
 
 type userInfo struct {
-	ID           int64       `json:"id"`
-	Login        string      `json:"login"`
-	FirstName    string      `json:"first_name"`
-	MiddleName   string      `json:"middle_name"`
-	LastName     string      `json:"last_name"`
-	Phone        string      `json:"phone"`
-	CreationDate string      `json:"creation_date"`
-	Master       *userInfo   `json:"master,omitempty"`
-	Privileges   *privileges `json:"privileges,omitempty"`
+	ID           int64  `json:"id"`
+	Login        string `json:"login"`
+	FirstName    string `json:"first_name"`
+	MiddleName   string `json:"middle_name"`
+	LastName     string `json:"last_name"`
+	Phone        string `json:"phone"`
+	CreationDate string `json:"creation_date"`
+}
+
+// callerInfo is get_info's user_info: the caller, and for a sub-user its
+// master and rights. For a master both are null, sent as null like every
+// null field Roster returns.
+type callerInfo struct {
+	*userInfo
+	Master     *userInfo   `json:"master"`
+	Privileges *privileges `json:"privileges"`
 }
 
 type privileges struct {
@@ -96,7 +103,7 @@ func infoOfUser(u roster.User) *userInfo {
 
 func (s *Server) userGetInfo(c *call) (any, error) {
 	u := c.caller.User
-	info := infoOfUser(u)
+	info := callerInfo{userInfo: infoOfUser(u)}
 	if !c.caller.Master() {
 		master, err := s.db.User(c.r.Context(), u.MasterID)
 		if err != nil {
@@ -111,6 +118,6 @@ func (s *Server) userGetInfo(c *call) (any, error) {
 		info.Privileges = &privileges{Rights: rights}
 	}
 	return struct {
-		UserInfo *userInfo `json:"user_info"`
+		UserInfo callerInfo `json:"user_info"`
 	}{info}, nil
 }
