@@ -189,7 +189,7 @@ func (s *Store) List(ctx context.Context, fn func(name string, modTime time.Time
 		}
 		entries, err := d.ReadDir(256)
 		for _, e := range entries {
-			if !validName(e.Name()) || !e.Type().IsRegular() {
+			if !roster.ValidFileName(e.Name()) || !e.Type().IsRegular() {
 				continue
 			}
 			info, err := e.Info()
@@ -242,25 +242,8 @@ func (s *Store) Close() error {
 
 // check refuses a done context or a name that is no object name.
 func check(ctx context.Context, name string) error {
-	if !validName(name) {
+	if !roster.ValidFileName(name) {
 		return roster.ErrInvalidName
 	}
 	return ctx.Err()
-}
-
-// validName reports whether name is an object name: 1 to 128 bytes of
-// [0-9a-z._-], not starting with a dot (which also rules out "." and ".."
-// and keeps the temporary files apart). The s3 package has the same rule.
-func validName(name string) bool {
-	if name == "" || len(name) > 128 || name[0] == '.' {
-		return false
-	}
-	for i := range len(name) {
-		switch c := name[i]; {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -42,3 +42,21 @@ type Object interface {
 	Size() int64
 	ModTime() time.Time
 }
+
+// ValidFileName reports whether name is an object name every Files
+// implementation accepts: 1 to 128 bytes of [0-9a-z._-], not starting with a
+// dot (which rules out "." and ".." and keeps temporary files apart). One
+// rule for every store, so objects can move between them.
+func ValidFileName(name string) bool {
+	if name == "" || len(name) > 128 || name[0] == '.' {
+		return false
+	}
+	for i := range len(name) {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -267,7 +267,7 @@ func (s *Store) List(ctx context.Context, fn func(name string, modTime time.Time
 			return fmt.Errorf("s3: list: %w", obj.Err)
 		}
 		name := strings.TrimPrefix(obj.Key, s.prefix)
-		if !validName(name) {
+		if !roster.ValidFileName(name) {
 			continue
 		}
 		if err := fn(name, obj.LastModified); err != nil {
@@ -313,25 +313,8 @@ func notExist(op, name string, err error) error {
 
 // check refuses a done context or a name that is no object name.
 func check(ctx context.Context, name string) error {
-	if !validName(name) {
+	if !roster.ValidFileName(name) {
 		return roster.ErrInvalidName
 	}
 	return ctx.Err()
-}
-
-// validName reports whether name is an object name: 1 to 128 bytes of
-// [0-9a-z._-], not starting with a dot. The disk package has the same
-// rule, so objects can move between the stores.
-func validName(name string) bool {
-	if name == "" || len(name) > 128 || name[0] == '.' {
-		return false
-	}
-	for i := range len(name) {
-		switch c := name[i]; {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
