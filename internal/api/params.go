@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"roster/internal/roster"
 )
@@ -380,6 +381,12 @@ func (f fields) String(name string, required bool) *string {
 	if !v.json {
 		return &v.raw
 	}
+	if !utf8.ValidString(v.raw) {
+		// encoding/json would quietly turn it into U+FFFD, and the altered
+		// text would be stored.
+		f.add(name, "must be valid UTF-8 text")
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal([]byte(v.raw), &s); err != nil {
 		// Accept a number where a string is due (a phone written as 123).
@@ -501,6 +508,10 @@ func (f fields) Strings(name string, required bool) []string {
 		return nil
 	}
 	var out []string
+	if !utf8.Valid(raw) {
+		f.add(name, "must be valid UTF-8 text")
+		return nil
+	}
 	if err := json.Unmarshal(raw, &out); err != nil {
 		f.add(name, "must be an array of strings")
 		return nil
