@@ -14,15 +14,13 @@ func decodeEmployee(f fields, withID bool) roster.Employee {
 	var e roster.Employee
 	if withID {
 		// employee_id is accepted as an alias of id.
-		id := f.ID("id", false)
-		if id == nil {
-			id = f.ID("employee_id", false)
-		}
-		if id == nil {
-			if _, ok := f.get("employee_id"); !ok {
-				f.add("id", "is required")
+		name := "id"
+		if v, ok := f.get("id"); !ok || v.isNull() {
+			if v, ok := f.get("employee_id"); ok && !v.isNull() {
+				name = "employee_id"
 			}
-		} else {
+		}
+		if id := f.ID(name, true); id != nil {
 			e.ID = *id
 		}
 	}
@@ -62,11 +60,9 @@ func readEmployee(p *params, withID bool) (roster.Employee, error) {
 	var e roster.Employee
 	if obj, ok := p.Object("employee", true); ok {
 		e = decodeEmployee(obj, withID)
+		p.addInvalid(e.Validate("employee"))
 	}
-	if err := p.Err(); err != nil {
-		return e, err
-	}
-	return e, e.Validate("employee")
+	return e, p.Err()
 }
 
 type listResult struct {
@@ -223,11 +219,9 @@ func readDepartment(p *params, withID bool) (roster.Department, error) {
 		}
 		d.Label = obj.Str("label", true)
 		d.Location = decodeLocation(obj, "location")
+		p.addInvalid(d.Validate("department"))
 	}
-	if err := p.Err(); err != nil {
-		return d, err
-	}
-	return d, d.Validate("department")
+	return d, p.Err()
 }
 
 func (s *Server) departmentCreate(c *call) (any, error) {

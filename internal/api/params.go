@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -521,3 +522,17 @@ func (f fields) Strings(name string, required bool) []string {
 
 // Err returns the collected parameter errors, if any.
 func (f fields) Err() error { return f.errs.Err() }
+
+// addInvalid records the parameter errors of err (a roster.InvalidParams
+// from a Validate method) beside the ones reading collected, so that one
+// answer names every bad parameter. A parameter already named is skipped: a
+// value that could not be read is not judged again.
+func (f fields) addInvalid(err error) {
+	var invalid roster.InvalidParams
+	errors.As(err, &invalid)
+	for _, e := range invalid {
+		if !slices.ContainsFunc(*f.errs, func(p roster.ParamError) bool { return p.Parameter == e.Parameter }) {
+			*f.errs = append(*f.errs, e)
+		}
+	}
+}

@@ -53,24 +53,19 @@ type idResult struct {
 
 func (s *Server) subuserRegister(c *call) (any, error) {
 	p := c.params
-	obj, ok := p.Object("user", true)
-	var u roster.User
-	if ok {
-		u = decodeSubUser(obj, false)
+	password := p.String("password", true)
+	if password != nil {
+		roster.ValidatePassword(p.errs, "password", *password)
 	}
-	password := p.Str("password", true)
+	var u roster.User
+	if obj, ok := p.Object("user", true); ok {
+		u = decodeSubUser(obj, false)
+		p.addInvalid(u.Validate("user"))
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	var errs roster.InvalidParams
-	roster.ValidatePassword(&errs, "password", password)
-	if err := u.Validate("user"); err != nil {
-		errs = append(errs, err.(roster.InvalidParams)...)
-	}
-	if err := errs.Err(); err != nil {
-		return nil, err
-	}
-	hash, err := roster.HashPassword(password)
+	hash, err := roster.HashPassword(*password)
 	if err != nil {
 		return nil, fail(codeUnexpected, err)
 	}
@@ -96,15 +91,12 @@ func (s *Server) subuserList(c *call) (any, error) {
 }
 
 func (s *Server) subuserUpdate(c *call) (any, error) {
-	obj, ok := c.params.Object("user", true)
 	var u roster.User
-	if ok {
+	if obj, ok := c.params.Object("user", true); ok {
 		u = decodeSubUser(obj, true)
+		c.params.addInvalid(u.Validate("user"))
 	}
 	if err := c.params.Err(); err != nil {
-		return nil, err
-	}
-	if err := u.Validate("user"); err != nil {
 		return nil, err
 	}
 	return nil, s.db.UpdateSubUser(c.r.Context(), c.caller.Account(), u)
@@ -142,15 +134,12 @@ func decodeGroup(f fields, withID bool) roster.SecurityGroup {
 }
 
 func (s *Server) groupCreate(c *call) (any, error) {
-	obj, ok := c.params.Object("group", true)
 	var g roster.SecurityGroup
-	if ok {
+	if obj, ok := c.params.Object("group", true); ok {
 		g = decodeGroup(obj, false)
+		c.params.addInvalid(g.Validate("group"))
 	}
 	if err := c.params.Err(); err != nil {
-		return nil, err
-	}
-	if err := g.Validate("group"); err != nil {
 		return nil, err
 	}
 	id, err := s.db.CreateGroup(c.r.Context(), c.caller.Account(), g)
@@ -175,15 +164,12 @@ func (s *Server) groupList(c *call) (any, error) {
 }
 
 func (s *Server) groupUpdate(c *call) (any, error) {
-	obj, ok := c.params.Object("group", true)
 	var g roster.SecurityGroup
-	if ok {
+	if obj, ok := c.params.Object("group", true); ok {
 		g = decodeGroup(obj, true)
+		c.params.addInvalid(g.Validate("group"))
 	}
 	if err := c.params.Err(); err != nil {
-		return nil, err
-	}
-	if err := g.Validate("group"); err != nil {
 		return nil, err
 	}
 	return nil, s.db.UpdateGroup(c.r.Context(), c.caller.Account(), g)
