@@ -2,7 +2,11 @@ package avatar
 
 import (
 	"bytes"
+	"fmt"
 	"image"
+	"image/color/palette"
+	"image/draw"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"math"
@@ -159,50 +163,91 @@ func BenchmarkProcessStages(b *testing.B) {
 	})
 }
 
+// animation returns an animated GIF of n dithered photo-like frames of
+// w×h, each with its own palette.
+func animation(b *testing.B, w, h, n int) []byte {
+	g := &gif.GIF{LoopCount: 0}
+	for i := range n {
+		m := image.NewPaletted(image.Rect(0, 0, w, h), palette.WebSafe)
+		draw.FloydSteinberg.Draw(m, m.Rect, photo(w, h, uint64(i)), image.Point{})
+		g.Image = append(g.Image, m)
+		g.Delay = append(g.Delay, 5)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, g); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 func BenchmarkRendition(b *testing.B) {
-	stored, err := Process(photoJPEG12MP(b), DefaultLimits())
+	jpg, err := Process(photoJPEG12MP(b), DefaultLimits())
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, size := range []int{64, 512} {
-		b.Run(stored.Format.String()+"-"+itoa(size), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Rendition(stored.Data, size); err != nil {
-					b.Fatal(err)
+	anim, err := Process(animation(b, 1024, 768, 8), DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{
+		{"jpeg-1024x768", jpg.Data},
+		{"gif-1024x768x8", anim.Data},
+	} {
+		for _, size := range []int{64, 512} {
+			b.Run(fmt.Sprintf("%s/%d", in.name, size), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Rendition(in.data, size); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
-func itoa(n int) string {
-	return string(rune('0'+n/100%10)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10))
-}
-
 // BenchmarkPNGLevels compares the compression levels Process could use on
-// a 1024-pixel photo-like avatar, reporting the output size.
+// 1024-pixel avatars, reporting the output size: a photo-like picture and
+// a flat, graphic one with transparency (the corpus scene scaled up).
 func BenchmarkPNGLevels(b *testing.B) {
-	m := photo(1024, 768, 3)
-	for _, l := range []struct {
-		name  string
-		level png.CompressionLevel
+	scene, err := png.Decode(bytes.NewReader(readTestdata(b, "alpha.png")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	graphic := shrink(scene, scene.Bounds(), 1024, 768)
+	if m, ok := graphic.(*image.RGBA); ok {
+		graphic = unpremultiply(m)
+	}
+	for _, pic := range []struct {
+		name string
+		m    image.Image
 	}{
-		{"BestSpeed", png.BestSpeed},
-		{"Default", png.DefaultCompression},
-		{"BestCompression", png.BestCompression},
+		{"photo", photo(1024, 768, 3)},
+		{"graphic", graphic},
 	} {
-		b.Run(l.name, func(b *testing.B) {
-			enc := png.Encoder{CompressionLevel: l.level}
-			var size int
-			for b.Loop() {
-				var buf bytes.Buffer
-				if err := enc.Encode(&buf, m); err != nil {
-					b.Fatal(err)
+		for _, l := range []struct {
+			name  string
+			level png.CompressionLevel
+		}{
+			{"BestSpeed", png.BestSpeed},
+			{"Default", png.DefaultCompression},
+			{"BestCompression", png.BestCompression},
+		} {
+			b.Run(pic.name+"/"+l.name, func(b *testing.B) {
+				enc := png.Encoder{CompressionLevel: l.level}
+				var size int
+				for b.Loop() {
+					var buf bytes.Buffer
+					if err := enc.Encode(&buf, pic.m); err != nil {
+						b.Fatal(err)
+					}
+					size = buf.Len()
 				}
-				size = buf.Len()
-			}
-			b.ReportMetric(float64(size), "bytes")
-		})
+				b.ReportMetric(float64(size), "bytes")
+			})
+		}
 	}
 }

@@ -341,7 +341,8 @@ func shareGlobalPalette(g *gif.GIF, union map[uint32]struct{}, transparent bool)
 // at once), so flat areas keep their colours and only the blended edges
 // move to the nearest one; it falls back to median cut otherwise.
 type quantizer struct {
-	hist []histBin // median cut's histogram, reused
+	hist  []histBin // median cut's histogram, reused
+	cells []int32   // nearest's cell table, reused
 }
 
 type histBin struct {
@@ -380,7 +381,10 @@ func (q *quantizer) quantize(scaled, source *image.RGBA) (*image.Paletted, bool)
 
 	b := scaled.Rect
 	pm := &image.Paletted{Pix: make([]byte, b.Dx()*b.Dy()), Stride: b.Dx(), Rect: b, Palette: pal}
-	nearest := newNearest(colors)
+	if q.cells == nil {
+		q.cells = make([]int32, 1<<(3*(8-cellBits)))
+	}
+	nearest := newNearest(colors, q.cells)
 	for y := range b.Dy() {
 		row := scaled.Pix[y*scaled.Stride : y*scaled.Stride+4*b.Dx()]
 		out := pm.Pix[y*pm.Stride : (y+1)*pm.Stride]
@@ -433,40 +437,94 @@ func distinctColors(m *image.RGBA, limit int) []uint32 {
 	return colors
 }
 
-// nearest finds the closest palette colour (squared RGB distance), with a
-// cache: scaled frames repeat colours a lot.
+// nearest finds the closest palette colour (squared RGB distance, ties to
+// the lower index) without comparing against the whole palette: colour
+// space is cut into 8×8×8 cells, and the first time a cell is met it gets
+// the list of palette colours that can be nearest to any point in it —
+// those whose least distance to the cell is at most the smallest greatest
+// distance of any colour. Exact, and a few comparisons a pixel.
 type nearest struct {
-	colors []uint32
-	cache  map[uint32]byte
-	last   uint32
-	lastI  byte
+	pal   []int32  // r, g, b of each palette colour
+	cells []int32  // per cell: 0 if not yet met, else 1 + offset in cand
+	cand  []uint16 // per met cell: the count, then palette indices
+	last  uint32
+	lastI byte
 }
 
-func newNearest(colors []uint32) *nearest {
-	return &nearest{colors: colors, cache: make(map[uint32]byte, 256), last: 1 << 31}
+const cellBits = 3 // cells are 2^cellBits on a side
+
+func newNearest(colors []uint32, cells []int32) *nearest {
+	n := &nearest{pal: make([]int32, 0, 3*len(colors)), cells: cells, last: 1 << 31}
+	clear(n.cells)
+	for _, c := range colors {
+		n.pal = append(n.pal, int32(c>>16), int32(c>>8&0xFF), int32(c&0xFF))
+	}
+	return n
 }
 
 func (n *nearest) index(c uint32) byte {
 	if c == n.last {
 		return n.lastI
 	}
-	i, ok := n.cache[c]
-	if !ok {
-		best := uint32(1<<32 - 1)
-		r, g, b := int32(c>>16), int32(c>>8&0xFF), int32(c&0xFF)
-		for j, p := range n.colors {
-			dr, dg, db := r-int32(p>>16), g-int32(p>>8&0xFF), b-int32(p&0xFF)
-			if d := uint32(dr*dr + dg*dg + db*db); d < best {
-				best, i = d, byte(j)
-				if d == 0 {
-					break
-				}
-			}
-		}
-		n.cache[c] = i
+	r, g, b := int32(c>>16), int32(c>>8&0xFF), int32(c&0xFF)
+	const s = cellBits
+	cell := r>>s<<(16-2*s) | g>>s<<(8-s) | b>>s
+	o := n.cells[cell]
+	if o == 0 {
+		o = n.fill(r>>s<<s, g>>s<<s, b>>s<<s)
+		n.cells[cell] = o
 	}
-	n.last, n.lastI = c, i
-	return i
+	list := n.cand[o : o+int32(n.cand[o-1])]
+	best, bi := int32(1<<31-1), 0
+	for _, i := range list {
+		p := n.pal[3*int(i) : 3*int(i)+3 : 3*int(i)+3]
+		dr, dg, db := r-p[0], g-p[1], b-p[2]
+		if d := dr*dr + dg*dg + db*db; d < best {
+			best, bi = d, int(i)
+		}
+	}
+	n.last, n.lastI = c, byte(bi)
+	return byte(bi)
+}
+
+// fill makes the candidate list of the cell whose lowest corner is
+// (r0, g0, b0) and returns its offset.
+func (n *nearest) fill(r0, g0, b0 int32) int32 {
+	lo := [3]int32{r0, g0, b0}
+	const side = 1<<cellBits - 1
+	far := func(p, lo int32) int32 { return max(p-lo, lo+side-p) }
+	near := func(p, lo int32) int32 {
+		switch {
+		case p < lo:
+			return lo - p
+		case p > lo+side:
+			return p - lo - side
+		}
+		return 0
+	}
+	bound := int32(1<<31 - 1)
+	for i := 0; i < len(n.pal); i += 3 {
+		var d int32
+		for a := range 3 {
+			f := far(n.pal[i+a], lo[a])
+			d += f * f
+		}
+		bound = min(bound, d)
+	}
+	n.cand = append(n.cand, 0)
+	o := int32(len(n.cand))
+	for i := 0; i < len(n.pal); i += 3 {
+		var d int32
+		for a := range 3 {
+			f := near(n.pal[i+a], lo[a])
+			d += f * f
+		}
+		if d <= bound {
+			n.cand = append(n.cand, uint16(i/3))
+		}
+	}
+	n.cand[o-1] = uint16(int32(len(n.cand)) - o)
+	return o
 }
 
 // medianCut picks at most limit colours for the opaque pixels of m: a
