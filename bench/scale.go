@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// seeded is what bench/seed prints.
+type seeded struct {
+	BigAccount   int64   `json:"big_account"`
+	SmallAccount int64   `json:"small_account"`
+	BigIDs       []int64 `json:"big_ids"`
+	SmallID      int64   `json:"small_id"`
+	Employees    int     `json:"employees"`
+	Seconds      float64 `json:"seconds"`
+}
+
+// scaleSection measures reads and pages in an account of many employees,
+// among many accounts, on SQLite and PostgreSQL side by side.
+func scaleSection(ctx context.Context, cfg *config, rep *report) error {
+	keyBig, keySmall := randomKey(), randomKey()
+	seed := func(db string, extra ...string) (seeded, error) {
+		args := append([]string{"-db", db, "-big", fmt.Sprint(cfg.big), "-accounts", fmt.Sprint(cfg.accounts),
+			"-per", "3", "-key-big", keyBig, "-key-small", keySmall}, extra...)
+		var out, errb bytes.Buffer
+		cmd := exec.CommandContext(ctx, filepath.Join(cfg.bin, "seed"), args...)
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		var s seeded
+		if err := cmd.Run(); err != nil {
+			return s, fmt.Errorf("seed: %v: %s", err, errb.String())
+		}
+		err := json.Unmarshal(out.Bytes(), &s)
+		return s, err
+	}
+
+	type backend struct {
+		name string
+		db   string
+		s    seeded
+		srv  *server
+	}
+	var backends []*backend
+	sqliteDir := filepath.Join(cfg.work, "scale-sqlite")
+	backends = append(backends, &backend{name: "SQLite", db: "sqlite:" + filepath.Join(sqliteDir, "roster.db")})
+	if cfg.pg != "" {
+		schema := fmt.Sprintf("roster_bench_%d_%d", os.Getpid(), time.Now().Unix())
+		sep := "?"
+		if strings.Contains(cfg.pg, "?") {
+			sep = "&"
+		}
+		b := &backend{name: "PostgreSQL", db: cfg.pg + sep + "search_path=" + schema}
+		defer func() {
+			if out, err := exec.Command(filepath.Join(cfg.bin, "seed"), "-db", cfg.pg, "-drop-schema", schema).CombinedOutput(); err != nil {
+				logf("  dropping schema %s: %v: %s", schema, err, out)
+			}
+		}()
+		backends = append(backends, b)
+		logf("  PostgreSQL schema %s (dropped at the end)", schema)
+		// The seeder creates the schema before migrating into it.
+		s, err := seed(b.db, "-create-schema", schema)
+		if err != nil {
+			return err
+		}
+		b.s = s
+	}
+	s, err := seed(backends[0].db)
+	if err != nil {
+		return err
+	}
+	backends[0].s = s
+	for _, b := range backends {
+		logf("  %s: seeded %d employees in %d+1 accounts in %.1f s", b.name, b.s.Employees, cfg.accounts, b.s.Seconds)
+		b.srv, err = startRoster(ctx, cfg, "roster-scale-"+strings.ToLower(b.name), filepath.Join(cfg.work, "scale-"+strings.ToLower(b.name)), b.db)
+		if err != nil {
+			return err
+		}
+		defer b.srv.stop()
+	}
+
+	type query struct {
+		name  string
+		path  func(s seeded) string
+		small bool
+	}
+	page := func(offset int) func(s seeded) string {
+		return func(s seeded) string {
+			return "/v2/employee/list?" + url.Values{"hash": {keyBig}, "limit": {"50"}, "offset": {fmt.Sprint(offset)}}.Encode()
+		}
+	}
+	queries := []query{
+		{"employee/read, big account", func(s seeded) string {
+			return "/v2/employee/read?" + url.Values{"hash": {keyBig}, "employee_id": {fmt.Sprint(s.BigIDs[1])}}.Encode()
+		}, false},
+		{"employee/list limit=50 offset=0, big account", page(0), false},
+		{fmt.Sprintf("employee/list limit=50 offset=%d, big account", cfg.big/2), page(cfg.big / 2), false},
+		{fmt.Sprintf("employee/list limit=50 offset=%d, big account", cfg.big-50), page(cfg.big - 50), false},
+		{"employee/read, small account", func(s seeded) string {
+			return "/v2/employee/read?" + url.Values{"hash": {keySmall}, "employee_id": {fmt.Sprint(s.SmallID)}}.Encode()
+		}, true},
+		{"employee/list, small account (3 employees)", func(s seeded) string {
+			return "/v2/employee/list?" + url.Values{"hash": {keySmall}}.Encode()
+		}, true},
+	}
+	d := max(2*time.Second, cfg.duration/2)
+	const conns = 8
+	results := map[string][]pair{} // backend → results per query, for the penalties below
+	for _, q := range queries {
+		var loads []load
+		for _, b := range backends {
+			u := b.srv.url + q.path(b.s)
+			if _, _, err := get(u); err != nil {
+				return fmt.Errorf("%s on %s: %w", q.name, b.name, err)
+			}
+			loads = append(loads, load{url: u, conns: conns})
+		}
+		if len(loads) == 1 {
+			loads = append(loads, loads[0]) // SQLite alone: compared with itself, to keep one code path
+		}
+		p, err := alternateNamed(ctx, cfg, q.name, [2]string{"sqlite", "postgres"}, loads[0], loads[1], d)
+		if err != nil {
+			return err
+		}
+		rep.raw["scale "+q.name] = p.results
+		for i, b := range backends {
+			results[b.name] = append(results[b.name], pair{results: [2][]wrkResult{p.results[i], nil}})
+		}
+		desc := fmt.Sprintf("%s (%d employees in the big account, %d accounts, %d connections): SQLite ÷ PostgreSQL requests/s",
+			q.name, cfg.big, cfg.accounts+1, conns)
+		r := row{Section: "scale", Measure: desc,
+			Roster:   fmt.Sprintf("SQLite %s, p50 %s, p99 %s", reqs(median(p.side(0, rps))), ms(median(p.side(0, p50))), ms(median(p.side(0, p99)))),
+			Baseline: fmt.Sprintf("PostgreSQL %s, p50 %s, p99 %s", reqs(median(p.side(1, rps))), ms(median(p.side(1, p50))), ms(median(p.side(1, p99)))),
+			Value:    median(p.ratios(rps)), Rounds: p.ratios(rps)}
+		if len(backends) == 1 {
+			r.Measure = strings.Replace(desc, "SQLite ÷ PostgreSQL", "SQLite", 1)
+			r.Baseline = "PostgreSQL skipped"
+		}
+		rep.add(r)
+	}
+	// How much the size of the account costs, per database: the deepest
+	// page against the first, and a read in the big account against one in
+	// a small account.
+	for _, b := range backends {
+		res := results[b.name]
+		first, deepest := median(res[1].side(0, rps)), median(res[3].side(0, rps))
+		bigRead, smallRead := median(res[0].side(0, rps)), median(res[4].side(0, rps))
+		rep.add(row{Section: "scale", Measure: fmt.Sprintf("%s: last page (offset %d) ÷ first page, requests/s", b.name, cfg.big-50),
+			Roster: reqs(deepest), Baseline: reqs(first), Value: deepest / first})
+		rep.add(row{Section: "scale", Measure: fmt.Sprintf("%s: read in the %d-employee account ÷ read in a 3-employee account, requests/s", b.name, cfg.big),
+			Roster: reqs(bigRead), Baseline: reqs(smallRead), Value: bigRead / smallRead})
+	}
+	return nil
+}
+
+func randomKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,249 @@
+// Command seed fills a Roster database for the scale benchmarks: one big
+// account with many employees and many small accounts with a few each. The
+// schema comes from sqlstore.Open (its migrations) and the sessions from
+// sqlstore; the rows themselves go in as multi-row INSERTs in large
+// transactions, because one transaction a row (what the API does) would
+// take minutes on SQLite with synchronous=FULL.
+//
+//	seed -db sqlite:/tmp/x/roster.db -big 100000 -accounts 10000 -per 3 -key-big HEX -key-small HEX
+//	seed -db 'postgres://...&search_path=bench_x' -create-schema bench_x ...
+//	seed -db 'postgres://...' -drop-schema bench_x
+//
+// It prints one JSON object: the ids the benchmarks need.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+
+	"roster/internal/roster"
+	"roster/internal/sqlstore"
+)
+
+type result struct {
+	BigAccount   int64   `json:"big_account"`
+	SmallAccount int64   `json:"small_account"`
+	BigIDs       []int64 `json:"big_ids"`   // first, middle and last employee of the big account
+	SmallID      int64   `json:"small_id"`  // an employee of the small account
+	Employees    int     `json:"employees"` // rows inserted
+	Accounts     int     `json:"accounts"`
+	Seconds      float64 `json:"seconds"`
+}
+
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+func main() {
+	dbURL := flag.String("db", "", "sqlite:<path> or postgres://... (with search_path=<schema> for a dedicated schema)")
+	big := flag.Int("big", 100000, "employees of the big account")
+	accounts := flag.Int("accounts", 10000, "small accounts")
+	per := flag.Int("per", 3, "employees of each small account")
+	keyBig := flag.String("key-big", "", "session key (32 hex) to create for the big account")
+	keySmall := flag.String("key-small", "", "session key (32 hex) to create for one small account")
+	createSchema := flag.String("create-schema", "", "PostgreSQL: create this schema first")
+	dropSchema := flag.String("drop-schema", "", "PostgreSQL: drop this schema (and everything in it) and exit")
+	flag.Parse()
+	if err := run(context.Background(), *dbURL, *big, *accounts, *per, *keyBig, *keySmall, *createSchema, *dropSchema); err != nil {
+		fmt.Fprintln(os.Stderr, "seed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, dbURL string, big, accounts, per int, keyBig, keySmall, createSchema, dropSchema string) error {
+	postgres := strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://")
+	if createSchema != "" || dropSchema != "" {
+		name := createSchema + dropSchema
+		if !postgres || !schemaName.MatchString(name) {
+			return fmt.Errorf("schema %q: want a PostgreSQL URL and a plain lower-case name", name)
+		}
+		raw, err := sql.Open("pgx", dbURL)
+		if err != nil {
+			return err
+		}
+		defer raw.Close()
+		stmt := "CREATE SCHEMA " + name
+		if dropSchema != "" {
+			stmt = "DROP SCHEMA IF EXISTS " + name + " CASCADE"
+		}
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+		if dropSchema != "" {
+			return nil
+		}
+	}
+	for _, k := range []string{keyBig, keySmall} {
+		if !roster.ValidKey(k) {
+			return fmt.Errorf("session key %q: want 32 hex characters", k)
+		}
+	}
+	start := time.Now()
+	// Open applies the migrations: the schema is exactly the server's.
+	db, err := sqlstore.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var raw *sql.DB
+	if postgres {
+		raw, err = sql.Open("pgx", dbURL)
+	} else {
+		raw, err = sql.Open("sqlite", "file:"+strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")+
+			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	}
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	raw.SetMaxOpenConns(1)
+
+	// One password hash for every account: nobody signs in with them.
+	hash, err := roster.HashPassword(roster.RandomPassword())
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	logins := make([][]any, 0, accounts+1)
+	logins = append(logins, []any{"bench-big", hash, "Big", now.Unix()})
+	for i := range accounts {
+		logins = append(logins, []any{fmt.Sprintf("bench-small-%05d", i), hash, "Small", now.Unix()})
+	}
+	ids, err := insert(ctx, raw, "users", []string{"login", "password_hash", "first_name", "created_at"}, logins)
+	if err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	res := result{BigAccount: ids[0], SmallAccount: ids[1+accounts/2], Accounts: accounts + 1}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	var rows [][]any
+	for i := range big {
+		rows = append(rows, employeeRow(rng, ids[0], i))
+	}
+	for a := range accounts {
+		for i := range per {
+			rows = append(rows, employeeRow(rng, ids[1+a], i))
+		}
+	}
+	cols := []string{"account_id", "tracker_id", "first_name", "middle_name", "last_name", "email", "phone",
+		"driver_license_number", "driver_license_cats", "driver_license_valid_till", "hardware_key",
+		"location_lat", "location_lng", "location_address", "personnel_number", "tags"}
+	eids, err := insert(ctx, raw, "employees", cols, rows)
+	if err != nil {
+		return fmt.Errorf("employees: %w", err)
+	}
+	res.Employees = len(eids)
+	if big > 0 {
+		res.BigIDs = []int64{eids[0], eids[big/2], eids[big-1]}
+	}
+	if per > 0 && accounts > 0 {
+		res.SmallID = eids[big+(accounts/2)*per]
+	}
+	if postgres {
+		if _, err := raw.ExecContext(ctx, "ANALYZE"); err != nil {
+			return err
+		}
+	}
+
+	exp := now.Add(30 * 24 * time.Hour)
+	if err := db.CreateSession(ctx, res.BigAccount, roster.KeyDigest(keyBig), now, exp); err != nil {
+		return err
+	}
+	if err := db.CreateSession(ctx, res.SmallAccount, roster.KeyDigest(keySmall), now, exp); err != nil {
+		return err
+	}
+	// Read back through the store, as the server will.
+	if _, n, err := db.Employees(ctx, res.BigAccount, roster.ListQuery{Limit: 1}); err != nil || n != big {
+		return fmt.Errorf("big account has %d employees, want %d (%v)", n, big, err)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+var lastNames = []string{"Lee", "Smith", "Novak", "García", "Müller", "Rossi", "Kowalski", "Ivanova", "Tanaka", "Okafor"}
+
+func employeeRow(rng *rand.Rand, account int64, i int) []any {
+	last := lastNames[rng.IntN(len(lastNames))]
+	var tracker any
+	if i%2 == 0 {
+		tracker = int64(1_000_000 + i)
+	}
+	return []any{account, tracker, fmt.Sprintf("Emp%06d", i), "", last,
+		fmt.Sprintf("emp%06d@example.com", i), fmt.Sprintf("49151%08d", rng.IntN(100_000_000)),
+		fmt.Sprintf("DL%08d", i), "B,C", "2030-01-31", nil,
+		48.1 + rng.Float64(), 11.5 + rng.Float64(), "Somewhere street " + fmt.Sprint(i%300),
+		fmt.Sprintf("P%06d", i), "[1,2]"}
+}
+
+// insert adds rows in multi-row INSERTs, many to a transaction, and
+// returns the new ids in order.
+func insert(ctx context.Context, db *sql.DB, table string, cols []string, rows [][]any) ([]int64, error) {
+	// Statements of a few hundred parameters: binding cost grows faster
+	// than linearly with the parameter count in the SQLite driver.
+	const perStmt = 64
+	const perTx = 20000
+	ids := make([]int64, 0, len(rows))
+	for txStart := 0; txStart < len(rows); txStart += perTx {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		for s := txStart; s < min(txStart+perTx, len(rows)); s += perStmt {
+			chunk := rows[s:min(s+perStmt, txStart+perTx, len(rows))]
+			var b strings.Builder
+			args := make([]any, 0, len(chunk)*len(cols))
+			b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+			for r, row := range chunk {
+				if r > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteByte('(')
+				for c := range row {
+					if c > 0 {
+						b.WriteString(", ")
+					}
+					args = append(args, row[c])
+					fmt.Fprintf(&b, "$%d", len(args))
+				}
+				b.WriteByte(')')
+			}
+			b.WriteString(" RETURNING id")
+			got, err := queryIDs(ctx, tx, b.String(), args)
+			if err != nil {
+				tx.Rollback()
+				return nil, err
+			}
+			ids = append(ids, got...)
+		}
+		if err := tx.Commit(); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+func queryIDs(ctx context.Context, tx *sql.Tx, query string, args []any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

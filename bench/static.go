@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// staticSection compares Roster serving a stored 256×256 avatar with nginx
+// serving the same bytes from disk.
+func staticSection(ctx context.Context, cfg *config, rep *report) error {
+	rs, err := startRoster(ctx, cfg, "roster-static", filepath.Join(cfg.work, "static"), "")
+	if err != nil {
+		return err
+	}
+	defer rs.stop()
+	c := newClient(rs.url)
+	if err := c.signIn(); err != nil {
+		return err
+	}
+	ids, err := c.createEmployees(1)
+	if err != nil {
+		return err
+	}
+	img, err := photoJPEG(256, 256, 7, 90)
+	if err != nil {
+		return err
+	}
+	name, err := c.upload(ids[0], "face.jpg", "image/jpeg", img)
+	if err != nil {
+		return err
+	}
+	path := "/v2/static/employee/avatars/" + name
+	stored, _, err := get(rs.url + path)
+	if err != nil {
+		return err
+	}
+	root := filepath.Join(cfg.work, "www")
+	file := filepath.Join(root, filepath.FromSlash(path))
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, stored, 0o644); err != nil {
+		return err
+	}
+	ng, err := startNginx(ctx, cfg, root)
+	if err != nil {
+		return err
+	}
+	defer ng.stop()
+	served, hdr, err := get(ng.url + path)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(served, stored) || hdr.Get("Content-Type") != "image/jpeg" {
+		return fmt.Errorf("nginx serves %d bytes of %s, want Roster's %d bytes of image/jpeg", len(served), hdr.Get("Content-Type"), len(stored))
+	}
+
+	p, err := alternate(ctx, cfg, "GET static avatar", load{url: rs.url + path}, load{url: ng.url + path}, cfg.duration)
+	if err != nil {
+		return err
+	}
+	rep.raw["static"] = p.results
+	what := fmt.Sprintf("GET a stored 256×256 JPEG avatar (%d bytes), %d connections", len(stored), cfg.conns)
+	rep.add(row{Section: "static", Measure: what + ": requests/s vs nginx",
+		Roster: reqs(median(p.side(0, rps))), Baseline: "nginx " + reqs(median(p.side(1, rps))),
+		Value: median(p.ratios(rps)), Rounds: p.ratios(rps), Target: 0.9})
+	rep.add(row{Section: "static", Measure: what + ": p99 latency vs nginx (lower is better)",
+		Roster: ms(median(p.side(0, p99))), Baseline: "nginx " + ms(median(p.side(1, p99))),
+		Value: median(p.ratios(p99)), Rounds: p.ratios(p99), Lower: true})
+	return nil
+}

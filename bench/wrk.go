@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// wrkScript makes wrk send the method, body and content type given in its
+// environment and print its summary as one JSON line, so that nothing is
+// parsed from wrk's human-readable output. Latencies are in microseconds.
+const wrkScript = `
+wrk.method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY")
+if body and body ~= "" then
+  wrk.body = body
+  wrk.headers["Content-Type"] = os.getenv("BENCH_CTYPE") or "application/json"
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d,"mean":%.1f}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
+    latency.max, latency.mean))
+end
+`
+
+// load is one wrk workload.
+type load struct {
+	url     string
+	method  string // default GET
+	body    string
+	threads int
+	conns   int
+}
+
+// wrkResult is wrk's summary of one run.
+type wrkResult struct {
+	Requests   int64   `json:"requests"`
+	DurationUS int64   `json:"duration_us"`
+	Bytes      int64   `json:"bytes"`
+	Connect    int64   `json:"connect"`
+	Read       int64   `json:"read"`
+	Write      int64   `json:"write"`
+	Status     int64   `json:"status"` // non-2xx/3xx answers
+	Timeout    int64   `json:"timeout"`
+	P50        float64 `json:"p50"`
+	P90        float64 `json:"p90"`
+	P99        float64 `json:"p99"`
+	P999       float64 `json:"p999"`
+	Max        float64 `json:"max"`
+	Mean       float64 `json:"mean"`
+}
+
+func (r wrkResult) rps() float64 { return float64(r.Requests) / (float64(r.DurationUS) / 1e6) }
+
+func (r wrkResult) errors() int64 { return r.Connect + r.Read + r.Write + r.Status + r.Timeout }
+
+// runWrk runs wrk once.
+func runWrk(ctx context.Context, cfg *config, l load, d time.Duration) (wrkResult, error) {
+	script := filepath.Join(cfg.work, "bench.lua")
+	if _, err := os.Stat(script); err != nil {
+		if err := os.WriteFile(script, []byte(wrkScript), 0o644); err != nil {
+			return wrkResult{}, err
+		}
+	}
+	threads, conns := or(l.threads, cfg.threads), or(l.conns, cfg.conns)
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	cmd := exec.CommandContext(ctx, "wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns),
+		"-d"+strconv.Itoa(secs)+"s", "--timeout", "10s", "--latency", "-s", script, l.url)
+	cmd.Env = append(os.Environ(), "BENCH_METHOD="+or(l.method, "GET"), "BENCH_BODY="+l.body)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: %v: %s", l.url, err, errb.String())
+	}
+	_, js, ok := strings.Cut(out.String(), "BENCHJSON ")
+	if !ok {
+		return wrkResult{}, fmt.Errorf("wrk %s: no summary in %q", l.url, out.String())
+	}
+	var r wrkResult
+	if err := json.Unmarshal([]byte(strings.TrimSpace(js)), &r); err != nil {
+		return r, fmt.Errorf("wrk summary: %w", err)
+	}
+	if r.Requests == 0 || r.errors() > r.Requests/1000 {
+		return r, fmt.Errorf("wrk %s: %d requests, %d errors (connect %d, read %d, write %d, status %d, timeout %d)",
+			l.url, r.Requests, r.errors(), r.Connect, r.Read, r.Write, r.Status, r.Timeout)
+	}
+	return r, nil
+}
+
+// pair is a side-by-side comparison: the same workload on Roster and on a
+// baseline, run in alternation.
+type pair struct {
+	results [2][]wrkResult // [0] Roster, [1] the baseline
+}
+
+// alternate warms both sides up, then runs rounds of A then B, reversing
+// the order every other round (ABBA), so that drift on a shared machine
+// falls on both sides alike.
+func alternate(ctx context.Context, cfg *config, what string, a, b load, d time.Duration) (pair, error) {
+	return alternateNamed(ctx, cfg, what, [2]string{"roster", "baseline"}, a, b, d)
+}
+
+func alternateNamed(ctx context.Context, cfg *config, what string, names [2]string, a, b load, d time.Duration) (pair, error) {
+	var p pair
+	for _, l := range []load{a, b} {
+		if _, err := runWrk(ctx, cfg, l, cfg.warmup); err != nil {
+			return p, err
+		}
+	}
+	for round := range cfg.rounds {
+		order := []int{0, 1}
+		if round%2 == 1 {
+			order = []int{1, 0}
+		}
+		for _, i := range order {
+			r, err := runWrk(ctx, cfg, []load{a, b}[i], d)
+			if err != nil {
+				return p, err
+			}
+			p.results[i] = append(p.results[i], r)
+		}
+		ra, rb := p.results[0][round], p.results[1][round]
+		logf("  %-34s round %d: %s %8.0f req/s p99 %7.2f ms | %s %8.0f req/s p99 %7.2f ms | ratio %.2f",
+			what, round+1, names[0], ra.rps(), ra.P99/1e3, names[1], rb.rps(), rb.P99/1e3, ra.rps()/rb.rps())
+	}
+	return p, nil
+}
+
+// ratios are the per-round ratios f(a)/f(b).
+func (p pair) ratios(f func(wrkResult) float64) []float64 {
+	var out []float64
+	for i := range p.results[0] {
+		out = append(out, f(p.results[0][i])/f(p.results[1][i]))
+	}
+	return out
+}
+
+func (p pair) side(i int, f func(wrkResult) float64) []float64 {
+	var out []float64
+	for _, r := range p.results[i] {
+		out = append(out, f(r))
+	}
+	return out
+}
+
+func rps(r wrkResult) float64 { return r.rps() }
+func p99(r wrkResult) float64 { return r.P99 }
+func p50(r wrkResult) float64 { return r.P50 }
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func minMax(xs []float64) (lo, hi float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	lo, hi = xs[0], xs[0]
+	for _, x := range xs {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return lo, hi
+}
