@@ -2,6 +2,7 @@ package avatar
 
 import (
 	"bytes"
+	"compress/lzw"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -924,5 +925,94 @@ func TestCheckStructure(t *testing.T) {
 		if !found && tt.file != "baseline.jpg" {
 			t.Errorf("%s contains none of the secrets", tt.file)
 		}
+	}
+}
+
+// rawGIF assembles a GIF89a by hand: a 2-colour global table (black,
+// white), then for each frame an optional graphic control block and an
+// image of w×h at (x, y) whose pixels are all index px.
+type rawFrame struct {
+	x, y, w, h  int
+	px          byte
+	transparent bool // index px is transparent
+}
+
+func rawGIF(t *testing.T, sw, sh int, frames []rawFrame, trailer bool) []byte {
+	t.Helper()
+	b := []byte("GIF89a")
+	b = binary.LittleEndian.AppendUint16(b, uint16(sw))
+	b = binary.LittleEndian.AppendUint16(b, uint16(sh))
+	b = append(b, 0x80, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF)
+	for _, f := range frames {
+		if f.transparent {
+			b = append(b, 0x21, 0xF9, 4, 1, 10, 0, f.px, 0)
+		}
+		b = append(b, 0x2C)
+		for _, v := range []int{f.x, f.y, f.w, f.h} {
+			b = binary.LittleEndian.AppendUint16(b, uint16(v))
+		}
+		b = append(b, 0, 2)
+		var lz bytes.Buffer
+		w := lzw.NewWriter(&lz, lzw.LSB, 2)
+		if _, err := w.Write(bytes.Repeat([]byte{f.px}, f.w*f.h)); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		data := lz.Bytes()
+		for len(data) > 0 {
+			n := min(len(data), 255)
+			b = append(b, byte(n))
+			b = append(b, data[:n]...)
+			data = data[n:]
+		}
+		b = append(b, 0)
+	}
+	if trailer {
+		b = append(b, 0x3B)
+	}
+	return b
+}
+
+func TestProcessGIFEdges(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     []byte
+		lim    Limits
+		w, h   int
+		frames int
+		reject string
+	}{
+		{"no trailer", rawGIF(t, 8, 6, []rawFrame{{0, 0, 8, 6, 1, false}, {2, 2, 2, 2, 0, false}}, false), Limits{}, 8, 6, 2, ""},
+		{"no trailer, scaled", rawGIF(t, 8, 6, []rawFrame{{0, 0, 8, 6, 1, false}, {2, 2, 2, 2, 0, false}}, false), Limits{MaxSide: 4}, 4, 3, 2, ""},
+		{"zero-sized frame", rawGIF(t, 8, 6, []rawFrame{{0, 0, 8, 6, 1, false}, {3, 3, 0, 0, 0, false}}, true), Limits{}, 8, 6, 2, ""},
+		{"zero-sized frame, scaled", rawGIF(t, 8, 6, []rawFrame{{0, 0, 8, 6, 1, false}, {3, 3, 0, 0, 0, false}}, true), Limits{MaxSide: 4}, 4, 3, 2, ""},
+		{"all transparent, scaled", rawGIF(t, 8, 6, []rawFrame{{0, 0, 8, 6, 1, true}}, true), Limits{MaxSide: 4}, 4, 3, 1, ""},
+		{"frame beside the screen", rawGIF(t, 8, 6, []rawFrame{{0, 0, 8, 6, 1, false}, {7, 0, 2, 2, 0, false}}, true), Limits{}, 0, 0, 0,
+			"image data is truncated or corrupt"},
+		{"empty screen", rawGIF(t, 0, 0, []rawFrame{{0, 0, 0, 0, 1, false}}, true), Limits{}, 0, 0, 0, "image has no pixels"},
+		{"no frames", rawGIF(t, 8, 6, nil, true), Limits{}, 0, 0, 0, "image data is truncated or corrupt"},
+		{"no frames, no trailer", rawGIF(t, 8, 6, nil, false), Limits{}, 0, 0, 0, "image data is truncated or corrupt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := Process(tt.in, tt.lim)
+			if tt.reject != "" {
+				var re *RejectError
+				if !errors.As(err, &re) || re.Reason != tt.reject {
+					t.Fatalf("Process() = %v, want *RejectError %q", err, tt.reject)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Process() = %v, want a picture", err)
+			}
+			if out.Width != tt.w || out.Height != tt.h || out.Frames != tt.frames {
+				t.Errorf("Process() = %d×%d×%d, want %d×%d×%d", out.Width, out.Height, out.Frames, tt.w, tt.h, tt.frames)
+			}
+			decodeOutput(t, out)
+			if _, err := Rendition(out.Data, 2); err != nil {
+				t.Errorf("Rendition(output) = %v", err)
+			}
+		})
 	}
 }
