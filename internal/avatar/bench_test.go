@@ -251,3 +251,22 @@ func BenchmarkPNGLevels(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJPEGQuality compares the qualities Process could use on a
+// 1024-pixel photo-like avatar, reporting the output size.
+func BenchmarkJPEGQuality(b *testing.B) {
+	m := photo(1024, 768, 4)
+	for _, q := range []int{75, 85, 90, 95} {
+		b.Run(fmt.Sprintf("q%d", q), func(b *testing.B) {
+			var size int
+			for b.Loop() {
+				var buf bytes.Buffer
+				if err := jpeg.Encode(&buf, m, &jpeg.Options{Quality: q}); err != nil {
+					b.Fatal(err)
+				}
+				size = buf.Len()
+			}
+			b.ReportMetric(float64(size), "bytes")
+		})
+	}
+}
