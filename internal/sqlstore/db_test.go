@@ -137,7 +137,7 @@ func live(t *testing.T, db *DB, digest []byte, now time.Time) bool {
 func dump(t *testing.T, db *DB) string {
 	t.Helper()
 	var b strings.Builder
-	for _, table := range []string{"users", "sessions", "security_groups", "departments", "employees", "schema_migrations"} {
+	for _, table := range tables(t, db) {
 		rows, err := db.sql.QueryContext(t.Context(), `SELECT * FROM `+table+` ORDER BY 1`)
 		if err != nil {
 			t.Fatalf("dump %s: %v", table, err)
@@ -160,6 +160,32 @@ func dump(t *testing.T, db *DB) string {
 		rows.Close()
 	}
 	return b.String()
+}
+
+// tables names every table of the schema, in name order.
+func tables(t *testing.T, db *DB) []string {
+	t.Helper()
+	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+	if db.Postgres() {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`
+	}
+	rows, err := db.sql.QueryContext(t.Context(), q)
+	if err != nil {
+		t.Fatalf("listing tables: %v", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if len(names) < 5 {
+		t.Fatalf("listing tables found only %v", names)
+	}
+	return names
 }
 
 func migrationCount(t *testing.T, db *DB) (applied, files int) {
