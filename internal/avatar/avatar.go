@@ -160,12 +160,11 @@ func reject(format string, args ...any) error {
 	return &RejectError{Reason: fmt.Sprintf(format, args...)}
 }
 
-// The reasons that are not built from numbers.
-var (
-	errNotImage = &RejectError{Reason: "not a JPEG, PNG or GIF image"}
-	errCorrupt  = &RejectError{Reason: "image data is truncated or corrupt"}
-	errEmpty    = &RejectError{Reason: "image has no pixels"}
-)
+// The reasons that are not built from numbers. Each call makes a new
+// error, so that no caller can change another's.
+func errNotImage() error { return &RejectError{Reason: "not a JPEG, PNG or GIF image"} }
+func errCorrupt() error  { return &RejectError{Reason: "image data is truncated or corrupt"} }
+func errEmpty() error    { return &RejectError{Reason: "image has no pixels"} }
 
 // megapixels formats a pixel count for people: 50000000 → "50".
 func megapixels(n int64) string {
@@ -175,7 +174,7 @@ func megapixels(n int64) string {
 // checkSize refuses a still picture of w×h pixels over the budget.
 func checkSize(w, h int, lim Limits) error {
 	if w <= 0 || h <= 0 {
-		return errEmpty
+		return errEmpty()
 	}
 	if int64(w)*int64(h) > lim.MaxPixels {
 		return reject("image is %d×%d pixels; the limit is %s megapixels", w, h, megapixels(lim.MaxPixels))
@@ -223,7 +222,7 @@ type plan struct {
 func run(data []byte, lim Limits, p plan) (Image, error) {
 	f, ok := Sniff(data)
 	if !ok {
-		return Image{}, errNotImage
+		return Image{}, errNotImage()
 	}
 	if f == GIF {
 		return processGIF(data, lim, p)

@@ -30,7 +30,7 @@ type gifInfo struct {
 func walkGIF(data []byte) (gifInfo, error) {
 	var g gifInfo
 	if len(data) < 13 {
-		return g, errCorrupt
+		return g, errCorrupt()
 	}
 	g.width = int(data[6]) | int(data[7])<<8
 	g.height = int(data[8]) | int(data[9])<<8
@@ -55,13 +55,13 @@ func walkGIF(data []byte) (gifInfo, error) {
 	}
 	for {
 		if pos > len(data) {
-			return g, errCorrupt
+			return g, errCorrupt()
 		}
 		if pos == len(data) {
 			// No trailer. Browsers show such files; take them if the
 			// last block was complete.
 			if g.frames == 0 {
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 			g.end = pos
 			return g, nil
@@ -69,62 +69,62 @@ func walkGIF(data []byte) (gifInfo, error) {
 		switch data[pos] {
 		case 0x21: // extension
 			if pos+2 > len(data) {
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 			label := data[pos+1]
 			pos += 2
 			switch label {
 			case 0xF9: // graphic control: fixed size
 				if pos+6 > len(data) || data[pos] != 4 || data[pos+5] != 0 {
-					return g, errCorrupt
+					return g, errCorrupt()
 				}
 				pos += 6
 			case 0x01: // plain text: a 13-byte header, then sub-blocks
 				pos += 13
 			case 0xFF: // application: a sized identifier, then sub-blocks
 				if pos >= len(data) {
-					return g, errCorrupt
+					return g, errCorrupt()
 				}
 				pos += 1 + int(data[pos])
 			case 0xFE: // comment: sub-blocks only
 			default:
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 			if label != 0xF9 && (pos > len(data) || !subBlocks()) {
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 		case 0x2C: // image descriptor
 			if pos+10 > len(data) {
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 			d := data[pos+1 : pos+10]
 			left, top := int(d[0])|int(d[1])<<8, int(d[2])|int(d[3])<<8
 			w, h := int(d[4])|int(d[5])<<8, int(d[6])|int(d[7])<<8
 			if left+w > g.width || top+h > g.height {
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 			pos += 10
 			if d[8]&0x80 != 0 {
 				pos += 3 << (1 + d[8]&7)
 			} else if !hasGlobal {
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 			if pos >= len(data) || data[pos] < 2 || data[pos] > 8 {
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 			pos++ // LZW minimum code size
 			if !subBlocks() {
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 			g.frames++
 		case 0x3B: // trailer
 			if g.frames == 0 {
-				return g, errCorrupt
+				return g, errCorrupt()
 			}
 			g.end, g.trailer = pos+1, true
 			return g, nil
 		default:
-			return g, errCorrupt
+			return g, errCorrupt()
 		}
 	}
 }
@@ -132,7 +132,7 @@ func walkGIF(data []byte) (gifInfo, error) {
 // checkGIF applies the frame and pixel budgets.
 func checkGIF(g gifInfo, lim Limits) error {
 	if g.width == 0 || g.height == 0 {
-		return errEmpty
+		return errEmpty()
 	}
 	if g.frames > lim.MaxFrames {
 		return reject("animation has %d frames; the limit is %d", g.frames, lim.MaxFrames)
@@ -171,7 +171,7 @@ func processGIF(data []byte, lim Limits, p plan) (Image, error) {
 		return Image{}, decodeError(err)
 	}
 	if len(g.Image) == 0 || len(g.Image) > info.frames {
-		return Image{}, errCorrupt
+		return Image{}, errCorrupt()
 	}
 
 	crop, dw, dh := p.geometry(info.width, info.height)

@@ -6,11 +6,10 @@ import (
 	"image/draw"
 )
 
-// The pixel work runs on two concrete types only: *image.Gray for grey
-// pictures and *image.RGBA (premultiplied alpha, so that scaling does not
-// bleed the colour of transparent pixels) for everything else. Each
-// function loops over Pix slices; nothing per pixel goes through the
-// image.Image interface.
+// The pixel work runs on three concrete types only: *image.Gray for grey
+// pictures, 4:2:0 *image.YCbCr for colour JPEGs, and *image.RGBA
+// (premultiplied alpha) for everything else. Each function loops over Pix
+// slices; nothing per pixel goes through the image.Image interface.
 
 // orient applies an EXIF orientation (1–8) to a *image.Gray, *image.RGBA
 // or 4:2:0 *image.YCbCr whose bounds start at (0, 0), returning new memory

@@ -33,7 +33,7 @@ const (
 func guard(f func() error) (err error) {
 	defer func() {
 		if recover() != nil {
-			err = errCorrupt
+			err = errCorrupt()
 		}
 	}()
 	return f()
@@ -53,7 +53,7 @@ func decodeError(err error) error {
 	case errors.As(err, &pu):
 		return reject("image uses a PNG feature that is not supported (%s)", string(pu))
 	}
-	return errCorrupt
+	return errCorrupt()
 }
 
 func decodeConfig(data []byte, f Format) (image.Config, error) {
@@ -99,7 +99,7 @@ func processStill(data []byte, f Format, lim Limits, p plan) (Image, error) {
 	}
 	b := img.Bounds()
 	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return Image{}, errCorrupt
+		return Image{}, errCorrupt()
 	}
 
 	o := 1
