@@ -1,0 +1,496 @@
+package main
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"os"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+// fullEmployee is an employee object with every writable field set, and the
+// two read-only ones, which create and update must ignore.
+func fullEmployee(dept, tracker int64) map[string]any {
+	return map[string]any{
+		"tracker_id":                tracker,
+		"first_name":                "Zoë",
+		"middle_name":               "Łucja",
+		"last_name":                 "Ng-Müller",
+		"email":                     "zoe.ng@example.com",
+		"phone":                     "4915112345678",
+		"driver_license_number":     "B072RRE2I55",
+		"driver_license_cats":       "A,B,C1",
+		"driver_license_valid_till": "2031-05-30",
+		"hardware_key":              "a1b2c3d4",
+		"department_id":             dept,
+		"location":                  map[string]any{"lat": 52.520008, "lng": -13.404954, "address": "Alexanderplatz 1, Berlin"},
+		"personnel_number":          "HR-0042",
+		"tags":                      []int64{3, 1, 2},
+		"icon_id":                   77,
+		"avatar_file_name":          "0123456789abcdef0123456789abcdef.png",
+	}
+}
+
+// wantEmployee is what reading an employee should give after it was written
+// with the object sent: every writable field as sent (absent ones null or
+// empty), and icon_id and avatar_file_name as the avatar calls left them.
+func wantEmployee(id int64, sent map[string]any, icon, avatar any) map[string]any {
+	want := map[string]any{
+		"id": id, "tracker_id": nil, "first_name": "", "middle_name": "", "last_name": "", "email": "",
+		"phone": "", "driver_license_number": "", "driver_license_cats": "", "driver_license_valid_till": nil,
+		"hardware_key": nil, "icon_id": icon, "avatar_file_name": avatar, "department_id": nil,
+		"location": nil, "personnel_number": "", "tags": []any{},
+	}
+	for k, v := range sent {
+		switch k {
+		case "id", "employee_id", "icon_id", "avatar_file_name":
+			continue
+		}
+		if _, ok := want[k]; ok {
+			want[k] = v
+		}
+	}
+	return want
+}
+
+// tinyPNG is a valid 2×2 PNG.
+func tinyPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 2, 2))
+	img.Set(0, 0, color.NRGBA{R: 200, A: 255})
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// uploadAvatar uploads a small PNG as the employee's avatar and returns the
+// stored name.
+func uploadAvatar(t *testing.T, s session, id int64) string {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("hash", s.hash)
+	mw.WriteField("employee_id", textValue(id))
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="file"; filename="me.png"`)
+	h.Set("Content-Type", "image/png")
+	w, _ := mw.CreatePart(h)
+	w.Write(tinyPNG(t))
+	mw.Close()
+	req := mustRequest(t, http.MethodPost, s.api+"/employee/avatar/upload", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	r := send(t, req)
+	name, _ := r.body["value"].(string)
+	if r.code() != 0 || name == "" {
+		t.Fatalf("employee/avatar/upload = %d %s, want success", r.status, r.raw)
+	}
+	return name
+}
+
+// callCase proves one call in one request form by its real effect.
+type callCase struct {
+	call string
+	run  func(t *testing.T, st *stack, f form)
+}
+
+// TestCalls runs every call of routes.go but the two avatar ones in each of
+// the three plain request forms, and checks what the call really did.
+func TestCalls(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		st := newStack(t, b)
+		for _, c := range callCases {
+			t.Run(c.call, func(t *testing.T) {
+				t.Parallel()
+				for _, f := range plainForms {
+					t.Run(string(f), func(t *testing.T) {
+						t.Parallel()
+						c.run(t, st, f)
+					})
+				}
+			})
+		}
+	})
+}
+
+// TestCallsCoverRoutes keeps TestCalls and the golden files complete: every
+// call routes.go serves has a case.
+func TestCallsCoverRoutes(t *testing.T) {
+	src, err := os.ReadFile("../../internal/api/routes.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routed []string
+	for _, m := range regexp.MustCompile(`s\.handle\("([^"]+)"`).FindAllStringSubmatch(string(src), -1) {
+		routed = append(routed, m[1])
+	}
+	if len(routed) == 0 {
+		t.Fatal("found no s.handle calls in routes.go")
+	}
+	var cased, golden []string
+	for _, c := range callCases {
+		cased = append(cased, c.call)
+	}
+	for _, g := range goldenCases {
+		golden = append(golden, g.call)
+	}
+	for _, call := range routed {
+		if !slices.Contains(cased, call) && !slices.Contains(testedElsewhere, call) {
+			t.Errorf("routes.go serves %s, which TestCalls does not cover", call)
+		}
+		if !slices.Contains(golden, call) && !slices.Contains(testedElsewhere, call) {
+			t.Errorf("routes.go serves %s, which has no golden answers", call)
+		}
+	}
+}
+
+// testedElsewhere are calls with end-to-end tests of their own, outside
+// TestCalls and TestGolden.
+var testedElsewhere = []string{
+	"employee/avatar/assign", // avatar_test.go; TestGolden has its answers too
+	"employee/avatar/upload", // avatar_test.go
+	"api/key/create", "api/key/list", "api/key/delete",
+}
+
+var callCases = []callCase{
+	{"user/auth", func(t *testing.T, st *stack, f form) {
+		r := do(t, st.api, f, "user/auth", map[string]any{"login": "admin", "password": st.admin})
+		if !check(t, "user/auth", r, 0) {
+			return
+		}
+		h, _ := r.body["hash"].(string)
+		if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(h) || h == st.master.hash {
+			t.Fatalf("user/auth hash = %q, want a new 32-hex key", h)
+		}
+		info, _ := session{api: st.api, login: "admin", hash: h}.ok(t, "user/get_info", nil).body["user_info"].(map[string]any)
+		if info["login"] != "admin" {
+			t.Errorf("get_info with the new hash = %v, want admin's", info)
+		}
+	}},
+	{"user/logout", func(t *testing.T, st *stack, f form) {
+		s := st.login(t, "admin", st.admin)
+		s.want(t, f, "user/logout", nil, 0)
+		s.want(t, formJSON, "user/get_info", nil, 4)
+		s.want(t, formJSON, "user/logout", nil, 4)
+		st.master.want(t, formJSON, "user/get_info", nil, 0) // other sessions live on
+	}},
+	{"user/session/renew", func(t *testing.T, st *stack, f form) {
+		// TestSessionExpiry shows that renewing moves the expiry.
+		s := st.login(t, "admin", st.admin)
+		s.want(t, f, "user/session/renew", nil, 0)
+		s.want(t, formJSON, "user/get_info", nil, 0)
+		s.ok(t, "user/logout", nil)
+		s.want(t, f, "user/session/renew", nil, 4)
+	}},
+	{"user/get_info", func(t *testing.T, st *stack, f form) {
+		info, _ := st.master.want(t, f, "user/get_info", nil, 0).body["user_info"].(map[string]any)
+		recent(t, "master", info["creation_date"])
+		delete(info, "creation_date")
+		admin := map[string]any{"id": 1, "login": "admin", "first_name": "", "middle_name": "", "last_name": "", "phone": ""}
+		same(t, "master's user_info", info, with(admin, map[string]any{"master": nil, "privileges": nil}))
+
+		g := st.master.createGroup(t, unique("group"), "tracker_update", "employee_update")
+		name := unique("sub")
+		id := st.master.register(t, map[string]any{"login": name, "first_name": "Zoë", "middle_name": "M",
+			"last_name": "Ng", "phone": "4930123", "security_group_id": g}, "sub-password")
+		sub := st.login(t, name, "sub-password")
+		info, _ = sub.want(t, f, "user/get_info", nil, 0).body["user_info"].(map[string]any)
+		recent(t, "sub-user", info["creation_date"])
+		delete(info, "creation_date")
+		master, _ := info["master"].(map[string]any)
+		recent(t, "sub-user's master", master["creation_date"])
+		delete(master, "creation_date")
+		same(t, "sub-user's user_info", info, map[string]any{
+			"id": id, "login": name, "first_name": "Zoë", "middle_name": "M", "last_name": "Ng", "phone": "4930123",
+			"master": admin, "privileges": map[string]any{"rights": []string{"employee_update", "tracker_update"}},
+		})
+	}},
+
+	{"subuser/register", func(t *testing.T, st *stack, f form) {
+		g := st.master.createGroup(t, unique("group"), "employee_update")
+		user := map[string]any{"login": unique("Zoë.sub_"), "first_name": "Zoë", "middle_name": "Ann",
+			"last_name": "Ng", "phone": "4930123", "security_group_id": g, "activated": true,
+			"creation_date": "2001-01-01 00:00:00", "id": 999}
+		r := st.master.want(t, f, "subuser/register", map[string]any{"user": user, "password": "s3cret-pw"}, 0)
+		id := r.int("id")
+		got := st.master.find(t, "subuser/list", id)
+		recent(t, "new sub-user", got["creation_date"])
+		delete(got, "creation_date")
+		want := with(user, map[string]any{"id": id})
+		delete(want, "creation_date")
+		same(t, "registered sub-user", got, want)
+		sub := st.login(t, user["login"].(string), "s3cret-pw")
+		sub.createEmployee(t, map[string]any{"first_name": "By a sub-user"})
+	}},
+	{"subuser/list", func(t *testing.T, st *stack, f form) {
+		a := st.newAccount(t)
+		g := a.createGroup(t, "g")
+		u1 := map[string]any{"login": unique("one"), "first_name": "One", "middle_name": "", "last_name": "",
+			"phone": "", "security_group_id": g, "activated": true}
+		u2 := map[string]any{"login": unique("two"), "first_name": "", "middle_name": "", "last_name": "Two",
+			"phone": "123", "security_group_id": nil, "activated": false}
+		u1["id"] = a.register(t, u1, "password1")
+		u2["id"] = a.register(t, u2, "password2")
+		list, _ := a.want(t, f, "subuser/list", nil, 0).body["list"].([]any)
+		for _, v := range list {
+			m, _ := v.(map[string]any)
+			recent(t, "listed sub-user", m["creation_date"])
+			delete(m, "creation_date")
+		}
+		same(t, "subuser/list", list, []any{u1, u2})
+		if other := st.master.list(t, "subuser/list", nil); slices.ContainsFunc(ids(other), func(id int64) bool {
+			return id == u1["id"] || id == u2["id"]
+		}) {
+			t.Errorf("another account's subuser/list shows this account's sub-users: %v", other)
+		}
+	}},
+	{"subuser/update", func(t *testing.T, st *stack, f form) {
+		g1 := st.master.createGroup(t, unique("group"))
+		g2 := st.master.createGroup(t, unique("group"), "employee_update")
+		name := unique("before")
+		id := st.master.register(t, map[string]any{"login": name, "first_name": "Old", "security_group_id": g1}, "sub-password")
+		sub := st.login(t, name, "sub-password")
+		created := st.master.find(t, "subuser/list", id)["creation_date"]
+		sub.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "X"}}, 13)
+
+		user := map[string]any{"id": id, "login": unique("after"), "first_name": "New", "middle_name": "Mid",
+			"last_name": "Last", "phone": "4940", "security_group_id": g2, "activated": true,
+			"creation_date": "2001-01-01 00:00:00"}
+		st.master.want(t, f, "subuser/update", map[string]any{"user": user}, 0)
+		same(t, "updated sub-user", st.master.find(t, "subuser/list", id), with(user, map[string]any{"creation_date": created}))
+		// The new group's rights hold at once, for the session already open.
+		sub.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "X"}}, 0)
+		st.login(t, user["login"].(string), "sub-password")
+		check(t, "user/auth with the old login", do(t, st.api, formJSON, "user/auth",
+			map[string]any{"login": name, "password": "sub-password"}), 102)
+	}},
+	{"subuser/delete", func(t *testing.T, st *stack, f form) {
+		name := unique("doomed")
+		id := st.master.register(t, map[string]any{"login": name}, "sub-password")
+		sub := st.login(t, name, "sub-password")
+		st.master.want(t, f, "subuser/delete", map[string]any{"subuser_id": id}, 0)
+		if got := st.master.find(t, "subuser/list", id); got != nil {
+			t.Errorf("subuser/list after delete still has %v", got)
+		}
+		sub.want(t, formJSON, "user/get_info", nil, 4)
+		check(t, "user/auth of a deleted sub-user", do(t, st.api, formJSON, "user/auth",
+			map[string]any{"login": name, "password": "sub-password"}), 102)
+		st.master.want(t, f, "subuser/delete", map[string]any{"subuser_id": id}, 201)
+	}},
+
+	{"subuser/security_group/create", func(t *testing.T, st *stack, f form) {
+		group := map[string]any{"label": "Dispatch — Nord", "privileges": map[string]any{
+			"rights": []string{"employee_update", "tag_update"}}, "id": 999}
+		id := st.master.want(t, f, "subuser/security_group/create", map[string]any{"group": group}, 0).int("id")
+		same(t, "created group", st.master.find(t, "subuser/security_group/list", id), with(group, map[string]any{"id": id}))
+	}},
+	{"subuser/security_group/list", func(t *testing.T, st *stack, f form) {
+		a := st.newAccount(t)
+		g1 := map[string]any{"label": "Empty", "privileges": map[string]any{"rights": []string{}}}
+		g2 := map[string]any{"label": "Editors", "privileges": map[string]any{"rights": []string{"tracker_update", "employee_update"}}}
+		g1["id"] = a.ok(t, "subuser/security_group/create", map[string]any{"group": g1}).int("id")
+		g2["id"] = a.ok(t, "subuser/security_group/create", map[string]any{"group": g2}).int("id")
+		list, _ := a.want(t, f, "subuser/security_group/list", nil, 0).body["list"].([]any)
+		same(t, "subuser/security_group/list", list, []any{g1, g2})
+	}},
+	{"subuser/security_group/update", func(t *testing.T, st *stack, f form) {
+		g := st.master.createGroup(t, unique("group"), "tag_update")
+		sub := st.subUser(t, st.master, g)
+		sub.want(t, formJSON, "department/create", map[string]any{"department": map[string]any{"label": "D"}}, 13)
+		group := map[string]any{"id": g, "label": "Renamed", "privileges": map[string]any{"rights": []string{"employee_update"}}}
+		st.master.want(t, f, "subuser/security_group/update", map[string]any{"group": group}, 0)
+		same(t, "updated group", st.master.find(t, "subuser/security_group/list", g), group)
+		sub.want(t, formJSON, "department/create", map[string]any{"department": map[string]any{"label": "D"}}, 0)
+	}},
+	{"subuser/security_group/delete", func(t *testing.T, st *stack, f form) {
+		g := st.master.createGroup(t, unique("group"), "employee_update")
+		sub := st.subUser(t, st.master, g)
+		st.master.want(t, f, "subuser/security_group/delete", map[string]any{"security_group_id": g}, 0)
+		if got := st.master.find(t, "subuser/security_group/list", g); got != nil {
+			t.Errorf("security_group/list after delete still has %v", got)
+		}
+		info, _ := sub.ok(t, "user/get_info", nil).body["user_info"].(map[string]any)
+		same(t, "privileges after the group's deletion", info["privileges"], map[string]any{"rights": []string{}})
+		sub.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "X"}}, 13)
+		st.master.want(t, f, "subuser/security_group/delete", map[string]any{"security_group_id": g}, 201)
+	}},
+
+	{"employee/list", testEmployeeList},
+	{"employee/read", func(t *testing.T, st *stack, f form) {
+		dept := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
+		e := fullEmployee(dept, seq.Add(1))
+		id := st.master.createEmployee(t, e)
+		v, _ := st.master.want(t, f, "employee/read", map[string]any{"employee_id": id}, 0).body["value"].(map[string]any)
+		same(t, "employee/read", v, wantEmployee(id, e, nil, nil))
+	}},
+	{"employee/create", func(t *testing.T, st *stack, f form) {
+		dept := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
+		e := fullEmployee(dept, seq.Add(1))
+		id := st.master.want(t, f, "employee/create", map[string]any{"employee": e}, 0).int("id")
+		same(t, "employee created with every field", st.master.readEmployee(t, id), wantEmployee(id, e, nil, nil))
+
+		minimal := map[string]any{"first_name": "Min"}
+		id = st.master.want(t, f, "employee/create", map[string]any{"employee": minimal}, 0).int("id")
+		same(t, "employee created with first_name only", st.master.readEmployee(t, id), wantEmployee(id, minimal, nil, nil))
+	}},
+	{"employee/update", func(t *testing.T, st *stack, f form) {
+		d1 := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
+		d2 := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
+		id := st.master.createEmployee(t, fullEmployee(d1, seq.Add(1)))
+		st.master.ok(t, "employee/avatar/assign", map[string]any{"employee_id": id, "icon_id": 42})
+		avatar := uploadAvatar(t, st.master, id)
+
+		e := map[string]any{
+			"id": id, "tracker_id": seq.Add(1), "first_name": "Émile", "middle_name": "", "last_name": "Zola",
+			"email": "emile@example.org", "phone": "331", "driver_license_number": "X1",
+			"driver_license_cats": "D", "driver_license_valid_till": "2029-02-28", "hardware_key": "ffff",
+			"department_id": d2, "location": map[string]any{"lat": -33.8688, "lng": 151.2093, "address": ""},
+			"personnel_number": "7", "tags": []int64{9},
+			"icon_id": 5, "avatar_file_name": "ffffffffffffffffffffffffffffffff.png",
+		}
+		st.master.want(t, f, "employee/update", map[string]any{"employee": e}, 0)
+		same(t, "employee after a full update", st.master.readEmployee(t, id), wantEmployee(id, e, 42, avatar))
+
+		// employee_id names the employee too; what the object leaves out
+		// becomes null or empty, but never the avatar fields.
+		alias := map[string]any{"employee_id": id, "first_name": "Only", "icon_id": nil, "avatar_file_name": nil}
+		st.master.want(t, f, "employee/update", map[string]any{"employee": alias}, 0)
+		same(t, "employee after an update by employee_id", st.master.readEmployee(t, id), wantEmployee(id, alias, 42, avatar))
+	}},
+	{"employee/delete", func(t *testing.T, st *stack, f form) {
+		id := st.master.createEmployee(t, map[string]any{"first_name": "Doomed"})
+		keep := st.master.createEmployee(t, map[string]any{"first_name": "Kept"})
+		st.master.want(t, f, "employee/delete", map[string]any{"employee_id": id}, 0)
+		st.master.want(t, formJSON, "employee/read", map[string]any{"employee_id": id}, 201)
+		st.master.want(t, f, "employee/delete", map[string]any{"employee_id": id}, 201)
+		st.master.readEmployee(t, keep)
+		if got := st.master.find(t, "employee/list", id); got != nil {
+			t.Errorf("employee/list after delete still has %v", got)
+		}
+	}},
+
+	{"department/list", func(t *testing.T, st *stack, f form) {
+		a := st.newAccount(t)
+		d1 := map[string]any{"label": "Nord", "location": map[string]any{"lat": 59.9139, "lng": 10.7522, "address": "Oslo"}}
+		d2 := map[string]any{"label": "Süd", "location": nil}
+		d1["id"] = a.createDepartment(t, d1)
+		d2["id"] = a.createDepartment(t, d2)
+		list, _ := a.want(t, f, "department/list", nil, 0).body["list"].([]any)
+		same(t, "department/list", list, []any{d1, d2})
+	}},
+	{"department/create", func(t *testing.T, st *stack, f form) {
+		d := map[string]any{"label": "Dépôt — Nord", "location": map[string]any{"lat": -90, "lng": 180, "address": "Pole"}, "id": 999}
+		id := st.master.want(t, f, "department/create", map[string]any{"department": d}, 0).int("id")
+		same(t, "created department", st.master.find(t, "department/list", id), with(d, map[string]any{"id": id}))
+		bare := map[string]any{"label": "Bare"}
+		id = st.master.want(t, f, "department/create", map[string]any{"department": bare}, 0).int("id")
+		same(t, "created department", st.master.find(t, "department/list", id), map[string]any{"id": id, "label": "Bare", "location": nil})
+	}},
+	{"department/update", func(t *testing.T, st *stack, f form) {
+		id := st.master.createDepartment(t, map[string]any{"label": "Old", "location": map[string]any{"lat": 1, "lng": 2, "address": "A"}})
+		d := map[string]any{"id": id, "label": "New", "location": map[string]any{"lat": 3.5, "lng": -4.25, "address": "B"}}
+		st.master.want(t, f, "department/update", map[string]any{"department": d}, 0)
+		same(t, "updated department", st.master.find(t, "department/list", id), d)
+		d = map[string]any{"id": id, "label": "Newer"}
+		st.master.want(t, f, "department/update", map[string]any{"department": d}, 0)
+		same(t, "department updated without location", st.master.find(t, "department/list", id), with(d, map[string]any{"location": nil}))
+	}},
+	{"department/delete", func(t *testing.T, st *stack, f form) {
+		doomed := st.master.createDepartment(t, map[string]any{"label": "Doomed"})
+		other := st.master.createDepartment(t, map[string]any{"label": "Other"})
+		in := st.master.createEmployee(t, map[string]any{"first_name": "In", "department_id": doomed})
+		out := st.master.createEmployee(t, map[string]any{"first_name": "Out", "department_id": other})
+		st.master.want(t, f, "department/delete", map[string]any{"department_id": doomed}, 0)
+		if got := st.master.find(t, "department/list", doomed); got != nil {
+			t.Errorf("department/list after delete still has %v", got)
+		}
+		if got := st.master.readEmployee(t, in)["department_id"]; got != nil {
+			t.Errorf("department_id of an employee of the deleted department = %v, want null", got)
+		}
+		if got := st.master.readEmployee(t, out)["department_id"]; got != float64(other) {
+			t.Errorf("department_id of an employee of another department = %v, want %d", got, other)
+		}
+		st.master.want(t, f, "department/delete", map[string]any{"department_id": doomed}, 201)
+	}},
+}
+
+// with returns a copy of m with the members of extra set (nil values
+// included).
+func with(m map[string]any, extra map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+// testEmployeeList checks limit, offset, sort and filter, and count, on an
+// account of its own.
+func testEmployeeList(t *testing.T, st *stack, f form) {
+	a := st.newAccount(t)
+	people := []map[string]any{
+		{"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "phone": "491511",
+			"personnel_number": "P-3", "tracker_id": 30, "driver_license_valid_till": "2030-01-01", "hardware_key": "k2"},
+		{"first_name": "bob", "last_name": "Adams", "personnel_number": "P-1"},
+		{"first_name": "Cid", "last_name": "lee", "email": "cid@lee.example", "phone": "1234",
+			"tracker_id": 10, "hardware_key": "k1"},
+		{"first_name": "Dora", "middle_name": "Leena", "last_name": "Zed"},
+		{"first_name": "Émile", "last_name": "Adams", "personnel_number": "P-2", "tracker_id": 20,
+			"driver_license_valid_till": "2028-06-30"},
+	}
+	var id []int64 // id[n] is the employee numbered n+1 above
+	var all []any
+	for _, p := range people {
+		id = append(id, a.createEmployee(t, p))
+		all = append(all, wantEmployee(id[len(id)-1], p, nil, nil))
+	}
+	r := a.want(t, f, "employee/list", nil, 0)
+	same(t, "employee/list without parameters", r.body, map[string]any{"success": true, "list": all, "count": 5})
+
+	for _, q := range []struct {
+		name   string
+		params map[string]any
+		want   []int // numbers of the employees above, in order
+		count  int
+	}{
+		{"limit", map[string]any{"limit": 2}, []int{1, 2}, 5},
+		{"limit and offset", map[string]any{"limit": 2, "offset": 2}, []int{3, 4}, 5},
+		{"offset without limit", map[string]any{"offset": 3}, []int{4, 5}, 5},
+		{"past the end", map[string]any{"limit": 10, "offset": 10}, []int{}, 5},
+		{"two keys, asc then desc", map[string]any{"sort": []string{"last_name=asc", "first_name=desc"}}, []int{5, 2, 1, 4, 3}, 5},
+		{"desc, nulls last", map[string]any{"sort": []string{"tracker_id=desc"}}, []int{1, 5, 3, 2, 4}, 5},
+		{"asc, nulls last", map[string]any{"sort": []string{"tracker_id=asc"}}, []int{3, 5, 1, 2, 4}, 5},
+		{"second key among nulls", map[string]any{"sort": []string{"hardware_key=asc", "id=desc"}}, []int{3, 1, 5, 4, 2}, 5},
+		{"dates", map[string]any{"sort": []string{"driver_license_valid_till=desc"}}, []int{1, 5, 2, 3, 4}, 5},
+		{"one key as a string", map[string]any{"sort": "personnel_number=desc"}, []int{1, 5, 2, 3, 4}, 5},
+		{"sorted page", map[string]any{"sort": []string{"tracker_id=asc"}, "limit": 2, "offset": 1}, []int{5, 1}, 5},
+		{"filter over names and email, any case", map[string]any{"filter": "LEE"}, []int{1, 3, 4}, 3},
+		{"filtered page", map[string]any{"filter": "lee", "limit": 1, "offset": 1}, []int{3}, 3},
+		{"filter by phone", map[string]any{"filter": "1234"}, []int{3}, 1},
+		{"filter by personnel number, sorted", map[string]any{"filter": "p-", "sort": []string{"personnel_number=asc"}}, []int{2, 5, 1}, 3},
+		{"filter beyond ASCII, any case", map[string]any{"filter": "ÉMILE"}, []int{5}, 1},
+		{"filter wildcards are literal", map[string]any{"filter": "%"}, []int{}, 0},
+		{"filter underscore is literal", map[string]any{"filter": "a_n"}, []int{}, 0},
+		{"empty filter", map[string]any{"filter": ""}, []int{1, 2, 3, 4, 5}, 5},
+	} {
+		r := a.want(t, f, "employee/list", q.params, 0)
+		want := []int64{}
+		for _, n := range q.want {
+			want = append(want, id[n-1])
+		}
+		list, _ := r.body["list"].([]any)
+		if got := ids(list); !slices.Equal(got, want) || r.int("count") != int64(q.count) {
+			t.Errorf("%s: employee/list(%v) = ids %v count %v, want %v count %d", q.name, q.params, got, r.body["count"], want, q.count)
+		}
+	}
+}
