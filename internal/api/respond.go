@@ -42,9 +42,16 @@ var (
 
 func need(r roster.Right) access { return access{right: r} }
 
+// callRoute is a registered call and who may make it.
+type callRoute struct {
+	name   string
+	access access
+}
+
 // handle registers a call under the base path, with and without a trailing
 // slash, for every method.
 func (s *Server) handle(name string, a access, h handler) {
+	s.calls = append(s.calls, callRoute{name: name, access: a})
 	fn := func(w http.ResponseWriter, r *http.Request) { s.serveCall(w, r, name, a, h) }
 	s.mux.HandleFunc(s.opts.BasePath+"/"+name, fn)
 	s.mux.HandleFunc(s.opts.BasePath+"/"+name+"/", func(w http.ResponseWriter, r *http.Request) {

@@ -42,4 +42,5 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET "+s.opts.BasePath+"/static/employee/avatars/{name}", s.staticAvatar)
 
 	s.opsRoutes()
+	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI(s.openAPI()))
 }

@@ -102,6 +102,8 @@ type Server struct {
 	// renditions makes each missing ?size= rendition once, however many
 	// requests ask for it at the same time.
 	renditions singleflight.Group
+	// calls are the calls routes registered, for the OpenAPI document.
+	calls []callRoute
 }
 
 // NewServer builds the API handler.

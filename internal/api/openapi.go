@@ -1,0 +1,476 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// The OpenAPI 3.1 document served at /openapi.json is built from the calls
+// routes.go registers and the table below, so it cannot list a call Roster
+// does not serve or miss one it does (NewServer panics on a call without an
+// entry). Each call's error codes are those its access implies (wrongHash,
+// noSession, ... from serveCall and authorize) plus the ones it names here;
+// each code's HTTP status comes from the one table in errors.go.
+// cmd/roster/openapi_test.go validates real answers against it.
+
+// callDoc documents one call: its parameters as JSON Schema properties, the
+// members its success answer adds to "success": true, and the error codes
+// it can answer beyond those of its access.
+type callDoc struct {
+	summary  string
+	params   string // JSON object of property schemas
+	required []string
+	result   string // JSON object of property schemas
+	codes    []int
+}
+
+// callDocs has one entry per call in routes.go.
+var callDocs = map[string]callDoc{
+	"user/auth": {summary: "Sign in: a session key for a login and password.",
+		params: `{"login": {"type": "string"}, "password": {"type": "string"}}`, required: []string{"login", "password"},
+		result: `{"hash": {"$ref": "#/components/schemas/hash"}}`, codes: []int{codeBadCredentials, codeAccessDenied}},
+	"user/logout": {summary: "End the session. With an API key it does nothing: keys end only by api/key/delete.",
+		params: `{}`, result: `{}`},
+	"user/session/renew": {summary: "Extend the session's expiry. With an API key it does nothing: keys never expire.",
+		params: `{}`, result: `{}`},
+	"user/get_info": {summary: "Who the caller is; for a sub-user also its master and rights.",
+		params: `{}`, result: `{"user_info": {"$ref": "#/components/schemas/user_info"}}`},
+
+	"api/key/create": {summary: "Make an API key (master users, from a password session only). The key is in this answer and nowhere else; at most 20 a user.",
+		params: `{"title": {"type": "string", "maxLength": 255}}`,
+		result: `{"value": {"$ref": "#/components/schemas/api_key_created"}}`, codes: []int{codeOverQuota}},
+	"api/key/list": {summary: "The user's API keys, without the keys themselves (only their digests are stored).",
+		params: `{}`, result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/api_key"}}}`},
+	"api/key/delete": {summary: "Delete an API key, named by the key itself or by its id (from a password session only).",
+		params: `{"key": {"$ref": "#/components/schemas/hash"}, "key_id": {"$ref": "#/components/schemas/id"}}`,
+		result: `{}`, codes: []int{codeNotFound}},
+
+	"subuser/register": {summary: "Create a sub-user.",
+		params:   `{"user": {"$ref": "#/components/schemas/subuser_input"}, "password": {"type": "string", "minLength": 6, "maxLength": 20}}`,
+		required: []string{"user", "password"}, result: `{"id": {"$ref": "#/components/schemas/id"}}`,
+		codes: []int{codeLoginTaken, codeNotFound}},
+	"subuser/list": {summary: "The account's sub-users.",
+		params: `{}`, result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/subuser"}}}`},
+	"subuser/update": {summary: "Change a sub-user (not its password).",
+		params: `{"user": {"$ref": "#/components/schemas/subuser_input"}}`, required: []string{"user"},
+		result: `{}`, codes: []int{codeLoginTaken, codeNotFound}},
+	"subuser/delete": {summary: "Delete a sub-user.",
+		params: `{"subuser_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"subuser_id"},
+		result: `{}`, codes: []int{codeNotFound}},
+	"subuser/security_group/create": {summary: "Create a security group.",
+		params: `{"group": {"$ref": "#/components/schemas/security_group_input"}}`, required: []string{"group"},
+		result: `{"id": {"$ref": "#/components/schemas/id"}}`},
+	"subuser/security_group/list": {summary: "The account's security groups.",
+		params: `{}`, result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/security_group"}}}`},
+	"subuser/security_group/update": {summary: "Change a security group.",
+		params: `{"group": {"$ref": "#/components/schemas/security_group_input"}}`, required: []string{"group"},
+		result: `{}`, codes: []int{codeNotFound}},
+	"subuser/security_group/delete": {summary: "Delete a security group; its sub-users fall back to the default group.",
+		params: `{"security_group_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"security_group_id"},
+		result: `{}`, codes: []int{codeNotFound}},
+
+	"employee/list": {summary: "The account's employees, optionally paged, sorted and filtered.",
+		params: `{"limit": {"type": "integer", "minimum": 0}, "offset": {"type": "integer", "minimum": 0},
+			"sort": {"oneOf": [{"type": "array", "items": {"type": "string"}, "maxItems": 2}, {"type": "string"}],
+				"description": "up to two of field=asc or field=desc"},
+			"filter": {"type": "string", "maxLength": 100}}`,
+		result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/employee"}}, "count": {"type": "integer", "minimum": 0}}`},
+	"employee/read": {summary: "One employee.",
+		params: `{"employee_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"employee_id"},
+		result: `{"value": {"$ref": "#/components/schemas/employee"}}`, codes: []int{codeNotFound}},
+	"employee/create": {summary: "Create an employee.",
+		params: `{"employee": {"$ref": "#/components/schemas/employee_input"}}`, required: []string{"employee"},
+		result: `{"id": {"$ref": "#/components/schemas/id"}}`, codes: []int{codeNotFound, codeExists}},
+	"employee/update": {summary: "Change an employee (icon_id and avatar_file_name are ignored: see employee/avatar/*).",
+		params: `{"employee": {"$ref": "#/components/schemas/employee_input"}}`, required: []string{"employee"},
+		result: `{}`, codes: []int{codeNotFound, codeExists}},
+	"employee/delete": {summary: "Delete an employee and their uploaded avatar.",
+		params: `{"employee_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"employee_id"},
+		result: `{}`, codes: []int{codeNotFound}},
+
+	"department/list": {summary: "The account's departments.",
+		params: `{}`, result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/department"}}}`},
+	"department/create": {summary: "Create a department.",
+		params: `{"department": {"$ref": "#/components/schemas/department_input"}}`, required: []string{"department"},
+		result: `{"id": {"$ref": "#/components/schemas/id"}}`},
+	"department/update": {summary: "Change a department.",
+		params: `{"department": {"$ref": "#/components/schemas/department_input"}}`, required: []string{"department"},
+		result: `{}`, codes: []int{codeNotFound}},
+	"department/delete": {summary: "Delete a department; its employees get department_id null.",
+		params: `{"department_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"department_id"},
+		result: `{}`, codes: []int{codeNotFound}},
+
+	"employee/avatar/assign": {summary: "Set the employee's icon; null shows the uploaded avatar instead. Icons 1-24 are served at /static/employee/icons/{id}.svg; other ids are accepted and left to clients.",
+		params:   `{"employee_id": {"$ref": "#/components/schemas/id"}, "icon_id": {"type": ["integer", "null"], "minimum": 1}}`,
+		required: []string{"employee_id"}, result: `{}`, codes: []int{codeNotFound}},
+	"employee/avatar/upload": {summary: "Upload the employee's avatar (multipart POST only). With redirect_target the answer is a 302 to it with ?response=<the JSON answer>.",
+		params: `{"employee_id": {"$ref": "#/components/schemas/id"}, "file": {"type": "string", "contentMediaType": "image/jpeg"},
+			"redirect_target": {"type": "string", "format": "uri"}}`,
+		required: []string{"employee_id", "file"}, result: `{"value": {"type": "string", "pattern": "^[0-9a-f]{32,64}\\.(jpg|png|gif)$"}}`,
+		codes: []int{codeNotFound, codeNoFile, codeInvalidFile, codeCannotSave, codeFileTooLarge}},
+}
+
+// schemas are the objects the calls share (JSON Schema 2020-12, as
+// OpenAPI 3.1 has it).
+const schemas = `{
+  "id": {"type": "integer", "minimum": 1},
+  "hash": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$", "description": "a session key or an API key"},
+  "date_time": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$", "description": "yyyy-MM-dd HH:mm:ss, UTC"},
+  "location": {"type": ["object", "null"], "required": ["lat", "lng", "address"],
+    "properties": {"lat": {"type": "number", "minimum": -90, "maximum": 90},
+      "lng": {"type": "number", "minimum": -180, "maximum": 180}, "address": {"type": "string"}}},
+  "employee": {"type": "object",
+    "required": ["id", "tracker_id", "first_name", "middle_name", "last_name", "email", "phone",
+      "driver_license_number", "driver_license_cats", "driver_license_valid_till", "hardware_key", "icon_id",
+      "avatar_file_name", "department_id", "location", "personnel_number", "tags"],
+    "properties": {
+      "id": {"$ref": "#/components/schemas/id"},
+      "tracker_id": {"type": ["integer", "null"]},
+      "first_name": {"type": "string", "minLength": 1, "maxLength": 100},
+      "middle_name": {"type": "string", "maxLength": 100},
+      "last_name": {"type": "string", "maxLength": 100},
+      "email": {"type": "string", "maxLength": 100},
+      "phone": {"type": "string", "pattern": "^[0-9]{0,32}$"},
+      "driver_license_number": {"type": "string", "maxLength": 32},
+      "driver_license_cats": {"type": "string", "maxLength": 32},
+      "driver_license_valid_till": {"type": ["string", "null"], "pattern": "^\\d{4}-\\d{2}-\\d{2}$"},
+      "hardware_key": {"type": ["string", "null"], "maxLength": 64},
+      "icon_id": {"type": ["integer", "null"], "description": "read-only here: set by employee/avatar/assign"},
+      "avatar_file_name": {"type": ["string", "null"], "description": "read-only here: set by employee/avatar/upload; served at /static/employee/avatars/{name}"},
+      "department_id": {"type": ["integer", "null"]},
+      "location": {"$ref": "#/components/schemas/location"},
+      "personnel_number": {"type": "string", "maxLength": 15},
+      "tags": {"type": "array", "items": {"type": "integer"}}}},
+  "employee_input": {"type": "object", "required": ["first_name"],
+    "description": "an employee object; id (or employee_id) names the employee to update, and is ignored by create",
+    "properties": {
+      "id": {"$ref": "#/components/schemas/id"},
+      "employee_id": {"$ref": "#/components/schemas/id"},
+      "tracker_id": {"type": ["integer", "null"]},
+      "first_name": {"type": "string", "minLength": 1, "maxLength": 100},
+      "middle_name": {"type": ["string", "null"], "maxLength": 100},
+      "last_name": {"type": ["string", "null"], "maxLength": 100},
+      "email": {"type": ["string", "null"], "maxLength": 100},
+      "phone": {"type": ["string", "null"], "pattern": "^[0-9]{0,32}$"},
+      "driver_license_number": {"type": ["string", "null"], "maxLength": 32},
+      "driver_license_cats": {"type": ["string", "null"], "maxLength": 32},
+      "driver_license_valid_till": {"type": ["string", "null"], "pattern": "^\\d{4}-\\d{2}-\\d{2}$"},
+      "hardware_key": {"type": ["string", "null"], "maxLength": 64},
+      "department_id": {"type": ["integer", "null"]},
+      "location": {"$ref": "#/components/schemas/location"},
+      "personnel_number": {"type": ["string", "null"], "maxLength": 15},
+      "tags": {"type": ["array", "null"], "items": {"type": "integer"}}}},
+  "department": {"type": "object", "required": ["id", "label", "location"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "label": {"type": "string"},
+      "location": {"$ref": "#/components/schemas/location"}}},
+  "department_input": {"type": "object", "required": ["label"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "label": {"type": "string", "minLength": 1},
+      "location": {"$ref": "#/components/schemas/location"}}},
+  "subuser": {"type": "object",
+    "required": ["id", "activated", "login", "first_name", "middle_name", "last_name", "phone", "security_group_id", "creation_date"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "activated": {"type": "boolean"},
+      "login": {"type": "string"}, "first_name": {"type": "string"}, "middle_name": {"type": "string"},
+      "last_name": {"type": "string"}, "phone": {"type": "string"},
+      "security_group_id": {"type": ["integer", "null"], "description": "null: the default group, with no rights"},
+      "creation_date": {"$ref": "#/components/schemas/date_time"}}},
+  "subuser_input": {"type": "object", "required": ["login"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "activated": {"type": "boolean"},
+      "login": {"type": "string"}, "first_name": {"type": "string"}, "middle_name": {"type": "string"},
+      "last_name": {"type": "string"}, "phone": {"type": "string"},
+      "security_group_id": {"type": ["integer", "null"]}}},
+  "privileges": {"type": "object", "required": ["rights"],
+    "properties": {"rights": {"type": "array", "items": {"type": "string"},
+      "description": "employee_update guards every employee and department write and both avatar calls; other Navixy rights are stored; admin cannot be granted"}}},
+  "security_group": {"type": "object", "required": ["id", "label", "privileges"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "label": {"type": "string"},
+      "privileges": {"$ref": "#/components/schemas/privileges"}}},
+  "security_group_input": {"type": "object", "required": ["label", "privileges"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "label": {"type": "string"},
+      "privileges": {"$ref": "#/components/schemas/privileges"}}},
+  "user": {"type": "object",
+    "required": ["id", "login", "first_name", "middle_name", "last_name", "phone", "creation_date"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "login": {"type": "string"},
+      "first_name": {"type": "string"}, "middle_name": {"type": "string"}, "last_name": {"type": "string"},
+      "phone": {"type": "string"}, "creation_date": {"$ref": "#/components/schemas/date_time"}}},
+  "user_info": {"allOf": [{"$ref": "#/components/schemas/user"}],
+    "properties": {"master": {"oneOf": [{"$ref": "#/components/schemas/user"}, {"type": "null"}],
+        "description": "the account's master user; null or absent for a master"},
+      "privileges": {"oneOf": [{"$ref": "#/components/schemas/privileges"}, {"type": "null"}],
+        "description": "a sub-user's rights; null or absent for a master, who has all"}}},
+  "api_key": {"type": "object", "required": ["id", "title", "create_date"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "title": {"type": "string"},
+      "create_date": {"$ref": "#/components/schemas/date_time"}}},
+  "api_key_created": {"allOf": [{"$ref": "#/components/schemas/api_key"}], "required": ["hash"],
+    "properties": {"hash": {"$ref": "#/components/schemas/hash"}}},
+  "error": {"type": "object", "required": ["success", "status"],
+    "properties": {"success": {"const": false},
+      "status": {"type": "object", "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}},
+      "errors": {"type": "array", "description": "the parameters at fault, for codes 7, 233, 234 and 271",
+        "items": {"type": "object", "required": ["parameter", "error"],
+          "properties": {"parameter": {"type": "string"}, "error": {"type": "string"}}}}}}
+}`
+
+// callCodes lists the error codes a call can answer: those of the edge
+// every call passes, of its access, and its own.
+func callCodes(name string, a access, d callDoc) []int {
+	codes := []int{codeDatabase, codeBadRequest, codeUnexpected, codeTooLarge, codeRateLimited}
+	if d.params != `{}` || a.upload {
+		codes = append(codes, codeInvalidParams)
+	}
+	if !a.public {
+		codes = append(codes, codeWrongHash, codeNoSession, codeAccessDenied)
+	}
+	if a.right != "" {
+		codes = append(codes, codeNotPermitted)
+	}
+	if strings.HasPrefix(name, "api/key/") && name != "api/key/list" {
+		codes = append(codes, codeNotPermitted) // with an API key
+	}
+	codes = append(codes, d.codes...)
+	slices.Sort(codes)
+	return slices.Compact(codes)
+}
+
+// openAPI builds the document for the calls registered so far, with the
+// base path as its server URL.
+func (s *Server) openAPI() []byte {
+	var components map[string]any
+	if err := json.Unmarshal([]byte(schemas), &components); err != nil {
+		panic(fmt.Sprintf("openapi schemas: %v", err))
+	}
+	paths := map[string]any{}
+	if len(s.calls) != len(callDocs) {
+		panic(fmt.Sprintf("openapi: %d calls routed, %d documented", len(s.calls), len(callDocs)))
+	}
+	for _, c := range s.calls {
+		d, ok := callDocs[c.name]
+		if !ok {
+			panic("openapi: no entry for call " + c.name)
+		}
+		paths["/"+c.name] = s.callPath(c, d, components)
+	}
+	paths["/static/employee/avatars/{name}"] = staticAvatarPath
+	server := s.opts.BasePath
+	if server == "" {
+		server = "/"
+	}
+	doc := map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":   "Roster",
+			"version": "2",
+			"description": "Employees and their avatars, wire-compatible with the Navixy user API. " +
+				"Every call accepts a JSON body, a form body, a query string (GET) or multipart fields; " +
+				"outside JSON, integers are decimal text, objects and arrays JSON text, and the text null is null. " +
+				"A parameter in the body wins over the same one in the query. " +
+				"The session key or API key (hash) comes in the body, the query, or the header Authorization: NVX <hash>. " +
+				"Success is HTTP 200 with {\"success\": true, ...}; failure is {\"success\": false, \"status\": {code, description}} " +
+				"with the HTTP status of its code.",
+		},
+		"servers": []any{map[string]any{"url": server}},
+		"paths":   paths,
+		"components": map[string]any{
+			"schemas": components,
+			"securitySchemes": map[string]any{
+				"nvx":   map[string]any{"type": "apiKey", "in": "header", "name": "Authorization", "description": "NVX <hash>"},
+				"query": map[string]any{"type": "apiKey", "in": "query", "name": "hash"},
+			},
+		},
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// callPath is the path item of one call: GET with a query string and POST
+// with a JSON, form or multipart body (multipart only, for an upload).
+func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map[string]any {
+	var props map[string]any
+	if err := json.Unmarshal([]byte(d.params), &props); err != nil {
+		panic(fmt.Sprintf("openapi %s params: %v", c.name, err))
+	}
+	var result map[string]any
+	if err := json.Unmarshal([]byte(d.result), &result); err != nil {
+		panic(fmt.Sprintf("openapi %s result: %v", c.name, err))
+	}
+	id := strings.NewReplacer("/", "_").Replace(c.name)
+	required := slices.Clone(d.required)
+	if !c.access.public {
+		props["hash"] = map[string]any{"$ref": "#/components/schemas/hash"}
+	}
+	components[id+"_params"] = map[string]any{"type": "object", "properties": props, "required": orEmpty(required)}
+	paramsRef := map[string]any{"$ref": "#/components/schemas/" + id + "_params"}
+
+	okProps := map[string]any{"success": map[string]any{"const": true}}
+	okRequired := []string{"success"}
+	for k, v := range result {
+		okProps[k] = v
+		okRequired = append(okRequired, k)
+	}
+	slices.Sort(okRequired)
+	responses := map[string]any{"200": map[string]any{
+		"description": "success",
+		"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
+			"type": "object", "required": okRequired, "properties": okProps}}},
+	}}
+	byStatus := map[int][]int{}
+	for _, code := range callCodes(c.name, c.access, d) {
+		st := statuses[code].http
+		byStatus[st] = append(byStatus[st], code)
+	}
+	for st, codes := range byStatus {
+		responses[fmt.Sprint(st)] = errorResponse(codes)
+	}
+	if c.access.upload {
+		responses["302"] = map[string]any{"description": "with redirect_target: Location is redirect_target?response=<the JSON answer>, for success and errors alike"}
+	}
+	var security []any
+	if !c.access.public {
+		security = []any{map[string]any{"nvx": []any{}}, map[string]any{"query": []any{}}, map[string]any{}}
+	} else {
+		security = []any{}
+	}
+	tag := strings.SplitN(c.name, "/", 2)[0]
+	desc := d.summary
+	if c.access.right != "" {
+		desc += fmt.Sprintf(" Needs the right %s (13 otherwise, before any other work).", c.access.right)
+	}
+	// Objects and arrays travel as JSON text outside a JSON body.
+	encoding := map[string]any{}
+	for _, name := range slices.Sorted(maps.Keys(props)) {
+		if isStructured(props[name], components) {
+			encoding[name] = map[string]any{"contentType": "application/json"}
+		}
+	}
+	post := map[string]any{
+		"operationId": id + "_post", "tags": []any{tag}, "summary": d.summary, "description": desc,
+		"security": security, "responses": responses,
+	}
+	if c.access.upload {
+		encoding["file"] = map[string]any{"contentType": "image/jpeg, image/pjpeg, image/png, image/gif"}
+		post["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			"multipart/form-data": map[string]any{"schema": paramsRef, "encoding": encoding}}}
+		// Any other method is answered, with 5.
+		get := map[string]any{
+			"operationId": id + "_get", "tags": []any{tag}, "summary": "Not an upload: uploads are multipart POSTs.",
+			"security": security, "responses": map[string]any{
+				"400": errorResponse([]int{codeBadRequest}), "429": errorResponse([]int{codeRateLimited})},
+		}
+		return map[string]any{"get": get, "post": post}
+	}
+	post["requestBody"] = map[string]any{"content": map[string]any{
+		"application/json":                  map[string]any{"schema": paramsRef},
+		"application/x-www-form-urlencoded": map[string]any{"schema": paramsRef, "encoding": encoding},
+		"multipart/form-data":               map[string]any{"schema": paramsRef, "encoding": encoding},
+	}}
+	var query []any
+	for _, name := range slices.Sorted(maps.Keys(props)) {
+		if name == "hash" {
+			continue // the query security scheme
+		}
+		p := map[string]any{"name": name, "in": "query", "required": slices.Contains(required, name)}
+		if isStructured(props[name], components) {
+			p["content"] = map[string]any{"application/json": map[string]any{"schema": props[name]}}
+		} else {
+			p["schema"] = props[name]
+		}
+		query = append(query, p)
+	}
+	get := map[string]any{
+		"operationId": id + "_get", "tags": []any{tag}, "summary": d.summary, "description": desc,
+		"parameters": orEmptyAny(query), "security": security, "responses": responses,
+	}
+	return map[string]any{"get": get, "post": post}
+}
+
+// errorResponse is the error envelope with one of codes.
+func errorResponse(codes []int) map[string]any {
+	var desc []string
+	for _, code := range codes {
+		desc = append(desc, fmt.Sprintf("%d %s", code, statuses[code].description))
+	}
+	return map[string]any{
+		"description": strings.Join(desc, "; "),
+		"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
+			"allOf": []any{map[string]any{"$ref": "#/components/schemas/error"}},
+			"properties": map[string]any{"status": map[string]any{
+				"properties": map[string]any{"code": map[string]any{"enum": codes}}}},
+		}}},
+	}
+}
+
+// isStructured reports whether a property schema is an object or array
+// (following one $ref), which travels as JSON text outside JSON bodies.
+func isStructured(schema any, components map[string]any) bool {
+	m, _ := schema.(map[string]any)
+	if ref, ok := m["$ref"].(string); ok {
+		m, _ = components[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)
+	}
+	if _, ok := m["oneOf"]; ok {
+		return true
+	}
+	switch t := m["type"].(type) {
+	case string:
+		return t == "object" || t == "array"
+	case []any:
+		return slices.Contains(t, any("object")) || slices.Contains(t, any("array"))
+	}
+	return false
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func orEmptyAny(s []any) []any {
+	if s == nil {
+		return []any{}
+	}
+	return s
+}
+
+var staticAvatarPath = map[string]any{
+	"get": map[string]any{
+		"operationId": "static_avatar", "tags": []any{"static"},
+		"summary":     "An uploaded avatar, by the name employee/avatar/upload returned. Public: the name is the secret.",
+		"description": "Served with ETag, Cache-Control: public, max-age=31536000, immutable, X-Content-Type-Options: nosniff and Content-Security-Policy: default-src 'none'; sandbox. Range requests and If-None-Match are honoured. HEAD is answered too.",
+		"security":    []any{},
+		"parameters": []any{
+			map[string]any{"name": "name", "in": "path", "required": true,
+				"schema": map[string]any{"type": "string", "pattern": "^[0-9a-f]+\\.(jpg|png|gif)$"}},
+			map[string]any{"name": "size", "in": "query", "required": false,
+				"description": "a square, centre-cropped rendition of at most size×size",
+				"schema":      map[string]any{"type": "integer", "enum": []any{32, 48, 64, 96, 128, 192, 256, 512}}},
+		},
+		"responses": map[string]any{
+			"200": map[string]any{"description": "the image", "content": map[string]any{
+				"image/jpeg": map[string]any{}, "image/png": map[string]any{}, "image/gif": map[string]any{}}},
+			"206": map[string]any{"description": "the requested range"},
+			"304": map[string]any{"description": "not modified (If-None-Match)"},
+			"404": map[string]any{"description": "no such avatar or size (no detail)"},
+			"416": map[string]any{"description": "range not satisfiable"},
+		},
+	},
+}
+
+// serveOpenAPI serves the document, outside the base path.
+func serveOpenAPI(doc []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		infoOf(r).call = "openapi"
+		h := w.Header()
+		h.Set("Content-Type", "application/json; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.Write(doc)
+	}
+}
