@@ -41,6 +41,7 @@ const usage = `Usage:
   roster serve [flags]                                 run the API server
   roster user create --login L --password P [flags]    create a master user, print its id
   roster user passwd --login L --password P [flags]    set a master user's password
+  roster copy --from-db U --from-files U --to-db U --to-files U   copy an installation into empty stores
   roster version                                       print the version
 
 Every flag has an environment variable: --max-upload-bytes is ROSTER_MAX_UPLOAD_BYTES.
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("user: want create or passwd")
 		}
 		return userCommand(ctx, args[1], args[2:], getenv, stdout, stderr)
+	case "copy":
+		return copyCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "roster", versionString())
 		return nil
