@@ -456,9 +456,17 @@ func TestCrash(t *testing.T) {
 				t.Fatalf("log:\n%s", p.stderr)
 			}
 		}
-		// The last start sweeps every unreferenced file at once.
-		p := serve(t, st, "--sweep-grace", "1ns")
+		// A start as usual checks the last kill; the one after it sweeps
+		// every unreferenced file at once.
+		p := serve(t, st)
 		c := newClient(p.api)
+		c.hash = hash
+		verifyCrash(t, ctx, st, p, c, m, false)
+		if err := p.stop(); err != nil {
+			t.Errorf("graceful stop: %v\n%s", err, p.stderr)
+		}
+		p = serve(t, st, "--sweep-grace", "1ns")
+		c = newClient(p.api)
 		c.hash = hash
 		temps := verifyCrash(t, ctx, st, p, c, m, true)
 		if err := p.stop(); err != nil {
@@ -505,9 +513,6 @@ func verifyCrash(t *testing.T, ctx context.Context, st stack, p *proc, c *client
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkServed(ctx, p.base, refs, stored, temps); err != nil {
-		t.Fatalf("served after a kill:\n%v", err)
-	}
 	if swept {
 		// The sweep runs at start; give it a moment to finish.
 		deadline := time.Now().Add(20 * time.Second)
@@ -524,6 +529,19 @@ func verifyCrash(t *testing.T, ctx context.Context, st stack, p *proc, c *client
 		if err != nil {
 			t.Fatalf("store after the sweep:\n%v", err)
 		}
+	}
+	if err := checkServed(ctx, p.base, refs, stored, temps); err != nil {
+		var listing []string
+		if st.files != "" {
+			entries, _ := os.ReadDir(st.files)
+			for _, e := range entries {
+				info, _ := e.Info()
+				if info != nil {
+					listing = append(listing, fmt.Sprintf("%s %d %v", e.Name(), info.Size(), info.ModTime().Format(time.StampMicro)))
+				}
+			}
+		}
+		t.Fatalf("served after a kill:\n%v\nstore now: %s\nserver log:\n%s", err, strings.Join(listing, "\n"), p.stderr)
 	}
 	m.resync(got)
 	return len(temps)
