@@ -255,6 +255,7 @@ func (s *Server) openAPI() []byte {
 		paths["/"+c.name] = s.callPath(c, d, components)
 	}
 	paths["/static/employee/avatars/{name}"] = staticAvatarPath
+	paths["/static/employee/icons/{id}.svg"] = staticIconPath
 	server := s.opts.BasePath
 	if server == "" {
 		server = "/"
@@ -459,6 +460,22 @@ var staticAvatarPath = map[string]any{
 			"304": map[string]any{"description": "not modified (If-None-Match)"},
 			"404": map[string]any{"description": "no such avatar or size (no detail)"},
 			"416": map[string]any{"description": "range not satisfiable"},
+		},
+	},
+}
+
+var staticIconPath = map[string]any{
+	"get": map[string]any{
+		"operationId": "static_icon", "tags": []any{"static"},
+		"summary":     "A preset icon, for icon_id 1 to 24. Other icon ids are accepted by employee/avatar/assign and left to clients to draw.",
+		"description": "Served with the headers of avatars: ETag, Cache-Control: public, max-age=31536000, immutable, X-Content-Type-Options: nosniff, Content-Security-Policy: default-src 'none'; sandbox.",
+		"security":    []any{},
+		"parameters": []any{map[string]any{"name": "id", "in": "path", "required": true,
+			"schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 24}}},
+		"responses": map[string]any{
+			"200": map[string]any{"description": "the icon", "content": map[string]any{"image/svg+xml": map[string]any{}}},
+			"304": map[string]any{"description": "not modified (If-None-Match)"},
+			"404": map[string]any{"description": "not a preset icon"},
 		},
 	},
 }

@@ -1,6 +1,9 @@
 package api
 
-import "roster/internal/roster"
+import (
+	"roster/internal/console"
+	"roster/internal/roster"
+)
 
 // routes lists every call Roster serves and who may make it. Reads need a
 // session; writes need the right named here, checked before any work.
@@ -40,6 +43,11 @@ func (s *Server) routes() {
 	s.handle("employee/avatar/assign", update, s.avatarAssign)
 	s.handle("employee/avatar/upload", access{right: roster.RightEmployeeUpdate, upload: true}, s.avatarUpload)
 	s.mux.HandleFunc("GET "+s.opts.BasePath+"/static/employee/avatars/{name}", s.staticAvatar)
+
+	s.mux.HandleFunc("GET "+s.opts.BasePath+"/static/employee/icons/{file}", s.staticIcon)
+	con := console.Handler(s.opts.BasePath)
+	s.mux.Handle("GET /console", con)
+	s.mux.Handle("GET /console/", con)
 
 	s.opsRoutes()
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI(s.openAPI()))
