@@ -31,14 +31,14 @@ func apiSection(ctx context.Context, cfg *config, rep *report) error {
 	assignBody, _ := json.Marshal(map[string]any{"hash": c.hash, "employee_id": id, "icon_id": 3654})
 
 	type callCase struct {
-		name, path, query string
-		post              []byte
-		target            float64
+		name, short, path, query string
+		post                     []byte
+		target                   float64
 	}
 	cases := []callCase{
-		{"employee/read", "/v2/employee/read", url.Values{"hash": {c.hash}, "employee_id": {fmt.Sprint(id)}}.Encode(), nil, 0.6},
-		{"employee/list (100 employees)", "/v2/employee/list", url.Values{"hash": {c.hash}}.Encode(), nil, 0.6},
-		{"employee/avatar/assign (POST JSON)", "/v2/employee/avatar/assign", "", assignBody, 0.4},
+		{"employee/read", "read", "/v2/employee/read", url.Values{"hash": {c.hash}, "employee_id": {fmt.Sprint(id)}}.Encode(), nil, 0.6},
+		{"employee/list (100 employees)", "list", "/v2/employee/list", url.Values{"hash": {c.hash}}.Encode(), nil, 0.6},
+		{"employee/avatar/assign (POST JSON)", "assign", "/v2/employee/avatar/assign", "", assignBody, 0.4},
 	}
 	// Capture Roster's answers; the ceiling answers exactly these bytes.
 	routes := []string{"-addr", "127.0.0.1:0"}
@@ -74,6 +74,7 @@ func apiSection(ctx context.Context, cfg *config, rep *report) error {
 			a = load{url: rs.url + k.path, method: "POST", body: string(k.post)}
 			b = load{url: ceil.url + k.path, method: "POST", body: string(k.post)}
 		}
+		a.pprof, a.profile = rs.pprof, filepath.Join(cfg.out, "api-"+k.short+".cpu.pprof")
 		want, _ := os.ReadFile(filepath.Join(cfg.work, fmt.Sprintf("answer%d.json", i)))
 		got, _, err := get(b.url)
 		if k.post == nil && (err != nil || !bytes.Equal(got, want)) {

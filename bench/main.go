@@ -9,6 +9,7 @@
 //	bash bench/run            # the whole run, about ten minutes
 //	bash bench/run --quick    # every section, shorter and smaller
 //	bash bench/run --only static,api
+//	bash bench/run --only api --profile   # CPU profiles of Roster under each load
 package main
 
 import (
@@ -27,6 +28,7 @@ import (
 // config is what every section needs to know.
 type config struct {
 	quick    bool
+	profile  bool          // run bench/profserve instead of roster and save CPU profiles
 	bin      string        // directory holding roster, ceiling, seed, process
 	work     string        // temporary directory for this run
 	out      string        // where results are written
@@ -61,6 +63,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 0, "one wrk run (default 8s, 3s with --quick)")
 	flag.IntVar(&cfg.rounds, "rounds", 0, "alternating rounds per comparison (default 3, 1 with --quick)")
 	flag.IntVar(&cfg.conns, "connections", 64, "wrk connections")
+	flag.BoolVar(&cfg.profile, "profile", false, "serve with bench/profserve (roster + pprof) and save a CPU profile of each Roster load in the results directory")
 	flag.Parse()
 
 	cfg.threads = min(2, runtime.NumCPU())
@@ -106,6 +109,9 @@ func main() {
 	cfg.work = work
 
 	rep := newReport(&cfg)
+	if cfg.profile {
+		rep.note("--profile: Roster ran as bench/profserve with a CPU profile taken during its first round of each load; profiling costs a few per cent, so these ratios are not the record")
+	}
 	start := time.Now()
 	failed := false
 	for _, s := range sections {

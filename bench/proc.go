@@ -22,8 +22,10 @@ type server struct {
 	name string
 	cmd  *exec.Cmd
 	url  string // http://127.0.0.1:PORT
-	log  string // its stderr
-	done chan error
+	// pprof is the pprof base URL of a profserve build (--profile).
+	pprof string
+	log   string // its stderr
+	done  chan error
 }
 
 // startListening starts cmd and waits for it to print "listening on
@@ -49,6 +51,9 @@ func startListening(ctx context.Context, name string, cmd *exec.Cmd, logPath str
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if _, a, ok := strings.Cut(sc.Text(), "pprof on http://"); ok {
+				s.pprof = "http://" + strings.Fields(a)[0] // printed before "listening on"
+			}
 			if _, a, ok := strings.Cut(sc.Text(), "listening on http://"); ok {
 				select {
 				case addr <- strings.Fields(a)[0]:
@@ -114,6 +119,13 @@ func startRoster(ctx context.Context, cfg *config, name, dir, db string, env ...
 		args = append(args, "--db", db)
 	}
 	cmd := exec.Command(filepath.Join(cfg.bin, "roster"), args...)
+	if cfg.profile {
+		args = []string{"-addr", "127.0.0.1:0", "-pprof", "127.0.0.1:0", "-data", dir}
+		if db != "" {
+			args = append(args, "-db", db)
+		}
+		cmd = exec.Command(filepath.Join(cfg.bin, "profserve"), args...)
+	}
 	// The load comes from one address and one user, far above any sane
 	// per-client rate limit: switch it off. (An environment variable, not a
 	// flag, so that a build without the limiter ignores it.)

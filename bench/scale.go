@@ -89,6 +89,7 @@ func scaleSection(ctx context.Context, cfg *config, rep *report) error {
 
 	type query struct {
 		name  string
+		short string
 		path  func(s seeded) string
 		small bool
 	}
@@ -98,16 +99,16 @@ func scaleSection(ctx context.Context, cfg *config, rep *report) error {
 		}
 	}
 	queries := []query{
-		{"employee/read, big account", func(s seeded) string {
+		{"employee/read, big account", "read-big", func(s seeded) string {
 			return "/v2/employee/read?" + url.Values{"hash": {keyBig}, "employee_id": {fmt.Sprint(s.BigIDs[1])}}.Encode()
 		}, false},
-		{"employee/list limit=50 offset=0, big account", page(0), false},
-		{fmt.Sprintf("employee/list limit=50 offset=%d, big account", cfg.big/2), page(cfg.big / 2), false},
-		{fmt.Sprintf("employee/list limit=50 offset=%d, big account", cfg.big-50), page(cfg.big - 50), false},
-		{"employee/read, small account", func(s seeded) string {
+		{"employee/list limit=50 offset=0, big account", "list-first", page(0), false},
+		{fmt.Sprintf("employee/list limit=50 offset=%d, big account", cfg.big/2), "list-middle", page(cfg.big / 2), false},
+		{fmt.Sprintf("employee/list limit=50 offset=%d, big account", cfg.big-50), "list-last", page(cfg.big - 50), false},
+		{"employee/read, small account", "read-small", func(s seeded) string {
 			return "/v2/employee/read?" + url.Values{"hash": {keySmall}, "employee_id": {fmt.Sprint(s.SmallID)}}.Encode()
 		}, true},
-		{"employee/list, small account (3 employees)", func(s seeded) string {
+		{"employee/list, small account (3 employees)", "list-small", func(s seeded) string {
 			return "/v2/employee/list?" + url.Values{"hash": {keySmall}}.Encode()
 		}, true},
 	}
@@ -121,10 +122,12 @@ func scaleSection(ctx context.Context, cfg *config, rep *report) error {
 			if _, _, err := get(u); err != nil {
 				return fmt.Errorf("%s on %s: %w", q.name, b.name, err)
 			}
-			loads = append(loads, load{url: u, conns: conns})
+			loads = append(loads, load{url: u, conns: conns, pprof: b.srv.pprof,
+				profile: filepath.Join(cfg.out, "scale-"+strings.ToLower(b.name)+"-"+q.short+".cpu.pprof")})
 		}
 		if len(loads) == 1 {
 			loads = append(loads, loads[0]) // SQLite alone: compared with itself, to keep one code path
+			loads[1].pprof = ""
 		}
 		p, err := alternateNamed(ctx, cfg, q.name, [2]string{"sqlite", "postgres"}, loads[0], loads[1], d)
 		if err != nil {

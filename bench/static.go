@@ -58,7 +58,9 @@ func staticSection(ctx context.Context, cfg *config, rep *report) error {
 		return fmt.Errorf("nginx serves %d bytes of %s, want Roster's %d bytes of image/jpeg", len(served), hdr.Get("Content-Type"), len(stored))
 	}
 
-	p, err := alternate(ctx, cfg, "GET static avatar", load{url: rs.url + path}, load{url: ng.url + path}, cfg.duration)
+	p, err := alternate(ctx, cfg, "GET static avatar",
+		load{url: rs.url + path, pprof: rs.pprof, profile: filepath.Join(cfg.out, "static.cpu.pprof")},
+		load{url: ng.url + path}, cfg.duration)
 	if err != nil {
 		return err
 	}

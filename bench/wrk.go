@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +43,9 @@ type load struct {
 	body    string
 	threads int
 	conns   int
+	// pprof, when set, is the pprof base URL of the server under load: a
+	// CPU profile of its first measured run is saved as profile.
+	pprof, profile string
 }
 
 // wrkResult is wrk's summary of one run.
@@ -124,7 +129,18 @@ func alternateNamed(ctx context.Context, cfg *config, what string, names [2]stri
 			order = []int{1, 0}
 		}
 		for _, i := range order {
-			r, err := runWrk(ctx, cfg, []load{a, b}[i], d)
+			l := []load{a, b}[i]
+			var saved chan error
+			if round == 0 && l.pprof != "" {
+				saved = make(chan error, 1)
+				go func() { saved <- saveProfile(ctx, l.pprof, max(1, d/time.Second-1), l.profile) }()
+			}
+			r, err := runWrk(ctx, cfg, l, d)
+			if saved != nil {
+				if err := <-saved; err != nil {
+					logf("  profile %s: %v", l.profile, err)
+				}
+			}
 			if err != nil {
 				return p, err
 			}
@@ -135,6 +151,32 @@ func alternateNamed(ctx context.Context, cfg *config, what string, names [2]stri
 			what, round+1, names[0], ra.rps(), ra.P99/1e3, names[1], rb.rps(), rb.P99/1e3, ra.rps()/rb.rps())
 	}
 	return p, nil
+}
+
+// saveProfile fetches a CPU profile of secs seconds from a pprof server.
+func saveProfile(ctx context.Context, base string, secs time.Duration, file string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	logf("  saved CPU profile %s", file)
+	return f.Close()
 }
 
 // ratios are the per-round ratios f(a)/f(b).
