@@ -3,7 +3,7 @@
 //
 // Everything here is a pure function of its arguments: no I/O, no globals,
 // limits come in as parameters. The pipeline is sniff → bound → decode →
-// orient → scale → encode:
+// scale → orient → encode (scaling first, so the turn moves few pixels):
 //
 //   - The format comes from the bytes, never from a declared type or a file
 //     name; only JPEG, PNG and GIF are understood, and only the standard
