@@ -165,3 +165,106 @@ func TestConsole(t *testing.T) {
 	do("sign out", chromedp.Click("#signout"), chromedp.WaitVisible("#signin"))
 	shot("console-signed-out.png")
 }
+
+// TestConsoleKeyboardOnPhone: on a phone-sized screen, with the keyboard
+// only, a person signs in, creates an employee and picks an icon; a picture
+// dropped on the drop zone is uploaded and shown; nothing scrolls sideways.
+func TestConsoleKeyboardOnPhone(t *testing.T) {
+	ctx := browser(t)
+	s := startServer(t, []string{"--data", t.TempDir()}, map[string]string{"ROSTER_ADMIN_PASSWORD": "console-password"})
+	shots := screenshotDir(t)
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err == nil {
+			err = os.WriteFile(filepath.Join(shots, name), png, 0o644)
+		}
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		t.Logf("screenshot: %s", filepath.Join(shots, name))
+	}
+	wait := func(what, expr string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+			shot("failed-phone.png")
+			t.Fatalf("waiting until %s: %v", what, err)
+		}
+	}
+	keys := func(what, k string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(k)); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	noSideways := func(where string) {
+		t.Helper()
+		wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth ||
+			[...document.querySelectorAll("dialog[open]")].some(d => d.scrollWidth > d.clientWidth)`))
+		if err != nil || wide {
+			t.Errorf("%s scrolls sideways on a phone (%v)", where, err)
+		}
+	}
+
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.base+"/console/")); err != nil {
+		t.Fatal(err)
+	}
+	wait("the login field has the focus", `document.activeElement && document.activeElement.id === "login"`)
+	keys("sign in", "admin\tconsole-password\r")
+	wait("the filter has the focus", `!document.getElementById("app").hidden && document.activeElement.id === "filter"`)
+	noSideways("the list")
+	keys("tab to New employee", "\t")
+	wait("New employee has the focus", `document.activeElement.id === "new"`)
+	keys("open the editor", "\r")
+	wait("the first name has the focus", `document.getElementById("editor").open && document.activeElement.name === "first_name"`)
+	keys("type a name and save", "Bo\r")
+	wait("the avatar tools show", `!document.getElementById("avatar-tools").hidden`)
+	reached := false
+	for range 40 {
+		keys("tab", "\t")
+		on, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement.dataset.icon === "12"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on {
+			reached = true
+			break
+		}
+	}
+	if !reached {
+		t.Fatalf("icon 12 cannot be reached with Tab")
+	}
+	keys("pick the icon", " ")
+	wait("the icon is picked", `document.querySelector('#icons button[data-icon="12"]').getAttribute("aria-pressed") === "true" &&
+		document.querySelector("#list img.avatar") && document.querySelector("#list img.avatar").src.endsWith("/icons/12.svg")`)
+	noSideways("the editor")
+	shot("console-phone-editor.png")
+
+	// A picture dropped on the drop zone, as a browser delivers a drag
+	// from the desktop.
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(async () => {
+		const c = document.createElement("canvas");
+		c.width = 120; c.height = 80;
+		const g = c.getContext("2d");
+		g.fillStyle = "#2a7"; g.fillRect(0, 0, 120, 80);
+		g.fillStyle = "#fff"; g.fillRect(30, 20, 60, 40);
+		const blob = await new Promise(r => c.toBlob(r, "image/png"));
+		const dt = new DataTransfer();
+		dt.items.add(new File([blob], "dropped.png", {type: "image/png"}));
+		const zone = document.getElementById("drop");
+		zone.dispatchEvent(new DragEvent("dragover", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+		return true;
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("dropping a picture: %v", err)
+	}
+	wait("the dropped picture shows", `(() => {
+		const img = document.querySelector("#list img.avatar");
+		return img && img.src.includes("/static/employee/avatars/") && img.naturalWidth > 0;
+	})()`)
+	keys("close with Escape", "\u001b")
+	wait("the editor is closed", `!document.getElementById("editor").open`)
+	noSideways("the list")
+	shot("console-phone-list.png")
+}
