@@ -74,6 +74,7 @@ func apiSection(ctx context.Context, cfg *config, rep *report) error {
 			a = load{url: rs.url + k.path, method: "POST", body: string(k.post)}
 			b = load{url: ceil.url + k.path, method: "POST", body: string(k.post)}
 		}
+		a.pid, b.pid = rs.cmd.Process.Pid, ceil.cmd.Process.Pid
 		a.pprof, a.profile = rs.pprof, filepath.Join(cfg.out, "api-"+k.short+".cpu.pprof")
 		want, _ := os.ReadFile(filepath.Join(cfg.work, fmt.Sprintf("answer%d.json", i)))
 		got, _, err := get(b.url)
@@ -89,6 +90,9 @@ func apiSection(ctx context.Context, cfg *config, rep *report) error {
 			Roster:   reqs(median(p.side(0, rps))) + ", p99 " + ms(median(p.side(0, p99))),
 			Baseline: "ceiling " + reqs(median(p.side(1, rps))) + ", p99 " + ms(median(p.side(1, p99))),
 			Value:    median(p.ratios(rps)), Rounds: p.ratios(rps), Target: k.target})
+		rep.add(row{Section: "api", Measure: k.name + ": requests per CPU-second vs ceiling (the same target, less sensitive to the machine's other load)",
+			Roster: cpuPerReq(median(p.side(0, perCPU))), Baseline: "ceiling " + cpuPerReq(median(p.side(1, perCPU))),
+			Value: median(p.ratios(perCPU)), Rounds: p.ratios(perCPU), Target: k.target})
 	}
 	return nil
 }

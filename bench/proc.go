@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -110,6 +111,62 @@ func vmHWM(pid int) (int64, error) {
 	}
 	return 0, errors.New("no VmHWM in /proc/PID/status")
 }
+
+// treeCPU returns the CPU time (user + system) used so far by a process
+// and every living descendant of it (nginx's workers), from /proc.
+func treeCPU(root int) (time.Duration, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	type proc struct {
+		ppid  int
+		ticks int64
+	}
+	procs := map[int]proc{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone already
+		}
+		// Fields after the command name, which may hold spaces: state ppid
+		// pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
+		i := bytes.LastIndexByte(b, ')')
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		procs[pid] = proc{ppid, ut + st}
+	}
+	if _, ok := procs[root]; !ok {
+		return 0, fmt.Errorf("process %d is gone", root)
+	}
+	in := map[int]bool{root: true}
+	for changed := true; changed; { // descendants, whatever the order of /proc
+		changed = false
+		for pid, p := range procs {
+			if !in[pid] && in[p.ppid] {
+				in[pid], changed = true, true
+			}
+		}
+	}
+	var ticks int64
+	for pid := range in {
+		ticks += procs[pid].ticks
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
 
 // startRoster starts the roster binary on a free loopback port with its
 // data in dir.

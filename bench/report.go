@@ -140,5 +140,8 @@ func cpuModel() string {
 // ms formats microseconds as milliseconds.
 func ms(us float64) string { return fmt.Sprintf("%.2f ms", us/1e3) }
 
+// cpuPerReq formats requests per CPU-second as CPU time per request.
+func cpuPerReq(perSecond float64) string { return fmt.Sprintf("%.0f µs CPU/req", 1e6/perSecond) }
+
 // reqs formats a request rate.
 func reqs(x float64) string { return fmt.Sprintf("%.0f req/s", x) }

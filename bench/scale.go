@@ -122,7 +122,7 @@ func scaleSection(ctx context.Context, cfg *config, rep *report) error {
 			if _, _, err := get(u); err != nil {
 				return fmt.Errorf("%s on %s: %w", q.name, b.name, err)
 			}
-			loads = append(loads, load{url: u, conns: conns, pprof: b.srv.pprof,
+			loads = append(loads, load{url: u, conns: conns, pid: b.srv.cmd.Process.Pid, pprof: b.srv.pprof,
 				profile: filepath.Join(cfg.out, "scale-"+strings.ToLower(b.name)+"-"+q.short+".cpu.pprof")})
 		}
 		if len(loads) == 1 {
@@ -140,9 +140,11 @@ func scaleSection(ctx context.Context, cfg *config, rep *report) error {
 		desc := fmt.Sprintf("%s (%d employees in the big account, %d accounts, %d connections): SQLite ÷ PostgreSQL requests/s",
 			q.name, cfg.big, cfg.accounts+1, conns)
 		r := row{Section: "scale", Measure: desc,
-			Roster:   fmt.Sprintf("SQLite %s, p50 %s, p99 %s", reqs(median(p.side(0, rps))), ms(median(p.side(0, p50))), ms(median(p.side(0, p99)))),
-			Baseline: fmt.Sprintf("PostgreSQL %s, p50 %s, p99 %s", reqs(median(p.side(1, rps))), ms(median(p.side(1, p50))), ms(median(p.side(1, p99)))),
-			Value:    median(p.ratios(rps)), Rounds: p.ratios(rps)}
+			Roster: fmt.Sprintf("SQLite %s, p50 %s, p99 %s, %s", reqs(median(p.side(0, rps))), ms(median(p.side(0, p50))),
+				ms(median(p.side(0, p99))), cpuPerReq(median(p.side(0, perCPU)))),
+			Baseline: fmt.Sprintf("PostgreSQL %s, p50 %s, p99 %s, %s (server only)", reqs(median(p.side(1, rps))), ms(median(p.side(1, p50))),
+				ms(median(p.side(1, p99))), cpuPerReq(median(p.side(1, perCPU)))),
+			Value: median(p.ratios(rps)), Rounds: p.ratios(rps)}
 		if len(backends) == 1 {
 			r.Measure = strings.Replace(desc, "SQLite ÷ PostgreSQL", "SQLite", 1)
 			r.Baseline = "PostgreSQL skipped"

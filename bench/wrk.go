@@ -46,6 +46,9 @@ type load struct {
 	// pprof, when set, is the pprof base URL of the server under load: a
 	// CPU profile of its first measured run is saved as profile.
 	pprof, profile string
+	// pid, when set, is the server's process: the CPU time it (and its
+	// children) spent during the run is recorded.
+	pid int
 }
 
 // wrkResult is wrk's summary of one run.
@@ -64,7 +67,12 @@ type wrkResult struct {
 	P999       float64 `json:"p999"`
 	Max        float64 `json:"max"`
 	Mean       float64 `json:"mean"`
+	CPU        float64 `json:"cpu_s"` // the server's CPU seconds during the run
 }
+
+// perCPU is requests served per CPU-second of the server: its efficiency,
+// which depends far less than requests/s on what else the machine runs.
+func perCPU(r wrkResult) float64 { return float64(r.Requests) / r.CPU }
 
 func (r wrkResult) rps() float64 { return float64(r.Requests) / (float64(r.DurationUS) / 1e6) }
 
@@ -85,8 +93,23 @@ func runWrk(ctx context.Context, cfg *config, l load, d time.Duration) (wrkResul
 	cmd.Env = append(os.Environ(), "BENCH_METHOD="+or(l.method, "GET"), "BENCH_BODY="+l.body)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	var cpu0 time.Duration
+	if l.pid != 0 {
+		var err error
+		if cpu0, err = treeCPU(l.pid); err != nil {
+			return wrkResult{}, err
+		}
+	}
 	if err := cmd.Run(); err != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %v: %s", l.url, err, errb.String())
+	}
+	var cpu time.Duration
+	if l.pid != 0 {
+		cpu1, err := treeCPU(l.pid)
+		if err != nil {
+			return wrkResult{}, err
+		}
+		cpu = cpu1 - cpu0
 	}
 	_, js, ok := strings.Cut(out.String(), "BENCHJSON ")
 	if !ok {
@@ -96,6 +119,7 @@ func runWrk(ctx context.Context, cfg *config, l load, d time.Duration) (wrkResul
 	if err := json.Unmarshal([]byte(strings.TrimSpace(js)), &r); err != nil {
 		return r, fmt.Errorf("wrk summary: %w", err)
 	}
+	r.CPU = cpu.Seconds()
 	if r.Requests == 0 || r.errors() > r.Requests/1000 {
 		return r, fmt.Errorf("wrk %s: %d requests, %d errors (connect %d, read %d, write %d, status %d, timeout %d)",
 			l.url, r.Requests, r.errors(), r.Connect, r.Read, r.Write, r.Status, r.Timeout)
@@ -147,8 +171,8 @@ func alternateNamed(ctx context.Context, cfg *config, what string, names [2]stri
 			p.results[i] = append(p.results[i], r)
 		}
 		ra, rb := p.results[0][round], p.results[1][round]
-		logf("  %-34s round %d: %s %8.0f req/s p99 %7.2f ms | %s %8.0f req/s p99 %7.2f ms | ratio %.2f",
-			what, round+1, names[0], ra.rps(), ra.P99/1e3, names[1], rb.rps(), rb.P99/1e3, ra.rps()/rb.rps())
+		logf("  %-34s round %d: %s %8.0f req/s p99 %7.2f ms %6.0f µs CPU/req | %s %8.0f req/s p99 %7.2f ms %6.0f µs CPU/req | ratio %.2f",
+			what, round+1, names[0], ra.rps(), ra.P99/1e3, 1e6/perCPU(ra), names[1], rb.rps(), rb.P99/1e3, 1e6/perCPU(rb), ra.rps()/rb.rps())
 	}
 	return p, nil
 }
