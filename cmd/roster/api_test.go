@@ -95,10 +95,19 @@ func uploadAvatar(t *testing.T, s session, id int64) string {
 	return name
 }
 
-// callCase proves one call in one request form by its real effect.
+// callCase proves one call in each request form by its real effect.
 type callCase struct {
 	call string
-	run  func(t *testing.T, st *stack, f form)
+	// setup makes what the forms share (they run in parallel, so only
+	// what none of them changes) and returns the test of one form.
+	setup func(t *testing.T, st *stack) func(t *testing.T, f form)
+}
+
+// each is the setup of a call whose forms share nothing.
+func each(run func(t *testing.T, st *stack, f form)) func(*testing.T, *stack) func(*testing.T, form) {
+	return func(_ *testing.T, st *stack) func(*testing.T, form) {
+		return func(t *testing.T, f form) { run(t, st, f) }
+	}
 }
 
 // TestCalls runs every call of routes.go but the two avatar ones in each of
@@ -109,10 +118,11 @@ func TestCalls(t *testing.T) {
 		for _, c := range callCases {
 			t.Run(c.call, func(t *testing.T) {
 				t.Parallel()
+				run := c.setup(t, st)
 				for _, f := range plainForms {
 					t.Run(string(f), func(t *testing.T) {
 						t.Parallel()
-						c.run(t, st, f)
+						run(t, f)
 					})
 				}
 			})
@@ -138,8 +148,10 @@ func TestCallsCoverRoutes(t *testing.T) {
 	for _, c := range callCases {
 		cased = append(cased, c.call)
 	}
-	for _, g := range goldenCases {
-		golden = append(golden, g.call)
+	for _, steps := range goldenScenarios {
+		for _, step := range steps {
+			golden = append(golden, step.call)
+		}
 	}
 	for _, call := range routed {
 		if !slices.Contains(cased, call) && !slices.Contains(testedElsewhere, call) {
@@ -160,7 +172,7 @@ var testedElsewhere = []string{
 }
 
 var callCases = []callCase{
-	{"user/auth", func(t *testing.T, st *stack, f form) {
+	{"user/auth", each(func(t *testing.T, st *stack, f form) {
 		r := do(t, st.api, f, "user/auth", map[string]any{"login": "admin", "password": st.admin})
 		if !check(t, "user/auth", r, 0) {
 			return
@@ -173,47 +185,51 @@ var callCases = []callCase{
 		if info["login"] != "admin" {
 			t.Errorf("get_info with the new hash = %v, want admin's", info)
 		}
-	}},
-	{"user/logout", func(t *testing.T, st *stack, f form) {
+	})},
+	{"user/logout", each(func(t *testing.T, st *stack, f form) {
 		s := st.login(t, "admin", st.admin)
 		s.want(t, f, "user/logout", nil, 0)
 		s.want(t, formJSON, "user/get_info", nil, 4)
 		s.want(t, formJSON, "user/logout", nil, 4)
 		st.master.want(t, formJSON, "user/get_info", nil, 0) // other sessions live on
-	}},
-	{"user/session/renew", func(t *testing.T, st *stack, f form) {
+	})},
+	{"user/session/renew", func(t *testing.T, st *stack) func(*testing.T, form) {
 		// TestSessionExpiry shows that renewing moves the expiry.
-		s := st.login(t, "admin", st.admin)
-		s.want(t, f, "user/session/renew", nil, 0)
-		s.want(t, formJSON, "user/get_info", nil, 0)
-		s.ok(t, "user/logout", nil)
-		s.want(t, f, "user/session/renew", nil, 4)
+		ended := st.login(t, "admin", st.admin)
+		ended.ok(t, "user/logout", nil)
+		return func(t *testing.T, f form) {
+			st.master.want(t, f, "user/session/renew", nil, 0)
+			st.master.want(t, formJSON, "user/get_info", nil, 0)
+			ended.want(t, f, "user/session/renew", nil, 4)
+		}
 	}},
-	{"user/get_info", func(t *testing.T, st *stack, f form) {
-		info, _ := st.master.want(t, f, "user/get_info", nil, 0).body["user_info"].(map[string]any)
-		recent(t, "master", info["creation_date"])
-		delete(info, "creation_date")
-		admin := map[string]any{"id": 1, "login": "admin", "first_name": "", "middle_name": "", "last_name": "", "phone": ""}
-		same(t, "master's user_info", info, with(admin, map[string]any{"master": nil, "privileges": nil}))
-
+	{"user/get_info", func(t *testing.T, st *stack) func(*testing.T, form) {
 		g := st.master.createGroup(t, unique("group"), "tracker_update", "employee_update")
 		name := unique("sub")
 		id := st.master.register(t, map[string]any{"login": name, "first_name": "Zoë", "middle_name": "M",
 			"last_name": "Ng", "phone": "4930123", "security_group_id": g}, "sub-password")
 		sub := st.login(t, name, "sub-password")
-		info, _ = sub.want(t, f, "user/get_info", nil, 0).body["user_info"].(map[string]any)
-		recent(t, "sub-user", info["creation_date"])
-		delete(info, "creation_date")
-		master, _ := info["master"].(map[string]any)
-		recent(t, "sub-user's master", master["creation_date"])
-		delete(master, "creation_date")
-		same(t, "sub-user's user_info", info, map[string]any{
-			"id": id, "login": name, "first_name": "Zoë", "middle_name": "M", "last_name": "Ng", "phone": "4930123",
-			"master": admin, "privileges": map[string]any{"rights": []string{"employee_update", "tracker_update"}},
-		})
+		return func(t *testing.T, f form) {
+			info, _ := st.master.want(t, f, "user/get_info", nil, 0).body["user_info"].(map[string]any)
+			recent(t, "master", info["creation_date"])
+			delete(info, "creation_date")
+			admin := map[string]any{"id": 1, "login": "admin", "first_name": "", "middle_name": "", "last_name": "", "phone": ""}
+			same(t, "master's user_info", info, with(admin, map[string]any{"master": nil, "privileges": nil}))
+
+			info, _ = sub.want(t, f, "user/get_info", nil, 0).body["user_info"].(map[string]any)
+			recent(t, "sub-user", info["creation_date"])
+			delete(info, "creation_date")
+			master, _ := info["master"].(map[string]any)
+			recent(t, "sub-user's master", master["creation_date"])
+			delete(master, "creation_date")
+			same(t, "sub-user's user_info", info, map[string]any{
+				"id": id, "login": name, "first_name": "Zoë", "middle_name": "M", "last_name": "Ng", "phone": "4930123",
+				"master": admin, "privileges": map[string]any{"rights": []string{"employee_update", "tracker_update"}},
+			})
+		}
 	}},
 
-	{"subuser/register", func(t *testing.T, st *stack, f form) {
+	{"subuser/register", each(func(t *testing.T, st *stack, f form) {
 		g := st.master.createGroup(t, unique("group"), "employee_update")
 		user := map[string]any{"login": unique("Zoë.sub_"), "first_name": "Zoë", "middle_name": "Ann",
 			"last_name": "Ng", "phone": "4930123", "security_group_id": g, "activated": true,
@@ -228,8 +244,8 @@ var callCases = []callCase{
 		same(t, "registered sub-user", got, want)
 		sub := st.login(t, user["login"].(string), "s3cret-pw")
 		sub.createEmployee(t, map[string]any{"first_name": "By a sub-user"})
-	}},
-	{"subuser/list", func(t *testing.T, st *stack, f form) {
+	})},
+	{"subuser/list", func(t *testing.T, st *stack) func(*testing.T, form) {
 		a := st.newAccount(t)
 		g := a.createGroup(t, "g")
 		u1 := map[string]any{"login": unique("one"), "first_name": "One", "middle_name": "", "last_name": "",
@@ -238,20 +254,22 @@ var callCases = []callCase{
 			"phone": "123", "security_group_id": nil, "activated": false}
 		u1["id"] = a.register(t, u1, "password1")
 		u2["id"] = a.register(t, u2, "password2")
-		list, _ := a.want(t, f, "subuser/list", nil, 0).body["list"].([]any)
-		for _, v := range list {
-			m, _ := v.(map[string]any)
-			recent(t, "listed sub-user", m["creation_date"])
-			delete(m, "creation_date")
-		}
-		same(t, "subuser/list", list, []any{u1, u2})
-		if other := st.master.list(t, "subuser/list", nil); slices.ContainsFunc(ids(other), func(id int64) bool {
-			return id == u1["id"] || id == u2["id"]
-		}) {
-			t.Errorf("another account's subuser/list shows this account's sub-users: %v", other)
+		return func(t *testing.T, f form) {
+			list, _ := a.want(t, f, "subuser/list", nil, 0).body["list"].([]any)
+			for _, v := range list {
+				m, _ := v.(map[string]any)
+				recent(t, "listed sub-user", m["creation_date"])
+				delete(m, "creation_date")
+			}
+			same(t, "subuser/list", list, []any{u1, u2})
+			if other := st.master.list(t, "subuser/list", nil); slices.ContainsFunc(ids(other), func(id int64) bool {
+				return id == u1["id"] || id == u2["id"]
+			}) {
+				t.Errorf("another account's subuser/list shows this account's sub-users: %v", other)
+			}
 		}
 	}},
-	{"subuser/update", func(t *testing.T, st *stack, f form) {
+	{"subuser/update", each(func(t *testing.T, st *stack, f form) {
 		g1 := st.master.createGroup(t, unique("group"))
 		g2 := st.master.createGroup(t, unique("group"), "employee_update")
 		name := unique("before")
@@ -270,8 +288,8 @@ var callCases = []callCase{
 		st.login(t, user["login"].(string), "sub-password")
 		check(t, "user/auth with the old login", do(t, st.api, formJSON, "user/auth",
 			map[string]any{"login": name, "password": "sub-password"}), 102)
-	}},
-	{"subuser/delete", func(t *testing.T, st *stack, f form) {
+	})},
+	{"subuser/delete", each(func(t *testing.T, st *stack, f form) {
 		name := unique("doomed")
 		id := st.master.register(t, map[string]any{"login": name}, "sub-password")
 		sub := st.login(t, name, "sub-password")
@@ -283,24 +301,26 @@ var callCases = []callCase{
 		check(t, "user/auth of a deleted sub-user", do(t, st.api, formJSON, "user/auth",
 			map[string]any{"login": name, "password": "sub-password"}), 102)
 		st.master.want(t, f, "subuser/delete", map[string]any{"subuser_id": id}, 201)
-	}},
+	})},
 
-	{"subuser/security_group/create", func(t *testing.T, st *stack, f form) {
+	{"subuser/security_group/create", each(func(t *testing.T, st *stack, f form) {
 		group := map[string]any{"label": "Dispatch — Nord", "privileges": map[string]any{
 			"rights": []string{"employee_update", "tag_update"}}, "id": 999}
 		id := st.master.want(t, f, "subuser/security_group/create", map[string]any{"group": group}, 0).int("id")
 		same(t, "created group", st.master.find(t, "subuser/security_group/list", id), with(group, map[string]any{"id": id}))
-	}},
-	{"subuser/security_group/list", func(t *testing.T, st *stack, f form) {
+	})},
+	{"subuser/security_group/list", func(t *testing.T, st *stack) func(*testing.T, form) {
 		a := st.newAccount(t)
 		g1 := map[string]any{"label": "Empty", "privileges": map[string]any{"rights": []string{}}}
 		g2 := map[string]any{"label": "Editors", "privileges": map[string]any{"rights": []string{"tracker_update", "employee_update"}}}
 		g1["id"] = a.ok(t, "subuser/security_group/create", map[string]any{"group": g1}).int("id")
 		g2["id"] = a.ok(t, "subuser/security_group/create", map[string]any{"group": g2}).int("id")
-		list, _ := a.want(t, f, "subuser/security_group/list", nil, 0).body["list"].([]any)
-		same(t, "subuser/security_group/list", list, []any{g1, g2})
+		return func(t *testing.T, f form) {
+			list, _ := a.want(t, f, "subuser/security_group/list", nil, 0).body["list"].([]any)
+			same(t, "subuser/security_group/list", list, []any{g1, g2})
+		}
 	}},
-	{"subuser/security_group/update", func(t *testing.T, st *stack, f form) {
+	{"subuser/security_group/update", each(func(t *testing.T, st *stack, f form) {
 		g := st.master.createGroup(t, unique("group"), "tag_update")
 		sub := st.subUser(t, st.master, g)
 		sub.want(t, formJSON, "department/create", map[string]any{"department": map[string]any{"label": "D"}}, 13)
@@ -308,8 +328,8 @@ var callCases = []callCase{
 		st.master.want(t, f, "subuser/security_group/update", map[string]any{"group": group}, 0)
 		same(t, "updated group", st.master.find(t, "subuser/security_group/list", g), group)
 		sub.want(t, formJSON, "department/create", map[string]any{"department": map[string]any{"label": "D"}}, 0)
-	}},
-	{"subuser/security_group/delete", func(t *testing.T, st *stack, f form) {
+	})},
+	{"subuser/security_group/delete", each(func(t *testing.T, st *stack, f form) {
 		g := st.master.createGroup(t, unique("group"), "employee_update")
 		sub := st.subUser(t, st.master, g)
 		st.master.want(t, f, "subuser/security_group/delete", map[string]any{"security_group_id": g}, 0)
@@ -320,17 +340,17 @@ var callCases = []callCase{
 		same(t, "privileges after the group's deletion", info["privileges"], map[string]any{"rights": []string{}})
 		sub.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "X"}}, 13)
 		st.master.want(t, f, "subuser/security_group/delete", map[string]any{"security_group_id": g}, 201)
-	}},
+	})},
 
 	{"employee/list", testEmployeeList},
-	{"employee/read", func(t *testing.T, st *stack, f form) {
+	{"employee/read", each(func(t *testing.T, st *stack, f form) {
 		dept := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
 		e := fullEmployee(dept, seq.Add(1))
 		id := st.master.createEmployee(t, e)
 		v, _ := st.master.want(t, f, "employee/read", map[string]any{"employee_id": id}, 0).body["value"].(map[string]any)
 		same(t, "employee/read", v, wantEmployee(id, e, nil, nil))
-	}},
-	{"employee/create", func(t *testing.T, st *stack, f form) {
+	})},
+	{"employee/create", each(func(t *testing.T, st *stack, f form) {
 		dept := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
 		e := fullEmployee(dept, seq.Add(1))
 		id := st.master.want(t, f, "employee/create", map[string]any{"employee": e}, 0).int("id")
@@ -339,8 +359,8 @@ var callCases = []callCase{
 		minimal := map[string]any{"first_name": "Min"}
 		id = st.master.want(t, f, "employee/create", map[string]any{"employee": minimal}, 0).int("id")
 		same(t, "employee created with first_name only", st.master.readEmployee(t, id), wantEmployee(id, minimal, nil, nil))
-	}},
-	{"employee/update", func(t *testing.T, st *stack, f form) {
+	})},
+	{"employee/update", each(func(t *testing.T, st *stack, f form) {
 		d1 := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
 		d2 := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
 		id := st.master.createEmployee(t, fullEmployee(d1, seq.Add(1)))
@@ -363,8 +383,8 @@ var callCases = []callCase{
 		alias := map[string]any{"employee_id": id, "first_name": "Only", "icon_id": nil, "avatar_file_name": nil}
 		st.master.want(t, f, "employee/update", map[string]any{"employee": alias}, 0)
 		same(t, "employee after an update by employee_id", st.master.readEmployee(t, id), wantEmployee(id, alias, 42, avatar))
-	}},
-	{"employee/delete", func(t *testing.T, st *stack, f form) {
+	})},
+	{"employee/delete", each(func(t *testing.T, st *stack, f form) {
 		id := st.master.createEmployee(t, map[string]any{"first_name": "Doomed"})
 		keep := st.master.createEmployee(t, map[string]any{"first_name": "Kept"})
 		st.master.want(t, f, "employee/delete", map[string]any{"employee_id": id}, 0)
@@ -374,26 +394,28 @@ var callCases = []callCase{
 		if got := st.master.find(t, "employee/list", id); got != nil {
 			t.Errorf("employee/list after delete still has %v", got)
 		}
-	}},
+	})},
 
-	{"department/list", func(t *testing.T, st *stack, f form) {
+	{"department/list", func(t *testing.T, st *stack) func(*testing.T, form) {
 		a := st.newAccount(t)
 		d1 := map[string]any{"label": "Nord", "location": map[string]any{"lat": 59.9139, "lng": 10.7522, "address": "Oslo"}}
 		d2 := map[string]any{"label": "Süd", "location": nil}
 		d1["id"] = a.createDepartment(t, d1)
 		d2["id"] = a.createDepartment(t, d2)
-		list, _ := a.want(t, f, "department/list", nil, 0).body["list"].([]any)
-		same(t, "department/list", list, []any{d1, d2})
+		return func(t *testing.T, f form) {
+			list, _ := a.want(t, f, "department/list", nil, 0).body["list"].([]any)
+			same(t, "department/list", list, []any{d1, d2})
+		}
 	}},
-	{"department/create", func(t *testing.T, st *stack, f form) {
+	{"department/create", each(func(t *testing.T, st *stack, f form) {
 		d := map[string]any{"label": "Dépôt — Nord", "location": map[string]any{"lat": -90, "lng": 180, "address": "Pole"}, "id": 999}
 		id := st.master.want(t, f, "department/create", map[string]any{"department": d}, 0).int("id")
 		same(t, "created department", st.master.find(t, "department/list", id), with(d, map[string]any{"id": id}))
 		bare := map[string]any{"label": "Bare"}
 		id = st.master.want(t, f, "department/create", map[string]any{"department": bare}, 0).int("id")
 		same(t, "created department", st.master.find(t, "department/list", id), map[string]any{"id": id, "label": "Bare", "location": nil})
-	}},
-	{"department/update", func(t *testing.T, st *stack, f form) {
+	})},
+	{"department/update", each(func(t *testing.T, st *stack, f form) {
 		id := st.master.createDepartment(t, map[string]any{"label": "Old", "location": map[string]any{"lat": 1, "lng": 2, "address": "A"}})
 		d := map[string]any{"id": id, "label": "New", "location": map[string]any{"lat": 3.5, "lng": -4.25, "address": "B"}}
 		st.master.want(t, f, "department/update", map[string]any{"department": d}, 0)
@@ -401,8 +423,8 @@ var callCases = []callCase{
 		d = map[string]any{"id": id, "label": "Newer"}
 		st.master.want(t, f, "department/update", map[string]any{"department": d}, 0)
 		same(t, "department updated without location", st.master.find(t, "department/list", id), with(d, map[string]any{"location": nil}))
-	}},
-	{"department/delete", func(t *testing.T, st *stack, f form) {
+	})},
+	{"department/delete", each(func(t *testing.T, st *stack, f form) {
 		doomed := st.master.createDepartment(t, map[string]any{"label": "Doomed"})
 		other := st.master.createDepartment(t, map[string]any{"label": "Other"})
 		in := st.master.createEmployee(t, map[string]any{"first_name": "In", "department_id": doomed})
@@ -418,7 +440,7 @@ var callCases = []callCase{
 			t.Errorf("department_id of an employee of another department = %v, want %d", got, other)
 		}
 		st.master.want(t, f, "department/delete", map[string]any{"department_id": doomed}, 201)
-	}},
+	})},
 }
 
 // with returns a copy of m with the members of extra set (nil values
@@ -436,7 +458,7 @@ func with(m map[string]any, extra map[string]any) map[string]any {
 
 // testEmployeeList checks limit, offset, sort and filter, and count, on an
 // account of its own.
-func testEmployeeList(t *testing.T, st *stack, f form) {
+func testEmployeeList(t *testing.T, st *stack) func(*testing.T, form) {
 	a := st.newAccount(t)
 	people := []map[string]any{
 		{"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "phone": "491511",
@@ -454,43 +476,45 @@ func testEmployeeList(t *testing.T, st *stack, f form) {
 		id = append(id, a.createEmployee(t, p))
 		all = append(all, wantEmployee(id[len(id)-1], p, nil, nil))
 	}
-	r := a.want(t, f, "employee/list", nil, 0)
-	same(t, "employee/list without parameters", r.body, map[string]any{"success": true, "list": all, "count": 5})
+	return func(t *testing.T, f form) {
+		r := a.want(t, f, "employee/list", nil, 0)
+		same(t, "employee/list without parameters", r.body, map[string]any{"success": true, "list": all, "count": 5})
 
-	for _, q := range []struct {
-		name   string
-		params map[string]any
-		want   []int // numbers of the employees above, in order
-		count  int
-	}{
-		{"limit", map[string]any{"limit": 2}, []int{1, 2}, 5},
-		{"limit and offset", map[string]any{"limit": 2, "offset": 2}, []int{3, 4}, 5},
-		{"offset without limit", map[string]any{"offset": 3}, []int{4, 5}, 5},
-		{"past the end", map[string]any{"limit": 10, "offset": 10}, []int{}, 5},
-		{"two keys, asc then desc", map[string]any{"sort": []string{"last_name=asc", "first_name=desc"}}, []int{5, 2, 1, 4, 3}, 5},
-		{"desc, nulls last", map[string]any{"sort": []string{"tracker_id=desc"}}, []int{1, 5, 3, 2, 4}, 5},
-		{"asc, nulls last", map[string]any{"sort": []string{"tracker_id=asc"}}, []int{3, 5, 1, 2, 4}, 5},
-		{"second key among nulls", map[string]any{"sort": []string{"hardware_key=asc", "id=desc"}}, []int{3, 1, 5, 4, 2}, 5},
-		{"dates", map[string]any{"sort": []string{"driver_license_valid_till=desc"}}, []int{1, 5, 2, 3, 4}, 5},
-		{"one key as a string", map[string]any{"sort": "personnel_number=desc"}, []int{1, 5, 2, 3, 4}, 5},
-		{"sorted page", map[string]any{"sort": []string{"tracker_id=asc"}, "limit": 2, "offset": 1}, []int{5, 1}, 5},
-		{"filter over names and email, any case", map[string]any{"filter": "LEE"}, []int{1, 3, 4}, 3},
-		{"filtered page", map[string]any{"filter": "lee", "limit": 1, "offset": 1}, []int{3}, 3},
-		{"filter by phone", map[string]any{"filter": "1234"}, []int{3}, 1},
-		{"filter by personnel number, sorted", map[string]any{"filter": "p-", "sort": []string{"personnel_number=asc"}}, []int{2, 5, 1}, 3},
-		{"filter beyond ASCII, any case", map[string]any{"filter": "ÉMILE"}, []int{5}, 1},
-		{"filter wildcards are literal", map[string]any{"filter": "%"}, []int{}, 0},
-		{"filter underscore is literal", map[string]any{"filter": "a_n"}, []int{}, 0},
-		{"empty filter", map[string]any{"filter": ""}, []int{1, 2, 3, 4, 5}, 5},
-	} {
-		r := a.want(t, f, "employee/list", q.params, 0)
-		want := []int64{}
-		for _, n := range q.want {
-			want = append(want, id[n-1])
-		}
-		list, _ := r.body["list"].([]any)
-		if got := ids(list); !slices.Equal(got, want) || r.int("count") != int64(q.count) {
-			t.Errorf("%s: employee/list(%v) = ids %v count %v, want %v count %d", q.name, q.params, got, r.body["count"], want, q.count)
+		for _, q := range []struct {
+			name   string
+			params map[string]any
+			want   []int // numbers of the employees above, in order
+			count  int
+		}{
+			{"limit", map[string]any{"limit": 2}, []int{1, 2}, 5},
+			{"limit and offset", map[string]any{"limit": 2, "offset": 2}, []int{3, 4}, 5},
+			{"offset without limit", map[string]any{"offset": 3}, []int{4, 5}, 5},
+			{"past the end", map[string]any{"limit": 10, "offset": 10}, []int{}, 5},
+			{"two keys, asc then desc", map[string]any{"sort": []string{"last_name=asc", "first_name=desc"}}, []int{5, 2, 1, 4, 3}, 5},
+			{"desc, nulls last", map[string]any{"sort": []string{"tracker_id=desc"}}, []int{1, 5, 3, 2, 4}, 5},
+			{"asc, nulls last", map[string]any{"sort": []string{"tracker_id=asc"}}, []int{3, 5, 1, 2, 4}, 5},
+			{"second key among nulls", map[string]any{"sort": []string{"hardware_key=asc", "id=desc"}}, []int{3, 1, 5, 4, 2}, 5},
+			{"dates", map[string]any{"sort": []string{"driver_license_valid_till=desc"}}, []int{1, 5, 2, 3, 4}, 5},
+			{"one key as a string", map[string]any{"sort": "personnel_number=desc"}, []int{1, 5, 2, 3, 4}, 5},
+			{"sorted page", map[string]any{"sort": []string{"tracker_id=asc"}, "limit": 2, "offset": 1}, []int{5, 1}, 5},
+			{"filter over names and email, any case", map[string]any{"filter": "LEE"}, []int{1, 3, 4}, 3},
+			{"filtered page", map[string]any{"filter": "lee", "limit": 1, "offset": 1}, []int{3}, 3},
+			{"filter by phone", map[string]any{"filter": "1234"}, []int{3}, 1},
+			{"filter by personnel number, sorted", map[string]any{"filter": "p-", "sort": []string{"personnel_number=asc"}}, []int{2, 5, 1}, 3},
+			{"filter beyond ASCII, any case", map[string]any{"filter": "ÉMILE"}, []int{5}, 1},
+			{"filter wildcards are literal", map[string]any{"filter": "%"}, []int{}, 0},
+			{"filter underscore is literal", map[string]any{"filter": "a_n"}, []int{}, 0},
+			{"empty filter", map[string]any{"filter": ""}, []int{1, 2, 3, 4, 5}, 5},
+		} {
+			r := a.want(t, f, "employee/list", q.params, 0)
+			want := []int64{}
+			for _, n := range q.want {
+				want = append(want, id[n-1])
+			}
+			list, _ := r.body["list"].([]any)
+			if got := ids(list); !slices.Equal(got, want) || r.int("count") != int64(q.count) {
+				t.Errorf("%s: employee/list(%v) = ids %v count %v, want %v count %d", q.name, q.params, got, r.body["count"], want, q.count)
+			}
 		}
 	}
 }
