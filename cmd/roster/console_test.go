@@ -160,8 +160,31 @@ func TestConsole(t *testing.T) {
 		t.Errorf("employee after the walk = %v, want Ann with icon 5 and an uploaded avatar", e)
 	}
 
+	clear := func(sel string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.querySelector(`+"`"+sel+"`"+`).value = "", true)`)); err != nil {
+			t.Fatalf("clearing %s: %v", sel, err)
+		}
+	}
+	clear(`#editor input[name="last_name"]`)
+	do("edit the last name",
+		chromedp.SendKeys(`#editor input[name="last_name"]`, "Lee-Smith"),
+		chromedp.Click("#save"),
+	)
+	wait("the list shows the new name", `[...document.querySelectorAll("#list .name")].some(e => e.textContent === "Ann Lee-Smith")`)
+
 	do("close the editor and filter", chromedp.Click("#close"), chromedp.SendKeys("#filter", "nobody"))
 	wait("the filter hides everyone", `document.querySelectorAll("#list li").length === 0`)
+	clear("#filter")
+	do("filter for Ann", chromedp.SendKeys("#filter", "smith"))
+	wait("the filter finds Ann", `document.querySelectorAll("#list li").length === 1`)
+	do("delete her, confirming", chromedp.Click("#list button"), chromedp.WaitVisible("#delete"), chromedp.Click("#delete"))
+	wait("the console asks again", `document.getElementById("delete").textContent === "Press again to delete"`)
+	do("confirm", chromedp.Click("#delete"))
+	wait("she is gone", `!document.getElementById("editor").open && document.querySelectorAll("#list li").length === 0`)
+	if n := len(ok(t, s.api, "employee/list", map[string]any{"hash": hash}).body["list"].([]any)); n != 0 {
+		t.Errorf("employee/list after deleting in the console = %d employees, want none", n)
+	}
 	do("sign out", chromedp.Click("#signout"), chromedp.WaitVisible("#signin"))
 	shot("console-signed-out.png")
 }

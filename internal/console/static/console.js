@@ -195,6 +195,8 @@ function openEditor(e) {
   $("upload-error").textContent = "";
   $("progress").hidden = true;
   $("delete").hidden = !e;
+  $("delete").textContent = "Delete";
+  deleteArmed = 0;
   showAvatar();
   $("editor").showModal();
   form.elements.first_name.focus();
@@ -226,8 +228,17 @@ $("editor-form").addEventListener("submit", async (ev) => {
   }
 });
 
+// Deleting takes two presses of Delete, so a stray key or tap cannot do it.
+let deleteArmed = 0;
 $("delete").addEventListener("click", async () => {
-  if (!current || !confirm(`Delete ${fullName(current)}?`)) return;
+  if (!current) return;
+  if (Date.now() - deleteArmed > 5000) {
+    deleteArmed = Date.now();
+    $("delete").textContent = "Press again to delete";
+    $("editor-error").textContent = `Press Delete again to delete ${fullName(current)}.`;
+    return;
+  }
+  deleteArmed = 0;
   try {
     await call("employee/delete", { employee_id: current.id });
     $("editor").close();
