@@ -262,6 +262,22 @@ func TestConsoleKeyboardOnPhone(t *testing.T) {
 		document.querySelector("#list img.avatar") && document.querySelector("#list img.avatar").src.endsWith("/icons/12.svg")`)
 	noSideways("the editor")
 	shot("console-phone-editor.png")
+	reached = false
+	for range 40 {
+		keys("tab", "\t")
+		on, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement.id === "file" &&
+			getComputedStyle(document.querySelector('label[for="file"]')).outlineStyle === "solid"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on {
+			reached = true
+			break
+		}
+	}
+	if !reached {
+		t.Errorf("the file picker cannot be reached with Tab, or its focus does not show")
+	}
 
 	// A picture dropped on the drop zone, as a browser delivers a drag
 	// from the desktop.
