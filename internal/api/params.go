@@ -285,6 +285,17 @@ func (p *params) text(v value) (string, bool) {
 
 func (f fields) add(name, reason string) { f.errs.Add(f.prefix+name, reason) }
 
+// scalar gives the text of a scalar value: a JSON string unquoted, other
+// JSON as written, plain text as is. False for a malformed JSON string.
+func (v value) scalar() (string, bool) {
+	if !v.json || !strings.HasPrefix(v.raw, `"`) {
+		return v.raw, true
+	}
+	var s string
+	err := json.Unmarshal([]byte(v.raw), &s)
+	return s, err == nil
+}
+
 // isNull reports whether a raw value is null in its form.
 func (v value) isNull() bool {
 	if v.json {
@@ -318,12 +329,10 @@ func (f fields) Int(name string, required bool) *int64 {
 	if !ok {
 		return nil
 	}
-	s := v.raw
-	if v.json && strings.HasPrefix(s, `"`) {
-		if err := json.Unmarshal([]byte(s), &s); err != nil {
-			f.add(name, "must be an integer")
-			return nil
-		}
+	s, ok := v.scalar()
+	if !ok {
+		f.add(name, "must be an integer")
+		return nil
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil {
@@ -358,15 +367,9 @@ func (f fields) Float(name string, required bool) *float64 {
 	if !ok {
 		return nil
 	}
-	s := v.raw
-	if v.json && strings.HasPrefix(s, `"`) {
-		if err := json.Unmarshal([]byte(s), &s); err != nil {
-			f.add(name, "must be a number")
-			return nil
-		}
-	}
+	s, ok := v.scalar()
 	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+	if !ok || err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 		f.add(name, "must be a number")
 		return nil
 	}
@@ -415,10 +418,7 @@ func (f fields) Bool(name string, required bool) *bool {
 	if !ok {
 		return nil
 	}
-	s := v.raw
-	if v.json && strings.HasPrefix(s, `"`) {
-		json.Unmarshal([]byte(s), &s)
-	}
+	s, _ := v.scalar()
 	switch s {
 	case "true", "1":
 		b := true
