@@ -114,7 +114,7 @@ func scaleSection(ctx context.Context, cfg *config, rep *report) error {
 	}
 	d := max(2*time.Second, cfg.duration/2)
 	const conns = 8
-	results := map[string][]pair{} // backend → results per query, for the penalties below
+	results := map[string][]runs{} // backend → results per query, for the penalties below
 	for _, q := range queries {
 		var loads []load
 		for _, b := range backends {
@@ -129,13 +129,13 @@ func scaleSection(ctx context.Context, cfg *config, rep *report) error {
 			loads = append(loads, loads[0]) // SQLite alone: compared with itself, to keep one code path
 			loads[1].pprof = ""
 		}
-		p, err := alternateNamed(ctx, cfg, q.name, [2]string{"sqlite", "postgres"}, loads[0], loads[1], d)
+		p, err := alternateNamed(ctx, cfg, q.name, []string{"sqlite", "postgres"}, loads, d)
 		if err != nil {
 			return err
 		}
 		rep.raw["scale "+q.name] = p.results
 		for i, b := range backends {
-			results[b.name] = append(results[b.name], pair{results: [2][]wrkResult{p.results[i], nil}})
+			results[b.name] = append(results[b.name], runs{results: [][]wrkResult{p.results[i]}})
 		}
 		desc := fmt.Sprintf("%s (%d employees in the big account, %d accounts, %d connections): SQLite ÷ PostgreSQL requests/s",
 			q.name, cfg.big, cfg.accounts+1, conns)

@@ -127,33 +127,36 @@ func runWrk(ctx context.Context, cfg *config, l load, d time.Duration) (wrkResul
 	return r, nil
 }
 
-// pair is a side-by-side comparison: the same workload on Roster and on a
-// baseline, run in alternation.
-type pair struct {
-	results [2][]wrkResult // [0] Roster, [1] the baseline
+// runs is a side-by-side comparison: the same workload on Roster and on
+// one or more baselines, run in alternation; results[i] are side i's runs.
+type runs struct {
+	results [][]wrkResult
 }
 
-// alternate warms both sides up, then runs rounds of A then B, reversing
+// alternate warms every side up, then runs rounds of A then B, reversing
 // the order every other round (ABBA), so that drift on a shared machine
-// falls on both sides alike.
-func alternate(ctx context.Context, cfg *config, what string, a, b load, d time.Duration) (pair, error) {
-	return alternateNamed(ctx, cfg, what, [2]string{"roster", "baseline"}, a, b, d)
+// falls on every side alike.
+func alternate(ctx context.Context, cfg *config, what string, a, b load, d time.Duration) (runs, error) {
+	return alternateNamed(ctx, cfg, what, []string{"roster", "baseline"}, []load{a, b}, d)
 }
 
-func alternateNamed(ctx context.Context, cfg *config, what string, names [2]string, a, b load, d time.Duration) (pair, error) {
-	var p pair
-	for _, l := range []load{a, b} {
+func alternateNamed(ctx context.Context, cfg *config, what string, names []string, loads []load, d time.Duration) (runs, error) {
+	p := runs{results: make([][]wrkResult, len(loads))}
+	for _, l := range loads {
 		if _, err := runWrk(ctx, cfg, l, cfg.warmup); err != nil {
 			return p, err
 		}
 	}
 	for round := range cfg.rounds {
-		order := []int{0, 1}
-		if round%2 == 1 {
-			order = []int{1, 0}
+		order := make([]int, len(loads))
+		for i := range order {
+			order[i] = i
+			if round%2 == 1 {
+				order[i] = len(loads) - 1 - i
+			}
 		}
 		for _, i := range order {
-			l := []load{a, b}[i]
+			l := loads[i]
 			var saved chan error
 			if round == 0 && l.pprof != "" {
 				saved = make(chan error, 1)
@@ -170,9 +173,12 @@ func alternateNamed(ctx context.Context, cfg *config, what string, names [2]stri
 			}
 			p.results[i] = append(p.results[i], r)
 		}
-		ra, rb := p.results[0][round], p.results[1][round]
-		logf("  %-34s round %d: %s %8.0f req/s p99 %7.2f ms %6.0f µs CPU/req | %s %8.0f req/s p99 %7.2f ms %6.0f µs CPU/req | ratio %.2f",
-			what, round+1, names[0], ra.rps(), ra.P99/1e3, 1e6/perCPU(ra), names[1], rb.rps(), rb.P99/1e3, 1e6/perCPU(rb), ra.rps()/rb.rps())
+		line := fmt.Sprintf("  %-34s round %d:", what, round+1)
+		for i, res := range p.results {
+			r := res[round]
+			line += fmt.Sprintf(" %s %6.0f req/s p99 %7.2f ms %5.0f µs CPU/req |", names[i], r.rps(), r.P99/1e3, 1e6/perCPU(r))
+		}
+		logf("%s ratio %.2f", line, p.results[0][round].rps()/p.results[1][round].rps())
 	}
 	return p, nil
 }
@@ -203,16 +209,19 @@ func saveProfile(ctx context.Context, base string, secs time.Duration, file stri
 	return f.Close()
 }
 
-// ratios are the per-round ratios f(a)/f(b).
-func (p pair) ratios(f func(wrkResult) float64) []float64 {
+// ratios are the per-round ratios f(side 0)/f(side 1).
+func (p runs) ratios(f func(wrkResult) float64) []float64 { return p.ratiosOf(0, 1, f) }
+
+// ratiosOf are the per-round ratios f(side i)/f(side j).
+func (p runs) ratiosOf(i, j int, f func(wrkResult) float64) []float64 {
 	var out []float64
-	for i := range p.results[0] {
-		out = append(out, f(p.results[0][i])/f(p.results[1][i]))
+	for r := range p.results[i] {
+		out = append(out, f(p.results[i][r])/f(p.results[j][r]))
 	}
 	return out
 }
 
-func (p pair) side(i int, f func(wrkResult) float64) []float64 {
+func (p runs) side(i int, f func(wrkResult) float64) []float64 {
 	var out []float64
 	for _, r := range p.results[i] {
 		out = append(out, f(r))

@@ -1,9 +1,12 @@
 // Command ceiling is the upper bound the API benchmarks compare Roster
 // with: a bare net/http server that answers each configured path with fixed
 // JSON bytes (Roster's own answers, captured by the harness) and does no
-// other work — no parameters, no session, no database, no log.
+// other work — no parameters, no session, no database, no log. A route may
+// name another content type, for the static-file floor: a stored avatar's
+// bytes with an avatar's headers, from memory.
 //
 //	ceiling -addr 127.0.0.1:0 /v2/employee/read=read.json /v2/employee/list=list.json
+//	ceiling /v2/static/employee/avatars/x.jpg=x.jpg=image/jpeg
 //
 // It prints "listening on http://ADDR" once it accepts connections.
 package main
@@ -34,20 +37,30 @@ func run(addr string, routes []string) error {
 	for _, r := range routes {
 		path, file, ok := strings.Cut(r, "=")
 		if !ok {
-			return fmt.Errorf("route %q: want /path=file", r)
+			return fmt.Errorf("route %q: want /path=file[=content-type]", r)
 		}
+		file, ctype, static := strings.Cut(file, "=")
 		body, err := os.ReadFile(file)
 		if err != nil {
 			return err
 		}
-		length := strconv.Itoa(len(body))
+		// The same headers Roster sends with a JSON answer, or with an avatar.
+		header := http.Header{
+			"Content-Type":           {"application/json; charset=utf-8"},
+			"Cache-Control":          {"no-store"},
+			"X-Content-Type-Options": {"nosniff"},
+			"Content-Length":         {strconv.Itoa(len(body))},
+		}
+		if static {
+			header["Content-Type"] = []string{ctype}
+			header["Cache-Control"] = []string{"public, max-age=31536000, immutable"}
+			header["Content-Security-Policy"] = []string{"default-src 'none'; sandbox"}
+		}
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-			// The same headers Roster sends with a JSON answer.
 			h := w.Header()
-			h["Content-Type"] = []string{"application/json; charset=utf-8"}
-			h["Cache-Control"] = []string{"no-store"}
-			h["X-Content-Type-Options"] = []string{"nosniff"}
-			h["Content-Length"] = []string{length}
+			for k, v := range header {
+				h[k] = v
+			}
 			io.Copy(io.Discard, r.Body) // a POSTed body is read, as Roster reads it
 			w.Write(body)
 		})
