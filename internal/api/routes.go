@@ -1,6 +1,8 @@
 package api
 
 import (
+	"net/http"
+
 	"roster/internal/console"
 	"roster/internal/roster"
 )
@@ -46,8 +48,12 @@ func (s *Server) routes() {
 
 	s.mux.HandleFunc("GET "+s.opts.BasePath+"/static/employee/icons/{file}", s.staticIcon)
 	con := console.Handler(s.opts.BasePath)
-	s.mux.Handle("GET /console", con)
-	s.mux.Handle("GET /console/", con)
+	consoleFn := func(w http.ResponseWriter, r *http.Request) {
+		infoOf(r).call = "console"
+		con.ServeHTTP(w, r)
+	}
+	s.mux.HandleFunc("GET /console", consoleFn)
+	s.mux.HandleFunc("GET /console/", consoleFn)
 
 	s.opsRoutes()
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI(s.openAPI()))
