@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	_ "modernc.org/sqlite"
 
 	"roster/internal/filestest"
 	"roster/internal/sqlstore"
@@ -404,5 +407,29 @@ func TestCopyCommandErrors(t *testing.T) {
 	// Nothing was written into the refused target.
 	if _, err := os.Stat(filepath.Join(dir, "nope.db")); err == nil {
 		t.Errorf("a missing source database was created")
+	}
+}
+
+// TestServeRefusesUnfinishedCopy: a database that a copy has not finished
+// filling is not served.
+func TestServeRefusesUnfinishedCopy(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sqlstore.Open(t.Context(), "sqlite:"+filepath.Join(dir, "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// The mark a copy leaves until it finishes.
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE unfinished_copy (started INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	err = run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "unfinished") {
+		t.Errorf("serve on an unfinished copy = %v, want a refusal", err)
 	}
 }

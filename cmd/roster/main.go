@@ -227,6 +227,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer files.Close()
 	defer db.Close()
+	if resuming, err := db.CopyTarget(ctx); err == nil && resuming {
+		return errors.New("the database holds an unfinished roster copy: run the same roster copy again before serving it")
+	}
 	if err := firstAdmin(ctx, db, getenv, stdout, log); err != nil {
 		return err
 	}
