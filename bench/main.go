@@ -60,7 +60,7 @@ func main() {
 	flag.StringVar(&cfg.bin, "bin", "bench/out/bin", "directory with the built roster, ceiling, seed and process")
 	flag.StringVar(&cfg.out, "out", "", "directory for results (default bench/out/<time>)")
 	flag.StringVar(&cfg.pg, "pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", `PostgreSQL for the scale section ("" skips it)`)
-	flag.DurationVar(&cfg.duration, "duration", 0, "one wrk run (default 8s, 3s with --quick)")
+	flag.DurationVar(&cfg.duration, "duration", 0, "one wrk run (default 7s, 3s with --quick)")
 	flag.IntVar(&cfg.rounds, "rounds", 0, "alternating rounds per comparison (default 3, 1 with --quick)")
 	flag.IntVar(&cfg.conns, "connections", 64, "wrk connections")
 	flag.BoolVar(&cfg.profile, "profile", false, "serve with bench/profserve (roster + pprof) and save a CPU profile of each Roster load in the results directory")
@@ -72,7 +72,7 @@ func main() {
 		cfg.rounds = or(cfg.rounds, 1)
 		cfg.warmup, cfg.reps, cfg.big, cfg.accounts = time.Second, 2, 20000, 2000
 	} else {
-		cfg.duration = or(cfg.duration, 8*time.Second)
+		cfg.duration = or(cfg.duration, 7*time.Second)
 		cfg.rounds = or(cfg.rounds, 3)
 		cfg.warmup, cfg.reps, cfg.big, cfg.accounts = 2*time.Second, 5, 100000, 10000
 	}
