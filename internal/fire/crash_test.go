@@ -1,9 +1,12 @@
 package fire
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -410,7 +413,7 @@ func TestCrash(t *testing.T) {
 			images[i], types[i] = corpus(t, name), mimeOf(name)
 		}
 		m := &model{emps: map[int64]*tracked{}}
-		var acked, lost atomic.Int64
+		var acked, lost, reads atomic.Int64
 		seed := uint64(time.Now().UnixNano())
 		t.Logf("seed %d", seed)
 		rnd := rand.New(rand.NewPCG(seed, 1))
@@ -436,7 +439,12 @@ func TestCrash(t *testing.T) {
 			// Write for a random moment, then SIGKILL in the middle of it.
 			wctx, cancel := context.WithCancel(ctx)
 			var wg sync.WaitGroup
-			errs := make(chan error, len(workers))
+			errs := make(chan error, len(workers)+1)
+			wg.Go(func() {
+				if err := readLive(wctx, m, p.base, rand.New(rand.NewPCG(seed, uint64(kill))), &reads); err != nil {
+					errs <- err
+				}
+			})
 			for _, w := range workers {
 				wg.Go(func() {
 					if err := w.run(wctx, c, p.base); err != nil && !errors.Is(err, errNoAnswer) {
@@ -488,9 +496,55 @@ func TestCrash(t *testing.T) {
 				live++
 			}
 		}
-		t.Logf("crash suite %s: %d kills survived, %d acknowledged writes checked, %d writes cut off by a kill, %d employees live, %d temporary files left unserved, %s",
-			st.name, crashKills, acked.Load(), lost.Load(), live, temps, time.Since(start).Round(time.Millisecond))
+		t.Logf("crash suite %s: %d kills survived, %d acknowledged writes checked, %d writes cut off by a kill, %d avatars read whole while writing, %d employees live, %d temporary files left unserved, %s",
+			st.name, crashKills, acked.Load(), lost.Load(), reads.Load(), live, temps, time.Since(start).Round(time.Millisecond))
 	})
+}
+
+// readLive fetches the avatars the model holds while the writers run. A
+// name may have been replaced and deleted since (404), but whatever is
+// served must decode: never a part of a file. It returns when the server
+// stops answering.
+func readLive(ctx context.Context, m *model, base string, rnd *rand.Rand, reads *atomic.Int64) error {
+	hc := &http.Client{Timeout: 10 * time.Second}
+	for ctx.Err() == nil {
+		var names []string
+		m.mu.Lock()
+		for _, tr := range m.emps {
+			if a := tr.acked.avatar; a != nil && *a != "?" {
+				names = append(names, *a)
+			}
+		}
+		m.mu.Unlock()
+		if len(names) == 0 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		u := staticURL(base, names[rnd.IntN(len(names))])
+		if rnd.IntN(3) == 0 {
+			u += "?size=64"
+		}
+		resp, err := hc.Get(u)
+		if err != nil {
+			return nil // the server died
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil // cut off by the kill
+		}
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+		case http.StatusOK:
+			if _, _, err := image.Decode(bytes.NewReader(b)); err != nil {
+				return fmt.Errorf("GET %s while writing: %d bytes do not decode: %v", u, len(b), err)
+			}
+			reads.Add(1)
+		default:
+			return fmt.Errorf("GET %s while writing = %d", u, resp.StatusCode)
+		}
+	}
+	return nil
 }
 
 // verifyCrash checks a restarted server against the model, then makes the
