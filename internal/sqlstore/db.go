@@ -195,6 +195,22 @@ func isUnique(err error) bool {
 	return false
 }
 
+// isForeignKey reports whether err is a violation of a foreign key: the
+// row an id named was deleted after it was checked and before the write,
+// by a transaction that committed in between (PostgreSQL; SQLite runs one
+// writer at a time).
+func isForeignKey(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23503"
+	}
+	return false
+}
+
 // IntegrityCheck runs the database's own consistency check (SQLite's
 // integrity_check and foreign_key_check); PostgreSQL guarantees these itself.
 func (db *DB) IntegrityCheck(ctx context.Context) error {

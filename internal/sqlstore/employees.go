@@ -261,7 +261,8 @@ func employeeArgs(e roster.Employee) ([]any, error) {
 
 // CreateEmployee creates an employee in the account. icon_id and
 // avatar_file_name start null. ErrExists when the tracker is bound to
-// another employee; ErrNotFound when the department is not the account's.
+// another employee; ErrNotFound when the department is not the account's
+// (also when it is deleted while this runs).
 func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employee) (int64, error) {
 	args, err := employeeArgs(e)
 	if err != nil {
@@ -280,6 +281,9 @@ func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employ
 			RETURNING id`, append(args, account)...).Scan(&id)
 		if isUnique(err) {
 			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
+		}
+		if isForeignKey(err) && e.DepartmentID != nil {
+			return fmt.Errorf("department %d: %w", *e.DepartmentID, roster.ErrNotFound)
 		}
 		return err
 	})
@@ -305,6 +309,9 @@ func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employ
 			append(args, e.ID, account)...)
 		if isUnique(err) {
 			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
+		}
+		if isForeignKey(err) && e.DepartmentID != nil {
+			return fmt.Errorf("department %d: %w", *e.DepartmentID, roster.ErrNotFound)
 		}
 		return affected(res, err, "employee", e.ID)
 	})

@@ -192,6 +192,9 @@ func (db *DB) CreateSubUser(ctx context.Context, account int64, u roster.User, p
 		if isUnique(err) {
 			return fmt.Errorf("login %q: %w", u.Login, roster.ErrLoginTaken)
 		}
+		if isForeignKey(err) && u.SecurityGroupID != nil {
+			return fmt.Errorf("security group %d: %w", *u.SecurityGroupID, roster.ErrNotFound)
+		}
 		return err
 	})
 	return id, err
@@ -229,6 +232,9 @@ func (db *DB) UpdateSubUser(ctx context.Context, account int64, u roster.User) e
 			nullInt(u.SecurityGroupID), u.ID, account)
 		if isUnique(err) {
 			return fmt.Errorf("login %q: %w", u.Login, roster.ErrLoginTaken)
+		}
+		if isForeignKey(err) && u.SecurityGroupID != nil {
+			return fmt.Errorf("security group %d: %w", *u.SecurityGroupID, roster.ErrNotFound)
 		}
 		if err := affected(res, err, "sub-user", u.ID); err != nil {
 			return err
