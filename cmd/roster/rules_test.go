@@ -113,6 +113,61 @@ func TestAccountRules(t *testing.T) {
 			}
 		})
 
+		t.Run("a department deleted while employees join it", func(t *testing.T) {
+			t.Parallel()
+			a := st.newAccount(t)
+			mover := a.createEmployee(t, map[string]any{"first_name": "Mover"})
+			for range 20 {
+				dept := a.createDepartment(t, map[string]any{"label": "Short-lived"})
+				joined := map[string]any{"first_name": "Joiner", "department_id": dept}
+				var create, update, del result
+				var wg sync.WaitGroup
+				wg.Go(func() { del = a.do(t, formJSON, "department/delete", map[string]any{"department_id": dept}) })
+				wg.Go(func() { create = a.do(t, formJSON, "employee/create", map[string]any{"employee": joined}) })
+				wg.Go(func() {
+					update = a.do(t, formJSON, "employee/update", map[string]any{"employee": with(joined, map[string]any{"id": mover})})
+				})
+				wg.Wait()
+				check(t, "department/delete", del, 0)
+				for name, r := range map[string]result{"employee/create": create, "employee/update": update} {
+					if r.code() != 0 && r.code() != 201 {
+						t.Errorf("%s into a department being deleted = %d %s, want success or 201", name, r.status, r.raw)
+					}
+				}
+			}
+			for _, e := range a.list(t, "employee/list", nil) {
+				if d := e.(map[string]any)["department_id"]; d != nil {
+					t.Errorf("employee %v is in department %v, which was deleted", e.(map[string]any)["id"], d)
+				}
+			}
+		})
+
+		t.Run("a security group deleted while a sub-user joins it", func(t *testing.T) {
+			t.Parallel()
+			a := st.newAccount(t)
+			name := unique("joiner")
+			id := a.register(t, map[string]any{"login": name}, "sub-password")
+			for range 20 {
+				g := a.createGroup(t, "Short-lived", "employee_update")
+				var update, del result
+				var wg sync.WaitGroup
+				wg.Go(func() {
+					del = a.do(t, formJSON, "subuser/security_group/delete", map[string]any{"security_group_id": g})
+				})
+				wg.Go(func() {
+					update = a.do(t, formJSON, "subuser/update", map[string]any{"user": map[string]any{"id": id, "login": name, "security_group_id": g}})
+				})
+				wg.Wait()
+				check(t, "subuser/security_group/delete", del, 0)
+				if update.code() != 0 && update.code() != 201 {
+					t.Errorf("subuser/update into a group being deleted = %d %s, want success or 201", update.status, update.raw)
+				}
+				if got := a.find(t, "subuser/list", id)["security_group_id"]; got != nil {
+					t.Errorf("sub-user in group %v, which was deleted", got)
+				}
+			}
+		})
+
 		t.Run("creates racing for one tracker: one wins", func(t *testing.T) {
 			t.Parallel()
 			a := st.newAccount(t)
