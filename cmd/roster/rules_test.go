@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"sync"
 	"testing"
 )
@@ -139,6 +140,28 @@ func TestAccountRules(t *testing.T) {
 				if d := e.(map[string]any)["department_id"]; d != nil {
 					t.Errorf("employee %v is in department %v, which was deleted", e.(map[string]any)["id"], d)
 				}
+			}
+		})
+
+		t.Run("registers racing for one login: one wins", func(t *testing.T) {
+			t.Parallel()
+			a := st.newAccount(t)
+			name := unique("contested")
+			const n = 4
+			codes := make([]int, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					r := a.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": name}, "password": "sub-password"})
+					codes[i] = r.code()
+					if r.code() != 0 {
+						check(t, "a losing register", r, 206)
+					}
+				})
+			}
+			wg.Wait()
+			if list := a.list(t, "subuser/list", nil); len(list) != 1 || slices.Index(codes, 0) < 0 {
+				t.Errorf("%d registers of one login answered %v and made %d sub-users, want one", n, codes, len(list))
 			}
 		})
 
