@@ -168,7 +168,7 @@ func TestCallsCoverRoutes(t *testing.T) {
 var testedElsewhere = []string{
 	"employee/avatar/assign", // avatar_test.go; TestGolden has its answers too
 	"employee/avatar/upload", // avatar_test.go
-	"api/key/create", "api/key/list", "api/key/delete",
+	"api/key/create", "api/key/list", "api/key/delete", // keys_test.go
 }
 
 var callCases = []callCase{
