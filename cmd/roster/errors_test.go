@@ -76,7 +76,7 @@ func TestErrorCodes(t *testing.T) {
 		gone.ok(t, "user/logout", nil)
 
 		t.Run("3 wrong hash", func(t *testing.T) {
-			a := quiet
+			a := quiet // whose hash the malformed ones are made from
 			before := a.snapshot(t)
 			for _, call := range []string{"user/get_info", "user/logout", "employee/list", "employee/create", "subuser/list"} {
 				params := map[string]any{"employee": map[string]any{"first_name": "X"}}
@@ -98,6 +98,7 @@ func TestErrorCodes(t *testing.T) {
 
 		t.Run("4 session not found or ended", func(t *testing.T) {
 			t.Parallel()
+			// TestSessionExpiry has the expired session.
 			for _, h := range []string{unknownHash, gone.hash} {
 				for _, call := range []string{"user/get_info", "user/session/renew", "user/logout", "employee/create", "subuser/list"} {
 					anon(st, h).want(t, formJSON, call, map[string]any{"employee": map[string]any{"first_name": "X"}}, 4)
@@ -119,7 +120,7 @@ func TestErrorCodes(t *testing.T) {
 				{"JSON array", "POST", "application/json", `[{"employee_id": 1}]`},
 				{"JSON string", "POST", "application/json", `"employee_id"`},
 				{"JSON number", "POST", "application/json", `1`},
-				{"JSON in a form body", "POST", "application/x-www-form-urlencoded", "employee_id=%zz"},
+				{"malformed form body", "POST", "application/x-www-form-urlencoded", "employee_id=%zz"},
 				{"text/plain", "POST", "text/plain", "employee_id=1"},
 				{"XML", "POST", "application/xml", "<employee_id>1</employee_id>"},
 				{"malformed content type", "POST", "application/json; charset", `{}`},
