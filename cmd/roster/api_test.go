@@ -387,8 +387,16 @@ var callCases = []callCase{
 	{"employee/delete", each(func(t *testing.T, st *stack, f form) {
 		id := st.master.createEmployee(t, map[string]any{"first_name": "Doomed"})
 		keep := st.master.createEmployee(t, map[string]any{"first_name": "Kept"})
+		avatar := st.api + "/static/employee/avatars/" + uploadAvatar(t, st.master, id)
+		if r := send(t, mustRequest(t, http.MethodGet, avatar, nil)); r.status != http.StatusOK {
+			t.Fatalf("GET %s = %d, want 200", avatar, r.status)
+		}
 		st.master.want(t, f, "employee/delete", map[string]any{"employee_id": id}, 0)
 		st.master.want(t, formJSON, "employee/read", map[string]any{"employee_id": id}, 201)
+		// The deleted employee's avatar is deleted too.
+		if r := send(t, mustRequest(t, http.MethodGet, avatar, nil)); r.status != http.StatusNotFound {
+			t.Errorf("GET %s of a deleted employee = %d, want 404", avatar, r.status)
+		}
 		st.master.want(t, f, "employee/delete", map[string]any{"employee_id": id}, 201)
 		st.master.readEmployee(t, keep)
 		if got := st.master.find(t, "employee/list", id); got != nil {
