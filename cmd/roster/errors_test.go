@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDatabaseError: when the database fails, a call answers 1 with HTTP
@@ -143,6 +146,46 @@ func TestErrorCodes(t *testing.T) {
 
 		t.Run("7 invalid parameters", func(t *testing.T) {
 			testInvalidParams(t, quiet)
+		})
+
+		t.Run("7 limits are inclusive", func(t *testing.T) {
+			t.Parallel()
+			tags := make([]int, 1000)
+			for i := range tags {
+				tags[i] = i + 1
+			}
+			e := map[string]any{
+				"first_name": strings.Repeat("é", 100), "middle_name": strings.Repeat("ü", 100),
+				"last_name": strings.Repeat("ß", 100), "email": strings.Repeat("a", 88) + "@example.com",
+				"phone": strings.Repeat("9", 32), "driver_license_number": strings.Repeat("N", 32),
+				"driver_license_cats": strings.Repeat("C", 32), "driver_license_valid_till": "2099-12-31",
+				"hardware_key": strings.Repeat("k", 64), "personnel_number": strings.Repeat("7", 15),
+				"tracker_id": int64(math.MaxInt64), "tags": tags,
+				"location": map[string]any{"lat": -90, "lng": -180, "address": strings.Repeat("a", 255)},
+			}
+			id := st.master.createEmployee(t, e)
+			r := st.master.want(t, formJSON, "employee/read", map[string]any{"employee_id": id}, 0)
+			same(t, "employee at every limit", r.body["value"], wantEmployee(id, e, nil, nil))
+			if !bytes.Contains(r.raw, []byte(`"tracker_id":9223372036854775807,`)) {
+				t.Errorf("employee/read = %s, want tracker_id 9223372036854775807 exactly", r.raw)
+			}
+			d := map[string]any{"label": strings.Repeat("d", 100), "location": map[string]any{"lat": 90, "lng": 180, "address": ""}}
+			d["id"] = st.master.createDepartment(t, d)
+			same(t, "department at every limit", st.master.find(t, "department/list", d["id"].(int64)), d)
+			rights := []string{}
+			for i := range 100 {
+				rights = append(rights, fmt.Sprintf("right_%d", i))
+			}
+			g := map[string]any{"label": strings.Repeat("g", 100), "privileges": map[string]any{"rights": rights}}
+			g["id"] = st.master.ok(t, "subuser/security_group/create", map[string]any{"group": g}).int("id")
+			same(t, "group at every limit", st.master.find(t, "subuser/security_group/list", g["id"].(int64)), g)
+			for _, password := range []string{"123456", strings.Repeat("p", 20)} {
+				login := unique("l") + strings.Repeat("x", 90)
+				login += strings.Repeat("y", 100-len(login))
+				st.master.register(t, map[string]any{"login": login, "first_name": strings.Repeat("f", 100)}, password)
+				st.login(t, login, password)
+			}
+			st.master.want(t, formGET, "employee/list", map[string]any{"filter": strings.Repeat("é", 100)}, 0)
 		})
 
 		t.Run("9 too large request", func(t *testing.T) {
@@ -494,4 +537,27 @@ func (s session) userID(t *testing.T) int64 {
 	info, _ := s.ok(t, "user/get_info", nil).body["user_info"].(map[string]any)
 	id, _ := info["id"].(float64)
 	return int64(id)
+}
+
+// TestSignInTiming: an unknown login costs the server as much as a wrong
+// password (a password hash either way), so the time of the answer does
+// not tell which logins exist. The bound is loose, for busy machines: a
+// server that skipped the hash would answer many times faster.
+func TestSignInTiming(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		st := newStack(t, b)
+		fastest := func(login string) time.Duration {
+			best := time.Hour
+			for range 4 { // eight failures in all, under the ten an address may make
+				start := time.Now()
+				check(t, "user/auth as "+login, do(t, st.api, formJSON, "user/auth", map[string]any{"login": login, "password": "wrong-password"}), 102)
+				best = min(best, time.Since(start))
+			}
+			return best
+		}
+		wrong, unknown := fastest("admin"), fastest("nobody")
+		if unknown < wrong/4 {
+			t.Errorf("user/auth took %v for an unknown login and %v for a wrong password, want about the same", unknown, wrong)
+		}
+	})
 }
