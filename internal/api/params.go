@@ -43,6 +43,11 @@ type params struct {
 	body  map[string]value
 	query url.Values
 	file  *upload // the multipart file part, for uploads
+	// beforeFile, when set, runs as an upload's file part is reached,
+	// before a byte of it is read. If it fails, the file is not read and
+	// refused holds why.
+	beforeFile func(*params) error
+	refused    error
 }
 
 func (p *params) lookup(name string) (value, bool) {
@@ -71,9 +76,10 @@ type upload struct {
 }
 
 // decodeParams reads the request's parameters from its query string and
-// body. For uploads, the multipart file part is kept (up to maxUpload bytes).
-func decodeParams(r *http.Request, maxUpload int64, isUpload bool) (*params, error) {
-	p := &params{body: map[string]value{}, query: r.URL.Query()}
+// body. For uploads, the multipart file part is kept (up to maxUpload bytes),
+// if beforeFile (which may be nil) lets it be read.
+func decodeParams(r *http.Request, maxUpload int64, isUpload bool, beforeFile func(*params) error) (*params, error) {
+	p := &params{body: map[string]value{}, query: r.URL.Query(), beforeFile: beforeFile}
 	p.fields = fields{get: p.lookup, errs: &roster.InvalidParams{}}
 	switch {
 	case r.Method == http.MethodPost:
@@ -180,6 +186,12 @@ func (p *params) readMultipart(r *http.Request, boundary string, limit int64, is
 					return p.partError(body, isUpload, limit, err)
 				}
 				continue
+			}
+			if p.beforeFile != nil {
+				if err := p.beforeFile(p); err != nil {
+					p.refused = err
+					return nil
+				}
 			}
 			data, err := io.ReadAll(io.LimitReader(part, limit+1))
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"roster/internal/roster"
@@ -72,7 +73,34 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, 
 		s.writeError(w, r, rateLimited(wait))
 		return
 	}
-	p, err := decodeParams(r, s.opts.MaxUploadBytes, a.upload)
+	// An upload's caller is authorized as its file part arrives, so a
+	// stranger's upload is refused before its file is read into memory.
+	var early *call
+	var beforeFile func(*params) error
+	release := func() {}
+	defer func() { release() }()
+	if a.upload && !a.public {
+		beforeFile = func(p *params) error {
+			if _, ok := p.hash(r); !ok {
+				// No key before the file (it may follow it): read the
+				// file, but only a few such at a time.
+				select {
+				case s.blind <- struct{}{}:
+					release = sync.OnceFunc(func() { <-s.blind })
+					return nil
+				case <-r.Context().Done():
+					return fail(codeUnexpected, r.Context().Err())
+				}
+			}
+			c := &call{r: r, params: p}
+			if _, err := s.authorize(c, a); err != nil {
+				return err
+			}
+			early = c
+			return nil
+		}
+	}
+	p, err := decodeParams(r, s.opts.MaxUploadBytes, a.upload, beforeFile)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -88,7 +116,16 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, 
 		}
 	}
 	c := &call{r: r, params: p}
-	res, err := s.authorize(c, a)
+	var res any
+	switch {
+	case p.refused != nil:
+		err = p.refused
+	case early != nil:
+		c.caller, c.r = early.caller, early.r
+	default:
+		res, err = s.authorize(c, a)
+	}
+	release()
 	if err == nil {
 		res, err = h(c)
 	}

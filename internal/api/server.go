@@ -99,6 +99,10 @@ type Server struct {
 	limits  *limits
 	cache   *fileCache
 	cors    map[string]bool
+
+	// blind bounds the uploads whose file is read before their caller is
+	// known (the key follows the file): at most as many as decode workers.
+	blind chan struct{}
 	// renditions makes each missing ?size= rendition once, however many
 	// requests ask for it at the same time.
 	renditions singleflight.Group
@@ -116,6 +120,7 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		opts:   opts,
 		mux:    http.NewServeMux(),
 		decode: make(chan struct{}, opts.DecodeWorkers),
+		blind:  make(chan struct{}, opts.DecodeWorkers),
 		limits: newLimits(opts),
 		cache:  newFileCache(opts.StaticCacheBytes, time.Minute),
 		cors:   map[string]bool{},
