@@ -774,3 +774,89 @@ func TestInjectionStoredVerbatim(t *testing.T) {
 		t.Logf("injection suite %s: %d SQL/HTML values stored verbatim and searched, %d employees intact", st.name, tried, len(ids))
 	})
 }
+
+// TestUploadFloodBeforeAuth: many strangers uploading 15 MiB at once cannot
+// fill the server's memory. A key that comes before the file is checked
+// before the file is read; uploads whose key follows the file are read a
+// few at a time. Uploads with the key after the file, or in the header,
+// still work.
+func TestUploadFloodBeforeAuth(t *testing.T) {
+	ctx := t.Context()
+	st := sqliteStack(t)
+	p := serve(t, st, "--decode-workers", "2")
+	c := newClient(p.api)
+	if err := c.signIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := c.must(t, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Ann"}}).body["id"]
+	const size = 15 << 20
+	flood := func(n int, fields [][2]string, code int) (int64, error) {
+		h0, err := p.vm("VmHWM")
+		if err != nil {
+			return 0, err
+		}
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				body, ct := multipartBody(fields, fileHeader("image/png"), io.LimitReader(repeat(0), size))
+				frame, _ := multipartBody(fields, fileHeader("image/png"), strings.NewReader(""))
+				length, _ := io.Copy(io.Discard, frame)
+				req := newReq(http.MethodPost, p.api+"/employee/avatar/upload", ct, body, length+size)
+				resp, b, err := exchange(ctx, p.base, req, 60*time.Second)
+				if err == nil {
+					err = checkAnswer(abuseCase{name: "flood", status: []int{http.StatusBadRequest}, code: []int{code}, within: time.Minute}, resp, b, 0)
+				}
+				errs <- err
+			}()
+		}
+		var all []error
+		for range n {
+			all = append(all, <-errs)
+		}
+		h1, err := p.vm("VmHWM")
+		if err != nil {
+			return 0, err
+		}
+		return h1 - h0, errors.Join(all...)
+	}
+	strangers, err := flood(24, [][2]string{{"hash", "0123456789abcdef0123456789abcdef"}, {"employee_id", "1"}}, 4)
+	if err != nil {
+		t.Error(err)
+	}
+	if strangers > 96<<10 {
+		t.Errorf("24 strangers uploading 15 MiB each raised peak memory by %d MiB, want under 96 MiB", strangers>>10)
+	}
+	keyless, err := flood(12, [][2]string{{"employee_id", "1"}}, 3)
+	if err != nil {
+		t.Error(err)
+	}
+	// Two at a time (--decode-workers 2) cost about 70 MiB; the race
+	// detector's shadow memory makes that about 300. All twelve at once
+	// would cost well over 400 (1,200 with the race detector).
+	limit := int64(192)
+	if raceEnabled {
+		limit = 512
+	}
+	if keyless > limit<<10 {
+		t.Errorf("12 keyless uploads of 15 MiB each raised peak memory by %d MiB, want under %d MiB", keyless>>10, limit)
+	}
+
+	// The key after the file, and in the header: both still upload.
+	png := corpus(t, "alpha.png")
+	body, ct := multipartBody([][2]string{{"employee_id", fmt.Sprint(id)}}, fileHeader("image/png"), bytes.NewReader(png))
+	b, _ := io.ReadAll(body)
+	// Append the hash as a last part: rewrite the closing boundary.
+	boundary := ct[strings.Index(ct, "boundary=")+len("boundary="):]
+	b = append(bytes.TrimSuffix(b, []byte("--"+boundary+"--\r\n")), []byte("--"+boundary+"\r\nContent-Disposition: form-data; name=\"hash\"\r\n\r\n"+c.hash+"\r\n--"+boundary+"--\r\n")...)
+	req := newReq(http.MethodPost, p.api+"/employee/avatar/upload", ct, bytes.NewReader(b), int64(len(b)))
+	if r, err := c.do(req); err != nil || r.code() != 0 {
+		t.Errorf("upload with the key after the file = %v %v, want success", r, err)
+	}
+	body, ct = multipartBody([][2]string{{"employee_id", fmt.Sprint(id)}}, fileHeader("image/png"), bytes.NewReader(png))
+	req = newReq(http.MethodPost, p.api+"/employee/avatar/upload", ct, body, -1)
+	req.Header.Set("Authorization", "NVX "+c.hash)
+	if r, err := c.do(req); err != nil || r.code() != 0 {
+		t.Errorf("upload with the key in the header = %v %v, want success", r, err)
+	}
+	t.Logf("upload flood: 24 strangers × 15 MiB raised peak memory by %d MiB, 12 keyless × 15 MiB by %d MiB", strangers>>10, keyless>>10)
+}
