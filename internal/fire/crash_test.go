@@ -454,8 +454,8 @@ func TestCrash(t *testing.T) {
 			}
 			time.Sleep(time.Duration(300+rnd.IntN(900)) * time.Millisecond)
 			p.kill()
+			cancel() // the reader may be waiting for a first avatar
 			wg.Wait()
-			cancel()
 			close(errs)
 			for err := range errs {
 				t.Errorf("before kill %d: %v", kill, err)
