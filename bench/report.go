@@ -26,7 +26,7 @@ type row struct {
 
 func (r row) value() string {
 	if r.Unit != "" {
-		return fmt.Sprintf("%.0f %s", r.Value, r.Unit)
+		return fmt.Sprintf("%.3g %s", r.Value, r.Unit)
 	}
 	s := fmt.Sprintf("%.2f×", r.Value)
 	if len(r.Rounds) > 1 {
