@@ -104,7 +104,6 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	defer os.RemoveAll(work)
 	os.Chmod(work, 0o755) // nginx's workers run as an unprivileged user
 	cfg.work = work
 
@@ -129,7 +128,9 @@ func main() {
 		}
 	}
 	rep.elapsed = time.Since(start)
-	if err := rep.write(os.Stdout); err != nil {
+	err = rep.write(os.Stdout)
+	os.RemoveAll(work) // before any exit: os.Exit skips deferred calls
+	if err != nil {
 		fatal(err)
 	}
 	if failed {
