@@ -196,6 +196,14 @@ func checkServed(ctx context.Context, base string, refs, stored, temps []string)
 		}
 	}
 	for _, name := range stored {
+		if m := renditionName.FindStringSubmatch(name); m != nil {
+			// A stored rendition is served for ?size=N of its avatar.
+			size := strings.TrimPrefix(name[len(m[1]):len(name)-len(m[2])], "-")
+			if err := fetchImage(ctx, hc, staticURL(base, m[1]+m[2])+"?size="+size); err != nil {
+				errs = append(errs, fmt.Errorf("stored rendition %s: %w", name, err))
+			}
+			continue
+		}
 		if !avatarName.MatchString(name) || slices.Contains(refs, name) {
 			continue
 		}
@@ -659,12 +667,14 @@ func TestCrashCheckersCatch(t *testing.T) {
 	os.WriteFile(filepath.Join(st.files, stray), corpus(t, "alpha.png"), 0o640)
 	os.WriteFile(filepath.Join(st.files, half), corpus(t, "baseline.jpg")[:500], 0o640)
 	os.WriteFile(filepath.Join(st.files, ".tmp-crash"), corpus(t, "baseline.jpg")[:500], 0o640)
+	halfRendition := strings.Repeat("cd", 16) + "-64.jpg"
+	os.WriteFile(filepath.Join(st.files, halfRendition), corpus(t, "baseline.jpg")[:700], 0o640)
 	stored, temps, _ = storeContents(ctx, st)
 	if err := checkStore(refs, stored); err == nil || !strings.Contains(err.Error(), stray) {
 		t.Errorf("checkStore with %s stray = %v, want it named", stray, err)
 	}
-	if err := checkServed(ctx, p.base, nil, stored, temps); err == nil || !strings.Contains(err.Error(), half) {
-		t.Errorf("checkServed with a half-written %s = %v, want it named", half, err)
+	if err := checkServed(ctx, p.base, nil, stored, temps); err == nil || !strings.Contains(err.Error(), half) || !strings.Contains(err.Error(), halfRendition) {
+		t.Errorf("checkServed with a half-written %s and %s = %v, want both named", half, halfRendition, err)
 	}
 	if len(temps) != 1 {
 		t.Errorf("storeContents found temporary files %v, want .tmp-crash", temps)
