@@ -493,6 +493,13 @@ func TestAbuse(t *testing.T) {
 		loris := slowLoris(ctx, p.base, 8)
 
 		hwm0, _ := p.vm("VmHWM")
+		// A case may cost a 16 MiB upload buffer or a 10 MiB header, a few
+		// times over while it is read; the race detector's shadow memory
+		// about doubles that. Nothing may cost in proportion to a 1 GiB body.
+		memLimit := int64(96)
+		if raceEnabled {
+			memLimit = 160
+		}
 		var maxGrowth int64
 		var worst, slowCase string
 		var slowest time.Duration
@@ -520,8 +527,8 @@ func TestAbuse(t *testing.T) {
 			if g := h1 - h0; g > maxGrowth {
 				maxGrowth, worst = g, ac.name
 			}
-			if g := h1 - h0; g > 96<<10 {
-				t.Errorf("%s: peak memory grew by %d MiB, want under 96 MiB", ac.name, g>>10)
+			if g := h1 - h0; g > memLimit<<10 {
+				t.Errorf("%s: peak memory grew by %d MiB, want under %d MiB", ac.name, g>>10, memLimit)
 			}
 		}
 		hwm1, _ := p.vm("VmHWM")
