@@ -88,7 +88,7 @@ func (db *DB) Employees(ctx context.Context, account int64, q roster.ListQuery) 
 		where += ` AND search LIKE $2 ESCAPE '\'`
 	}
 	var total int
-	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM employees WHERE `+where, args...).Scan(&total); err != nil {
+	if err := db.queryRow(ctx, `SELECT count(*) FROM employees WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
 	order, err := db.orderBy(q.Sort)
@@ -106,7 +106,7 @@ func (db *DB) Employees(ctx context.Context, account int64, q roster.ListQuery) 
 			query = strings.Replace(query, "LIMIT -1 ", "", 1)
 		}
 	}
-	rows, err := db.sql.QueryContext(ctx, query, args...)
+	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -160,15 +160,7 @@ func escapeLike(s string) string {
 
 // Employee reads one employee of the account.
 func (db *DB) Employee(ctx context.Context, account, id int64) (roster.Employee, error) {
-	return db.employee(ctx, db.sql, account, id)
-}
-
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func (db *DB) employee(ctx context.Context, q querier, account, id int64) (roster.Employee, error) {
-	e, err := scanEmployee(q.QueryRowContext(ctx,
+	e, err := scanEmployee(db.queryRow(ctx,
 		`SELECT `+employeeColumns+` FROM employees WHERE id = $1 AND account_id = $2`, id, account))
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("employee %d: %w", id, roster.ErrNotFound)
@@ -322,7 +314,7 @@ func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employ
 // committed.
 func (db *DB) DeleteEmployee(ctx context.Context, account, id int64) (avatar *string, err error) {
 	var name sql.NullString
-	err = db.sql.QueryRowContext(ctx,
+	err = db.queryRow(ctx,
 		`DELETE FROM employees WHERE id = $1 AND account_id = $2 RETURNING avatar_file_name`,
 		id, account).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -333,7 +325,7 @@ func (db *DB) DeleteEmployee(ctx context.Context, account, id int64) (avatar *st
 
 // SetIcon sets an employee's icon_id (null: show the uploaded avatar).
 func (db *DB) SetIcon(ctx context.Context, account, id int64, icon *int64) error {
-	res, err := db.sql.ExecContext(ctx, `UPDATE employees SET icon_id = $1 WHERE id = $2 AND account_id = $3`,
+	res, err := db.exec(ctx, `UPDATE employees SET icon_id = $1 WHERE id = $2 AND account_id = $3`,
 		nullInt(icon), id, account)
 	return affected(res, err, "employee", id)
 }
@@ -405,7 +397,7 @@ func (db *DB) ReferencedAvatars(ctx context.Context, names []string) (map[string
 
 // Departments lists the account's departments by id.
 func (db *DB) Departments(ctx context.Context, account int64) ([]roster.Department, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, label, location_lat, location_lng, location_address
+	rows, err := db.query(ctx, `SELECT id, label, location_lat, location_lng, location_address
 		FROM departments WHERE account_id = $1 ORDER BY id`, account)
 	if err != nil {
 		return nil, err
@@ -429,7 +421,7 @@ func (db *DB) Departments(ctx context.Context, account int64) ([]roster.Departme
 func (db *DB) CreateDepartment(ctx context.Context, account int64, d roster.Department) (int64, error) {
 	lat, lng, address := locationArgs(d.Location)
 	var id int64
-	err := db.sql.QueryRowContext(ctx, `INSERT INTO departments (account_id, label, location_lat,
+	err := db.queryRow(ctx, `INSERT INTO departments (account_id, label, location_lat,
 		location_lng, location_address) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		account, d.Label, lat, lng, address).Scan(&id)
 	return id, err
@@ -438,7 +430,7 @@ func (db *DB) CreateDepartment(ctx context.Context, account int64, d roster.Depa
 // UpdateDepartment changes a department of the account.
 func (db *DB) UpdateDepartment(ctx context.Context, account int64, d roster.Department) error {
 	lat, lng, address := locationArgs(d.Location)
-	res, err := db.sql.ExecContext(ctx, `UPDATE departments SET label = $1, location_lat = $2,
+	res, err := db.exec(ctx, `UPDATE departments SET label = $1, location_lat = $2,
 		location_lng = $3, location_address = $4 WHERE id = $5 AND account_id = $6`,
 		d.Label, lat, lng, address, d.ID, account)
 	return affected(res, err, "department", d.ID)

@@ -55,7 +55,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, userID int64, digest []byte, tit
 
 // APIKeys lists the user's API keys by id.
 func (db *DB) APIKeys(ctx context.Context, userID int64) ([]APIKey, error) {
-	rows, err := db.sql.QueryContext(ctx,
+	rows, err := db.query(ctx,
 		`SELECT id, title, created_at FROM api_keys WHERE user_id = $1 ORDER BY id`, userID)
 	if err != nil {
 		return nil, err
@@ -77,14 +77,14 @@ func (db *DB) APIKeys(ctx context.Context, userID int64) ([]APIKey, error) {
 // DeleteAPIKey deletes the user's API key with that id. ErrNotFound when
 // the user has no such key.
 func (db *DB) DeleteAPIKey(ctx context.Context, userID, id int64) error {
-	res, err := db.sql.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID)
+	res, err := db.exec(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID)
 	return affected(res, err, "API key", id)
 }
 
 // DeleteAPIKeyByDigest deletes the user's API key with that digest.
 // ErrNotFound when the user has no such key.
 func (db *DB) DeleteAPIKeyByDigest(ctx context.Context, userID int64, digest []byte) error {
-	res, err := db.sql.ExecContext(ctx, `DELETE FROM api_keys WHERE digest = $1 AND user_id = $2`, digest, userID)
+	res, err := db.exec(ctx, `DELETE FROM api_keys WHERE digest = $1 AND user_id = $2`, digest, userID)
 	if err != nil {
 		return err
 	}

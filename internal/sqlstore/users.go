@@ -33,7 +33,7 @@ func scanUser(s scanner, extra ...any) (roster.User, error) {
 // CountUsers counts every user, master or sub-user.
 func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := db.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, err
 }
 
@@ -41,7 +41,7 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 // login is in use.
 func (db *DB) CreateMaster(ctx context.Context, login, passwordHash string, now time.Time) (int64, error) {
 	var id int64
-	err := db.sql.QueryRowContext(ctx,
+	err := db.queryRow(ctx,
 		`INSERT INTO users (login, password_hash, activated, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 		login, passwordHash, true, now.Unix()).Scan(&id)
 	if isUnique(err) {
@@ -72,7 +72,7 @@ func (db *DB) SetMasterPassword(ctx context.Context, login, passwordHash string)
 // UserByLogin returns the user with that login and its password hash.
 func (db *DB) UserByLogin(ctx context.Context, login string) (roster.User, string, error) {
 	var hash string
-	row := db.sql.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE login = $1`, login)
+	row := db.queryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE login = $1`, login)
 	u, err := scanUser(row, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, "", fmt.Errorf("login: %w", roster.ErrNotFound)
@@ -82,7 +82,7 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (roster.User, strin
 
 // CreateSession stores a session by the digest of its key.
 func (db *DB) CreateSession(ctx context.Context, userID int64, digest []byte, now, expires time.Time) error {
-	_, err := db.sql.ExecContext(ctx,
+	_, err := db.exec(ctx,
 		`INSERT INTO sessions (digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 		digest, userID, now.Unix(), expires.Unix())
 	return err
@@ -95,7 +95,7 @@ func (db *DB) CreateSession(ctx context.Context, userID int64, digest []byte, no
 func (db *DB) Caller(ctx context.Context, digest []byte, now time.Time) (*roster.Caller, error) {
 	var rights sql.NullString
 	var keyID int64
-	row := db.sql.QueryRowContext(ctx, `SELECT u.id, COALESCE(u.master_id, 0), u.login, u.first_name,
+	row := db.queryRow(ctx, `SELECT u.id, COALESCE(u.master_id, 0), u.login, u.first_name,
 		u.middle_name, u.last_name, u.phone, u.activated, u.security_group_id, u.created_at, g.rights, c.key_id
 		FROM (SELECT user_id, 0 AS key_id FROM sessions WHERE digest = $1 AND expires_at > $2
 			UNION ALL SELECT user_id, id AS key_id FROM api_keys WHERE digest = $1) c
@@ -124,13 +124,13 @@ func (db *DB) Caller(ctx context.Context, digest []byte, now time.Time) (*roster
 
 // DeleteSession ends a session.
 func (db *DB) DeleteSession(ctx context.Context, digest []byte) error {
-	_, err := db.sql.ExecContext(ctx, `DELETE FROM sessions WHERE digest = $1`, digest)
+	_, err := db.exec(ctx, `DELETE FROM sessions WHERE digest = $1`, digest)
 	return err
 }
 
 // RenewSession moves a live session's expiry. ErrNoSession when it has ended.
 func (db *DB) RenewSession(ctx context.Context, digest []byte, now, expires time.Time) error {
-	res, err := db.sql.ExecContext(ctx,
+	res, err := db.exec(ctx,
 		`UPDATE sessions SET expires_at = $1 WHERE digest = $2 AND expires_at > $3`,
 		expires.Unix(), digest, now.Unix())
 	if err != nil {
@@ -147,13 +147,13 @@ func (db *DB) RenewSession(ctx context.Context, digest []byte, now, expires time
 // ActiveSessions counts sessions that have not expired.
 func (db *DB) ActiveSessions(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
-	err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE expires_at > $1`, now.Unix()).Scan(&n)
+	err := db.queryRow(ctx, `SELECT count(*) FROM sessions WHERE expires_at > $1`, now.Unix()).Scan(&n)
 	return n, err
 }
 
 // DeleteExpiredSessions removes sessions that have expired.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	res, err := db.sql.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now.Unix())
+	res, err := db.exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now.Unix())
 	if err != nil {
 		return 0, err
 	}
@@ -202,7 +202,7 @@ func (db *DB) CreateSubUser(ctx context.Context, account int64, u roster.User, p
 
 // SubUsers lists the account's sub-users by id.
 func (db *DB) SubUsers(ctx context.Context, account int64) ([]roster.User, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE master_id = $1 ORDER BY id`, account)
+	rows, err := db.query(ctx, `SELECT `+userColumns+` FROM users WHERE master_id = $1 ORDER BY id`, account)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (db *DB) UpdateSubUser(ctx context.Context, account int64, u roster.User) e
 
 // DeleteSubUser deletes a sub-user of the account and its sessions.
 func (db *DB) DeleteSubUser(ctx context.Context, account, id int64) error {
-	res, err := db.sql.ExecContext(ctx, `DELETE FROM users WHERE id = $1 AND master_id = $2`, id, account)
+	res, err := db.exec(ctx, `DELETE FROM users WHERE id = $1 AND master_id = $2`, id, account)
 	return affected(res, err, "sub-user", id)
 }
 
@@ -259,7 +259,7 @@ func (db *DB) CreateGroup(ctx context.Context, account int64, g roster.SecurityG
 		return 0, err
 	}
 	var id int64
-	err = db.sql.QueryRowContext(ctx,
+	err = db.queryRow(ctx,
 		`INSERT INTO security_groups (account_id, label, rights) VALUES ($1, $2, $3) RETURNING id`,
 		account, g.Label, string(rights)).Scan(&id)
 	return id, err
@@ -267,7 +267,7 @@ func (db *DB) CreateGroup(ctx context.Context, account int64, g roster.SecurityG
 
 // Groups lists the account's security groups by id.
 func (db *DB) Groups(ctx context.Context, account int64) ([]roster.SecurityGroup, error) {
-	rows, err := db.sql.QueryContext(ctx,
+	rows, err := db.query(ctx,
 		`SELECT id, label, rights FROM security_groups WHERE account_id = $1 ORDER BY id`, account)
 	if err != nil {
 		return nil, err
@@ -294,7 +294,7 @@ func (db *DB) UpdateGroup(ctx context.Context, account int64, g roster.SecurityG
 	if err != nil {
 		return err
 	}
-	res, err := db.sql.ExecContext(ctx,
+	res, err := db.exec(ctx,
 		`UPDATE security_groups SET label = $1, rights = $2 WHERE id = $3 AND account_id = $4`,
 		g.Label, string(rights), g.ID, account)
 	return affected(res, err, "security group", g.ID)
@@ -353,7 +353,7 @@ func ptrInt(n sql.NullInt64) *int64 {
 
 // User reads a user by id.
 func (db *DB) User(ctx context.Context, id int64) (roster.User, error) {
-	u, err := scanUser(db.sql.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user %d: %w", id, roster.ErrNotFound)
 	}
