@@ -216,10 +216,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *corsOrigins != "" {
 		opts.CORSOrigins = strings.Split(*corsOrigins, ",")
 	}
-	log, err := newLogger(*logFormat, stderr)
+	// Request lines are written out in batches, every 50 ms at the latest.
+	logs := newLogBuffer(stderr, 50*time.Millisecond)
+	defer logs.Close()
+	log, err := newLogger(*logFormat, logs)
 	if err != nil {
 		return err
 	}
+	log = slog.New(urgentFlush{log.Handler(), logs})
 
 	db, files, err := st.open(ctx)
 	if err != nil {

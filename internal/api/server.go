@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,6 +100,7 @@ type Server struct {
 	decode  chan struct{} // the decode concurrency limit
 	limits  *limits
 	cache   *fileCache
+	ids     *requestIDs
 	cors    map[string]bool
 
 	// blind bounds the uploads whose file is read before their caller is
@@ -122,6 +125,7 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		decode: make(chan struct{}, opts.DecodeWorkers),
 		blind:  make(chan struct{}, opts.DecodeWorkers),
 		limits: newLimits(opts),
+		ids:    newRequestIDs(),
 		cache:  newFileCache(opts.StaticCacheBytes, time.Minute),
 		cors:   map[string]bool{},
 	}
@@ -140,7 +144,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info := &reqInfo{id: requestID(r)}
+	info := &reqInfo{id: s.requestID(r)}
 	w.Header().Set("X-Request-Id", info.id)
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
@@ -232,15 +236,30 @@ func infoOf(r *http.Request) *reqInfo {
 }
 
 // requestID takes a sane X-Request-Id from the client, or makes one.
-func requestID(r *http.Request) string {
+func (s *Server) requestID(r *http.Request) string {
 	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool {
 		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')
 	}) {
 		return id
 	}
-	b := make([]byte, 8)
+	return s.ids.next()
+}
+
+// requestIDs makes request ids: a random prefix per server and a counter,
+// unique without a call to the random source per request.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	b := make([]byte, 4)
 	rand.Read(b)
-	return hex.EncodeToString(b)
+	return &requestIDs{prefix: hex.EncodeToString(b) + "-"}
+}
+
+func (g *requestIDs) next() string {
+	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
 }
 
 type statusWriter struct {

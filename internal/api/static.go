@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,12 +17,27 @@ import (
 // renditionSizes are the square sizes ?size= may ask for.
 var renditionSizes = []int{32, 48, 64, 96, 128, 192, 256, 512}
 
-// storedName matches the names uploads are stored under; nothing else is
-// ever looked up, so no name reaches the store that it did not make.
-var storedName = regexp.MustCompile(`^[0-9a-f]{32}\.(jpg|png|gif)$`)
+// isStoredName reports whether name has the form uploads are stored under,
+// 32 lowercase hex and .jpg, .png or .gif; nothing else is ever looked up,
+// so no name reaches the store that it did not make.
+func isStoredName(name string) bool {
+	if len(name) != 36 {
+		return false
+	}
+	for i := range 32 {
+		if c := name[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	switch name[32:] {
+	case ".jpg", ".png", ".gif":
+		return true
+	}
+	return false
+}
 
 // renditionName is the stored name of a size rendition of an avatar:
-// <hex>-<size>.<ext>, which storedName never matches.
+// <hex>-<size>.<ext>, which isStoredName refuses.
 func renditionName(name string, size int) string {
 	dot := strings.LastIndexByte(name, '.')
 	return name[:dot] + "-" + strconv.Itoa(size) + name[dot:]
@@ -39,7 +53,7 @@ const maxStoredBytes = 64 << 20
 func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	infoOf(r).call = "static/employee/avatars"
 	name := r.PathValue("name")
-	if !storedName.MatchString(name) {
+	if !isStoredName(name) {
 		s.notFound(w, r)
 		return
 	}
