@@ -129,29 +129,11 @@ func (in install) checkDatabase(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // child is a running server process.
 type child struct {
 	cmd            *exec.Cmd
 	api            string
-	stdout, stderr *lockedBuffer
+	stdout, stderr *syncBuffer
 	done           chan struct{} // closed once the process has exited
 	waitErr        error
 }
@@ -160,7 +142,7 @@ type child struct {
 // it listens.
 func startChild(t *testing.T, bin string, in install) *child {
 	t.Helper()
-	c := &child{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	c := &child{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(bin, in.args()...)
 	// Only the variables this test sets configure the server.
 	for _, kv := range os.Environ() {
