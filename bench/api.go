@@ -14,19 +14,11 @@ import (
 // apiSection compares three calls with a bare net/http server answering
 // the same bytes without doing anything (bench/ceiling).
 func apiSection(ctx context.Context, cfg *config, rep *report) error {
-	rs, err := startRoster(ctx, cfg, "roster-api", filepath.Join(cfg.work, "api"), "")
+	rs, c, ids, err := startSignedIn(ctx, cfg, "roster-api", "api", 100)
 	if err != nil {
 		return err
 	}
 	defer rs.stop()
-	c := newClient(rs.url)
-	if err := c.signIn(); err != nil {
-		return err
-	}
-	ids, err := c.createEmployees(100)
-	if err != nil {
-		return err
-	}
 	id := ids[len(ids)/2]
 	assignBody, _ := json.Marshal(map[string]any{"hash": c.hash, "employee_id": id, "icon_id": 3654})
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"path/filepath"
 	"time"
 )
 
@@ -145,4 +147,24 @@ func get(url string) ([]byte, http.Header, error) {
 		err = fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
 	}
 	return b, resp.Header, err
+}
+
+// startSignedIn starts a Roster server on a fresh data directory under the
+// work directory, signs in as its admin and creates n employees.
+func startSignedIn(ctx context.Context, cfg *config, name, dir string, n int) (*server, *client, []int64, error) {
+	rs, err := startRoster(ctx, cfg, name, filepath.Join(cfg.work, dir), "")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c := newClient(rs.url)
+	if err := c.signIn(); err != nil {
+		rs.stop()
+		return nil, nil, nil, err
+	}
+	ids, err := c.createEmployees(n)
+	if err != nil {
+		rs.stop()
+		return nil, nil, nil, err
+	}
+	return rs, c, ids, nil
 }

@@ -12,19 +12,11 @@ import (
 // staticSection compares Roster serving a stored 256×256 avatar with nginx
 // serving the same bytes from disk.
 func staticSection(ctx context.Context, cfg *config, rep *report) error {
-	rs, err := startRoster(ctx, cfg, "roster-static", filepath.Join(cfg.work, "static"), "")
+	rs, c, ids, err := startSignedIn(ctx, cfg, "roster-static", "static", 1)
 	if err != nil {
 		return err
 	}
 	defer rs.stop()
-	c := newClient(rs.url)
-	if err := c.signIn(); err != nil {
-		return err
-	}
-	ids, err := c.createEmployees(1)
-	if err != nil {
-		return err
-	}
 	img, err := photoJPEG(256, 256, 7, 90)
 	if err != nil {
 		return err

@@ -130,19 +130,11 @@ func uploadSection(ctx context.Context, cfg *config, rep *report) error {
 	}
 
 	// End to end: one upload at a time through a running server.
-	rs, err := startRoster(ctx, cfg, "roster-upload", filepath.Join(cfg.work, "upload"), "")
+	rs, c, ids, err := startSignedIn(ctx, cfg, "roster-upload", "upload", 1)
 	if err != nil {
 		return err
 	}
 	defer rs.stop()
-	c := newClient(rs.url)
-	if err := c.signIn(); err != nil {
-		return err
-	}
-	ids, err := c.createEmployees(1)
-	if err != nil {
-		return err
-	}
 	for _, k := range cases {
 		var lat []float64
 		for i := range cfg.reps + 1 {
