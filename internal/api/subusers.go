@@ -1,10 +1,6 @@
 package api
 
-import (
-	"slices"
-
-	"roster/internal/roster"
-)
+import "roster/internal/roster"
 
 // subUser is Navixy's sub-user object.
 type subUser struct {
@@ -156,7 +152,7 @@ func (s *Server) groupList(c *call) (any, error) {
 	}
 	list := make([]group, len(groups))
 	for i, g := range groups {
-		list[i] = group{ID: g.ID, Label: g.Label, Privileges: privileges{Rights: rightsOrEmpty(g.Rights)}}
+		list[i] = group{ID: g.ID, Label: g.Label, Privileges: privileges{Rights: g.Rights}}
 	}
 	return struct {
 		List []group `json:"list"`
@@ -182,12 +178,3 @@ func (s *Server) groupDelete(c *call) (any, error) {
 	}
 	return nil, s.db.DeleteGroup(c.r.Context(), c.caller.Account(), *id)
 }
-
-func rightsOrEmpty(r []roster.Right) []roster.Right {
-	if r == nil {
-		return []roster.Right{}
-	}
-	return r
-}
-
-func sortRights(r []roster.Right) { slices.Sort(r) }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"roster/internal/roster"
@@ -114,7 +115,7 @@ func (s *Server) userGetInfo(c *call) (any, error) {
 		for r := range c.caller.Rights {
 			rights = append(rights, r)
 		}
-		sortRights(rights)
+		slices.Sort(rights)
 		info.Privileges = &privileges{Rights: rights}
 	}
 	return struct {
