@@ -136,3 +136,58 @@ func BenchmarkSetIcon(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCaller is the lookup every authenticated call makes: a master's
+// session (the common case), a sub-user's session (its group's rights are
+// read too) and an API key.
+func BenchmarkCaller(b *testing.B) {
+	forEachBackendB(b, func(b *testing.B, db *DB, account int64, ids []int64) {
+		ctx := context.Background()
+		group := newGroup(b, db, account, "staff", roster.RightEmployeeUpdate, "tracker_update", "tag_update")
+		sub := newSubUser(b, db, account, "bench-sub", &group)
+		_, keyDigest, err := roster.NewSessionKey()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.CreateAPIKey(ctx, account, keyDigest, "bench", t0); err != nil {
+			b.Fatal(err)
+		}
+		cases := []struct {
+			name   string
+			digest []byte
+			sub    bool
+		}{
+			{"master_session", newSession(b, db, account), false},
+			{"sub_session", newSession(b, db, sub), true},
+			{"api_key", keyDigest, false},
+		}
+		for _, tt := range cases {
+			b.Run(tt.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					c, err := db.Caller(ctx, tt.digest, t0)
+					if err != nil || c.Master() == tt.sub {
+						b.Fatalf("Caller(%s) = %+v, %v", tt.name, c, err)
+					}
+				}
+			})
+		}
+	})
+}
+
+// BenchmarkPointRead is the floor of one database round trip through the
+// store: a prepared primary-key read of one integer.
+func BenchmarkPointRead(b *testing.B) {
+	forEachBackendB(b, func(b *testing.B, db *DB, account int64, ids []int64) {
+		ctx := context.Background()
+		i := 0
+		for b.Loop() {
+			var id int64
+			want := ids[i*7919%len(ids)]
+			if err := db.queryRow(ctx, `SELECT id FROM employees WHERE id = $1`, want).Scan(&id); err != nil || id != want {
+				b.Fatalf("point read %d = %d, %v", want, id, err)
+			}
+			i++
+		}
+	})
+}
