@@ -126,22 +126,33 @@ func run(ctx context.Context, dbURL string, big, accounts, per int, keyBig, keyS
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	var rows [][]any
+	var cols []string
+	add := func(account int64, i int) error {
+		c, vals, err := sqlstore.EmployeeRow(employee(rng, i))
+		cols = append([]string{"account_id"}, c...)
+		rows = append(rows, append([]any{account}, vals...))
+		return err
+	}
 	for i := range big {
-		rows = append(rows, employeeRow(rng, ids[0], i))
+		if err := add(ids[0], i); err != nil {
+			return err
+		}
 	}
 	for a := range accounts {
 		for i := range per {
-			rows = append(rows, employeeRow(rng, ids[1+a], i))
+			if err := add(ids[1+a], i); err != nil {
+				return err
+			}
 		}
 	}
-	cols := []string{"account_id", "tracker_id", "first_name", "middle_name", "last_name", "email", "phone",
-		"driver_license_number", "driver_license_cats", "driver_license_valid_till", "hardware_key",
-		"location_lat", "location_lng", "location_address", "personnel_number", "tags"}
 	eids, err := insert(ctx, raw, "employees", cols, rows)
 	if err != nil {
 		return fmt.Errorf("employees: %w", err)
 	}
 	res.Employees = len(eids)
+	if err := db.RecountEmployees(ctx); err != nil {
+		return err
+	}
 	if big > 0 {
 		res.BigIDs = []int64{eids[0], eids[big/2], eids[big-1]}
 	}
@@ -176,18 +187,21 @@ func run(ctx context.Context, dbURL string, big, accounts, per int, keyBig, keyS
 
 var lastNames = []string{"Lee", "Smith", "Novak", "García", "Müller", "Rossi", "Kowalski", "Ivanova", "Tanaka", "Okafor"}
 
-func employeeRow(rng *rand.Rand, account int64, i int) []any {
-	last := lastNames[rng.IntN(len(lastNames))]
-	var tracker any
+func employee(rng *rand.Rand, i int) roster.Employee {
+	e := roster.Employee{FirstName: fmt.Sprintf("Emp%06d", i), LastName: lastNames[rng.IntN(len(lastNames))],
+		Email: fmt.Sprintf("emp%06d@example.com", i), Phone: fmt.Sprintf("49151%08d", rng.IntN(100_000_000)),
+		DriverLicenseNumber: fmt.Sprintf("DL%08d", i), DriverLicenseCats: "B,C",
+		DriverLicenseValidTill: ptr("2030-01-31"),
+		Location: &roster.Location{Lat: 48.1 + rng.Float64(), Lng: 11.5 + rng.Float64(),
+			Address: "Somewhere street " + fmt.Sprint(i%300)},
+		PersonnelNumber: fmt.Sprintf("P%06d", i), Tags: []int64{1, 2}}
 	if i%2 == 0 {
-		tracker = int64(1_000_000 + i)
+		e.TrackerID = ptr(int64(1_000_000 + i))
 	}
-	return []any{account, tracker, fmt.Sprintf("Emp%06d", i), "", last,
-		fmt.Sprintf("emp%06d@example.com", i), fmt.Sprintf("49151%08d", rng.IntN(100_000_000)),
-		fmt.Sprintf("DL%08d", i), "B,C", "2030-01-31", nil,
-		48.1 + rng.Float64(), 11.5 + rng.Float64(), "Somewhere street " + fmt.Sprint(i%300),
-		fmt.Sprintf("P%06d", i), "[1,2]"}
+	return e
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // insert adds rows in multi-row INSERTs, many to a transaction, and
 // returns the new ids in order.

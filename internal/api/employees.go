@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"roster/internal/roster"
@@ -65,11 +66,6 @@ func readEmployee(p *params, withID bool) (roster.Employee, error) {
 	return e, p.Err()
 }
 
-type listResult struct {
-	List  []roster.Employee `json:"list"`
-	Count int               `json:"count"`
-}
-
 func (s *Server) employeeList(c *call) (any, error) {
 	p := c.params
 	var q roster.ListQuery
@@ -97,11 +93,13 @@ func (s *Server) employeeList(c *call) (any, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	list, total, err := s.db.Employees(c.r.Context(), c.caller.Account(), q)
+	b, total, err := s.db.AppendEmployees(c.r.Context(), []byte(`{"success":true,"list":`), c.caller.Account(), q)
 	if err != nil {
 		return nil, err
 	}
-	return listResult{List: list, Count: total}, nil
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	return body(append(b, '}')), nil
 }
 
 // readSort reads up to two sort keys, "field=asc" or "field=desc", given as
@@ -150,11 +148,11 @@ func (s *Server) employeeRead(c *call) (any, error) {
 	if err := c.params.Err(); err != nil {
 		return nil, err
 	}
-	e, err := s.db.Employee(c.r.Context(), c.caller.Account(), *id)
+	b, err := s.db.AppendEmployee(c.r.Context(), []byte(`{"success":true,"value":`), c.caller.Account(), *id)
 	if err != nil {
 		return nil, err
 	}
-	return valueResult{Value: e}, nil
+	return body(append(b, '}')), nil
 }
 
 type valueResult struct {

@@ -172,6 +172,13 @@ func (db *DB) Ping(ctx context.Context) error {
 // Postgres reports whether the database is PostgreSQL.
 func (db *DB) Postgres() bool { return db.dialect == dialectPostgres }
 
+// fills compute, after a migration that adds derived columns, their values
+// for the rows already there.
+var fills = map[string]func(context.Context, *sql.Tx) error{
+	searchMigration: fillSearch,
+	wireMigration:   fillWire,
+}
+
 func (db *DB) migrate(ctx context.Context) error {
 	dir := "migrations/sqlite"
 	if db.dialect == dialectPostgres {
@@ -212,8 +219,8 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("%s: %w", version, err)
 			}
-			if version == searchMigration {
-				if err := fillSearch(ctx, tx); err != nil {
+			if fill := fills[version]; fill != nil {
+				if err := fill(ctx, tx); err != nil {
 					return fmt.Errorf("%s: %w", version, err)
 				}
 			}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -54,8 +55,68 @@ func openDB(tb testing.TB, url string) *DB {
 		tb.Fatalf("Open(%s) = %v", url, err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { checkDerived(tb, db) })
 	return db
 }
+
+// checkDerived checks, after every test, what the store keeps besides the
+// columns: each employee reads as json.Marshal encodes its columns, and each
+// account's employee count is its number of rows.
+func checkDerived(tb testing.TB, db *DB) {
+	tb.Helper()
+	ctx := context.Background()
+	if err := db.Ping(ctx); err != nil {
+		return // closed by the test
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+employeeColumns+`, account_id FROM employees`)
+	if err != nil {
+		tb.Errorf("reading employees: %v", err)
+		return
+	}
+	want := map[int64]map[int64]string{}
+	for rows.Next() {
+		var account int64
+		e, err := scanEmployee(scanFunc(func(dest ...any) error { return rows.Scan(append(dest, &account)...) }))
+		if err != nil {
+			tb.Errorf("reading employees: %v", err)
+			rows.Close()
+			return
+		}
+		b, _ := json.Marshal(e)
+		if want[account] == nil {
+			want[account] = map[int64]string{}
+		}
+		want[account][e.ID] = string(b)
+	}
+	rows.Close()
+	for account, byID := range want {
+		b, n, err := db.AppendEmployees(ctx, nil, account, roster.ListQuery{})
+		var list []json.RawMessage
+		if err == nil {
+			err = json.Unmarshal(b, &list)
+		}
+		if err != nil || n != len(byID) || len(list) != len(byID) {
+			tb.Errorf("account %d lists %d employees (count %d, %v), want %d", account, len(list), n, err, len(byID))
+			continue
+		}
+		for _, raw := range list {
+			var e struct{ ID int64 }
+			json.Unmarshal(raw, &e)
+			if string(raw) != byID[e.ID] {
+				tb.Errorf("employee %d reads as\n%s\nits columns say\n%s", e.ID, raw, byID[e.ID])
+			}
+		}
+	}
+	var stale int
+	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM users
+		WHERE employee_count <> (SELECT count(*) FROM employees WHERE account_id = users.id)`).Scan(&stale); err != nil || stale > 0 {
+		tb.Errorf("%d accounts have a wrong employee count (%v)", stale, err)
+	}
+}
+
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // t0 is the suite's clock: stores take the time as a parameter.
 var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
@@ -813,6 +874,9 @@ func TestIntegrityCheck(t *testing.T) {
 		}
 		if err := db.IntegrityCheck(ctx); err == nil {
 			t.Errorf("IntegrityCheck() with an orphan row = nil, want an error")
+		}
+		if _, err := conn.ExecContext(ctx, `DELETE FROM employees WHERE account_id = 999`); err != nil {
+			t.Fatal(err)
 		}
 		// The connection must not go back to the pool with checks off.
 		conn.Raw(func(any) error { return driver.ErrBadConn })

@@ -76,50 +76,80 @@ func nullString(p *string) sql.NullString {
 // Employees lists a page of the account's employees and counts all that
 // match the filter.
 func (db *DB) Employees(ctx context.Context, account int64, q roster.ListQuery) ([]roster.Employee, int, error) {
+	b, total, err := db.AppendEmployees(ctx, nil, account, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	list := []roster.Employee{}
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, 0, err
+	}
+	return list, total, nil
+}
+
+// AppendEmployees is Employees that appends the page to dst as the JSON
+// array the API answers.
+func (db *DB) AppendEmployees(ctx context.Context, dst []byte, account int64, q roster.ListQuery) ([]byte, int, error) {
 	where := `account_id = $1`
 	args := []any{account}
 	if q.Filter != "" {
 		f := fold(q.Filter)
 		if strings.Contains(f, searchSep) {
 			// No single field holds the separator.
-			return []roster.Employee{}, 0, nil
+			return append(dst, "[]"...), 0, nil
 		}
 		args = append(args, "%"+escapeLike(f)+"%")
 		where += ` AND search LIKE $2 ESCAPE '\'`
 	}
 	var total int
-	if err := db.queryRow(ctx, `SELECT count(*) FROM employees WHERE `+where, args...).Scan(&total); err != nil {
+	count := `SELECT employee_count FROM users WHERE id = $1`
+	if q.Filter != "" {
+		count = `SELECT count(*) FROM employees WHERE ` + where
+	}
+	if err := db.queryRow(ctx, count, args...).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, err
 	}
 	order, err := db.orderBy(q.Sort)
 	if err != nil {
 		return nil, 0, err
 	}
-	query := `SELECT ` + employeeColumns + ` FROM employees WHERE ` + where + ` ORDER BY ` + order
+	page := ""
 	if q.Limit > 0 {
 		args = append(args, q.Limit, q.Offset)
-		query += fmt.Sprintf(" LIMIT $%d OFFSET $%d", len(args)-1, len(args))
+		page = fmt.Sprintf(" LIMIT $%d OFFSET $%d", len(args)-1, len(args))
 	} else if q.Offset > 0 {
 		args = append(args, q.Offset)
-		query += fmt.Sprintf(" LIMIT -1 OFFSET $%d", len(args))
+		page = fmt.Sprintf(" LIMIT -1 OFFSET $%d", len(args))
 		if db.dialect == dialectPostgres {
-			query = strings.Replace(query, "LIMIT -1 ", "", 1)
+			page = fmt.Sprintf(" OFFSET $%d", len(args))
 		}
+	}
+	query := `SELECT ` + wireColumns + ` FROM employees WHERE ` + where + ` ORDER BY ` + order + page
+	if q.Offset > 0 {
+		// A deep page skips its offset on the ids alone (sorting only the
+		// sort keys), then reads the rows of the page.
+		query = `SELECT ` + wireColumns + ` FROM employees WHERE id IN (SELECT id FROM employees WHERE ` +
+			where + ` ORDER BY ` + order + page + `) ORDER BY ` + order
 	}
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer rows.Close()
-	list := []roster.Employee{}
-	for rows.Next() {
-		e, err := scanEmployee(rows)
-		if err != nil {
+	out := append(dst, '[')
+	var w wireRow
+	for first := true; rows.Next(); first = false {
+		if !first {
+			out = append(out, ',')
+		}
+		if out, err = w.append(out, rows); err != nil {
 			return nil, 0, err
 		}
-		list = append(list, e)
 	}
-	return list, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	return append(out, ']'), total, nil
 }
 
 // orderBy turns sort keys into an ORDER BY clause that is the same on both
@@ -160,12 +190,35 @@ func escapeLike(s string) string {
 
 // Employee reads one employee of the account.
 func (db *DB) Employee(ctx context.Context, account, id int64) (roster.Employee, error) {
-	e, err := scanEmployee(db.queryRow(ctx,
-		`SELECT `+employeeColumns+` FROM employees WHERE id = $1 AND account_id = $2`, id, account))
-	if errors.Is(err, sql.ErrNoRows) {
-		return e, fmt.Errorf("employee %d: %w", id, roster.ErrNotFound)
+	var e roster.Employee
+	b, err := db.AppendEmployee(ctx, nil, account, id)
+	if err != nil {
+		return e, err
 	}
+	err = json.Unmarshal(b, &e)
 	return e, err
+}
+
+// AppendEmployee is Employee that appends the JSON object the API answers
+// to dst.
+func (db *DB) AppendEmployee(ctx context.Context, dst []byte, account, id int64) ([]byte, error) {
+	rows, err := db.query(ctx, `SELECT `+wireColumns+` FROM employees WHERE id = $1 AND account_id = $2`, id, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("employee %d: %w", id, roster.ErrNotFound)
+	}
+	var w wireRow
+	b, err := w.append(dst, rows)
+	if err != nil {
+		return nil, err
+	}
+	return b, rows.Close()
 }
 
 // checkDepartment makes sure a department id, if set, names a department of
@@ -234,8 +287,29 @@ func fillSearch(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// employeeArgs are the writable columns of an employee, in the order of
-// CreateEmployee's and UpdateEmployee's SQL.
+// employeeFields are the columns an employee's writable fields are stored
+// in, with the ones derived from them, in the order of employeeArgs.
+var employeeFields = []string{"tracker_id", "first_name", "middle_name", "last_name", "email", "phone",
+	"driver_license_number", "driver_license_cats", "driver_license_valid_till", "hardware_key",
+	"department_id", "location_lat", "location_lng", "location_address", "personnel_number", "tags",
+	"search", "wire_head", "wire_tail"}
+
+// insertEmployee and updateEmployee take employeeArgs, then the account
+// (and, before it, the id for an update).
+var insertEmployee, updateEmployee = func() (string, string) {
+	var marks, sets []string
+	for i, c := range employeeFields {
+		marks = append(marks, fmt.Sprintf("$%d", i+1))
+		sets = append(sets, fmt.Sprintf("%s = $%d", c, i+1))
+	}
+	n := len(employeeFields)
+	return fmt.Sprintf(`INSERT INTO employees (%s, account_id) VALUES (%s, $%d) RETURNING id`,
+			strings.Join(employeeFields, ", "), strings.Join(marks, ", "), n+1),
+		fmt.Sprintf(`UPDATE employees SET %s WHERE id = $%d AND account_id = $%d`,
+			strings.Join(sets, ", "), n+1, n+2)
+}()
+
+// employeeArgs are the values of employeeFields for an employee.
 func employeeArgs(e roster.Employee) ([]any, error) {
 	tags, err := json.Marshal(e.Tags)
 	if err != nil {
@@ -244,12 +318,33 @@ func employeeArgs(e roster.Employee) ([]any, error) {
 	if e.Tags == nil {
 		tags = []byte("[]")
 	}
+	head, tail, err := wireParts(e)
+	if err != nil {
+		return nil, err
+	}
 	lat, lng, address := locationArgs(e.Location)
 	return []any{nullInt(e.TrackerID), e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
 		e.DriverLicenseNumber, e.DriverLicenseCats, nullString(e.DriverLicenseValidTill),
 		nullString(e.HardwareKey), nullInt(e.DepartmentID), lat, lng, address, e.PersonnelNumber,
-		string(tags), searchText(e)}, nil
+		string(tags), searchText(e), head, tail}, nil
 }
+
+// EmployeeRow gives the columns and values of a new employee's row, except
+// account_id, for a program that loads rows in bulk; it must then call
+// RecountEmployees.
+func EmployeeRow(e roster.Employee) (cols []string, vals []any, err error) {
+	vals, err = employeeArgs(e)
+	return employeeFields, vals, err
+}
+
+// RecountEmployees sets every account's employee count from its rows.
+func (db *DB) RecountEmployees(ctx context.Context) error {
+	_, err := db.sql.ExecContext(ctx, recountEmployees)
+	return err
+}
+
+const recountEmployees = `UPDATE users SET employee_count =
+	(SELECT count(*) FROM employees WHERE account_id = users.id)`
 
 // CreateEmployee creates an employee in the account. icon_id and
 // avatar_file_name start null. ErrExists when the tracker is bound to
@@ -265,21 +360,26 @@ func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employ
 		if err := checkDepartment(ctx, tx, account, e.DepartmentID); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO employees (tracker_id, first_name, middle_name,
-			last_name, email, phone, driver_license_number, driver_license_cats, driver_license_valid_till,
-			hardware_key, department_id, location_lat, location_lng, location_address, personnel_number,
-			tags, search, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-			$16, $17, $18)
-			RETURNING id`, append(args, account)...).Scan(&id)
+		err := tx.QueryRowContext(ctx, insertEmployee, append(args, account)...).Scan(&id)
 		if isUnique(err) {
 			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
 		}
 		if isForeignKey(err) && e.DepartmentID != nil {
 			return fmt.Errorf("department %d: %w", *e.DepartmentID, roster.ErrNotFound)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return countEmployees(ctx, tx, account, +1)
 	})
 	return id, err
+}
+
+// countEmployees moves an account's employee count by delta.
+func countEmployees(ctx context.Context, tx *sql.Tx, account int64, delta int) error {
+	_, err := tx.ExecContext(ctx, `UPDATE users SET employee_count = employee_count + $1 WHERE id = $2`,
+		delta, account)
+	return err
 }
 
 // UpdateEmployee replaces an employee's writable fields; icon_id and
@@ -293,12 +393,7 @@ func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employ
 		if err := checkDepartment(ctx, tx, account, e.DepartmentID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE employees SET tracker_id = $1, first_name = $2,
-			middle_name = $3, last_name = $4, email = $5, phone = $6, driver_license_number = $7,
-			driver_license_cats = $8, driver_license_valid_till = $9, hardware_key = $10,
-			department_id = $11, location_lat = $12, location_lng = $13, location_address = $14,
-			personnel_number = $15, tags = $16, search = $17 WHERE id = $18 AND account_id = $19`,
-			append(args, e.ID, account)...)
+		res, err := tx.ExecContext(ctx, updateEmployee, append(args, e.ID, account)...)
 		if isUnique(err) {
 			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
 		}
@@ -314,12 +409,18 @@ func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employ
 // committed.
 func (db *DB) DeleteEmployee(ctx context.Context, account, id int64) (avatar *string, err error) {
 	var name sql.NullString
-	err = db.queryRow(ctx,
-		`DELETE FROM employees WHERE id = $1 AND account_id = $2 RETURNING avatar_file_name`,
-		id, account).Scan(&name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("employee %d: %w", id, roster.ErrNotFound)
-	}
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx,
+			`DELETE FROM employees WHERE id = $1 AND account_id = $2 RETURNING avatar_file_name`,
+			id, account).Scan(&name)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("employee %d: %w", id, roster.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return countEmployees(ctx, tx, account, -1)
+	})
 	return ptrString(name), err
 }
 
