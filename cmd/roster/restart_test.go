@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -17,15 +18,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"roster/internal/proctest"
 	"roster/internal/roster"
 	"roster/internal/sqlstore"
 	"roster/internal/sqlstore/sqltest"
@@ -41,7 +40,13 @@ func TestRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server binary; skipped with -short")
 	}
-	bin := buildServer(t)
+	bin, err := proctest.Build(t.TempDir())
+	if errors.Is(err, exec.ErrNotFound) {
+		t.Skipf("building the server binary needs the go tool on PATH: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	stacks := []struct {
 		name string
 		// db gives the --db flag's value for a fresh installation, "" for
@@ -66,33 +71,7 @@ func TestRestart(t *testing.T) {
 	}
 }
 
-// buildServer builds ./cmd/roster with the go tool, with the race detector
-// when this test binary has it, so the child's races are found too.
-func buildServer(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("building the server binary needs the go tool on PATH: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "roster")
-	args := []string{"build", "-o", bin}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" && s.Value == "true" {
-				args = append(args, "-race")
-			}
-		}
-	}
-	cmd := exec.Command(goTool, append(args, ".")...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return bin
-}
-
 const restartAdminPassword = "restart-admin-pw"
-
-var childListenLine = regexp.MustCompile(`listening on (http://\S+)`)
 
 // install is one installation: its data directory and database.
 type install struct {
@@ -129,91 +108,53 @@ func (in install) checkDatabase(t *testing.T) {
 	}
 }
 
-// child is a running server process.
-type child struct {
-	cmd            *exec.Cmd
-	api            string
-	stdout, stderr *syncBuffer
-	done           chan struct{} // closed once the process has exited
-	waitErr        error
-}
-
 // startChild starts the server binary on the installation and waits until
 // it listens.
-func startChild(t *testing.T, bin string, in install) *child {
+func startChild(t *testing.T, bin string, in install) *proctest.Proc {
 	t.Helper()
-	c := &child{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	c.cmd = exec.Command(bin, in.args()...)
 	// Only the variables this test sets configure the server.
+	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ROSTER_") {
-			c.cmd.Env = append(c.cmd.Env, kv)
+			env = append(env, kv)
 		}
 	}
 	// A race-enabled child would wait a second at every exit for late
 	// reports; its races are reported as they happen anyway.
-	c.cmd.Env = append(c.cmd.Env, "ROSTER_ADMIN_PASSWORD="+restartAdminPassword,
+	env = append(env, "ROSTER_ADMIN_PASSWORD="+restartAdminPassword,
 		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		c.waitErr = c.cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		c.cmd.Process.Kill()
-		<-c.done
-	})
-	deadline := time.After(30 * time.Second)
-	for {
-		if m := childListenLine.FindStringSubmatch(c.stdout.String()); m != nil {
-			c.api = m[1] + "/v2"
-			return c
-		}
-		select {
-		case <-c.done:
-			t.Fatalf("server exited at start: %v\nstdout:\n%s\nstderr:\n%s", c.waitErr, c.stdout, c.stderr)
-		case <-deadline:
-			t.Fatalf("server did not start in 30s\nstdout:\n%s\nstderr:\n%s", c.stdout, c.stderr)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	return proctest.Start(t, bin, in.args(), env, 30*time.Second)
 }
 
-// kill ends the process with SIGKILL and waits for it.
-func (c *child) kill(t *testing.T) {
+// killChild ends the process with SIGKILL and waits for it.
+func killChild(t *testing.T, p *proctest.Proc) {
 	t.Helper()
-	if err := c.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
+	if !p.Alive() {
+		t.Fatalf("server exited before the kill\nstderr:\n%s", p.Stderr())
 	}
-	<-c.done
-	c.checkLog(t)
+	p.Kill()
+	checkLog(t, p)
 }
 
-// terminate sends SIGTERM and wants a clean exit within the shutdown bound.
-func (c *child) terminate(t *testing.T) {
+// terminateChild sends SIGTERM and wants a clean exit within the shutdown
+// bound.
+func terminateChild(t *testing.T, p *proctest.Proc) {
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	err := p.Stop()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%v\nstderr:\n%s", err, p.Stderr())
 	}
-	select {
-	case <-c.done:
-	case <-time.After(40 * time.Second):
-		t.Fatalf("server still running 40s after SIGTERM\nstderr:\n%s", c.stderr)
+	if err != nil {
+		t.Errorf("server exit after SIGTERM = %v, want exit status 0\nstderr:\n%s", err, p.Stderr())
 	}
-	if c.waitErr != nil {
-		t.Errorf("server exit after SIGTERM = %v, want exit status 0\nstderr:\n%s", c.waitErr, c.stderr)
-	}
-	c.checkLog(t)
+	checkLog(t, p)
 }
 
-func (c *child) checkLog(t *testing.T) {
+func checkLog(t *testing.T, p *proctest.Proc) {
 	t.Helper()
 	for _, bad := range []string{"DATA RACE", "panic:"} {
-		if strings.Contains(c.stderr.String(), bad) {
-			t.Errorf("server log holds %q:\n%s", bad, c.stderr)
+		if strings.Contains(p.Stderr(), bad) {
+			t.Errorf("server log holds %q:\n%s", bad, p.Stderr())
 		}
 	}
 }
@@ -730,7 +671,7 @@ func testKillRestart(t *testing.T, bin string, in install) {
 	seed := restartSeed(t)
 	r := rand.New(rand.NewPCG(seed, 0))
 	srv := startChild(t, bin, in)
-	clients := []*restartClient{newRestartClient(t, 1, srv.api, seed), newRestartClient(t, 2, srv.api, seed)}
+	clients := []*restartClient{newRestartClient(t, 1, srv.API, seed), newRestartClient(t, 2, srv.API, seed)}
 	const cycles = 5
 	total := 0
 	for cycle := range cycles {
@@ -742,7 +683,7 @@ func testKillRestart(t *testing.T, bin string, in install) {
 		// Sometimes at once, mostly after some writes; the two clients'
 		// requests are then in all stages of flight.
 		time.Sleep(time.Duration(r.IntN(600)) * time.Millisecond)
-		srv.kill(t)
+		killChild(t, srv)
 		wg.Wait()
 		if t.Failed() {
 			return
@@ -756,7 +697,7 @@ func testKillRestart(t *testing.T, bin string, in install) {
 			if c.pending != nil {
 				pending++
 			}
-			c.verify(t, srv.api)
+			c.verify(t, srv.API)
 		}
 		t.Logf("cycle %d: %d writes acknowledged so far, %d unanswered at the kill, %v", cycle+1, acked, pending, time.Since(start).Round(time.Millisecond))
 		total = acked
@@ -777,7 +718,7 @@ func testKillRestart(t *testing.T, bin string, in install) {
 			if !s.Activated {
 				continue
 			}
-			a := &restartClient{api: srv.api, http: c.http}
+			a := &restartClient{api: srv.API, http: c.http}
 			answer, err := a.send(writeOp{call: "user/auth", params: map[string]any{"login": s.Login, "password": "sub-pw-" + s.Login}})
 			if err != nil || answer["success"] != true {
 				t.Errorf("user/auth as %s after the kills = %v, %v, want success", s.Login, answer, err)
@@ -785,7 +726,7 @@ func testKillRestart(t *testing.T, bin string, in install) {
 			break
 		}
 	}
-	srv.terminate(t)
+	terminateChild(t, srv)
 }
 
 // testGracefulRestart stops the server with SIGTERM, once when it is idle
@@ -793,7 +734,7 @@ func testKillRestart(t *testing.T, bin string, in install) {
 func testGracefulRestart(t *testing.T, bin string, in install) {
 	seed := restartSeed(t)
 	srv := startChild(t, bin, in)
-	clients := []*restartClient{newRestartClient(t, 1, srv.api, seed), newRestartClient(t, 2, srv.api, seed)}
+	clients := []*restartClient{newRestartClient(t, 1, srv.API, seed), newRestartClient(t, 2, srv.API, seed)}
 
 	// Idle: every write answered, then SIGTERM.
 	var wg sync.WaitGroup
@@ -801,14 +742,14 @@ func testGracefulRestart(t *testing.T, bin string, in install) {
 		wg.Go(func() { c.work(t, 25) })
 	}
 	wg.Wait()
-	srv.terminate(t)
+	terminateChild(t, srv)
 	in.checkDatabase(t)
 	srv = startChild(t, bin, in)
 	for _, c := range clients {
 		if c.pending != nil {
 			t.Fatalf("client %s: a write went unanswered with the server up", c.prefix)
 		}
-		c.verify(t, srv.api)
+		c.verify(t, srv.API)
 	}
 
 	// Under load: requests in flight are finished; the server exits 0.
@@ -816,12 +757,12 @@ func testGracefulRestart(t *testing.T, bin string, in install) {
 		wg.Go(func() { c.work(t, 1000) })
 	}
 	time.Sleep(150 * time.Millisecond)
-	srv.terminate(t)
+	terminateChild(t, srv)
 	wg.Wait()
 	in.checkDatabase(t)
 	srv = startChild(t, bin, in)
 	for _, c := range clients {
-		c.verify(t, srv.api)
+		c.verify(t, srv.API)
 	}
-	srv.terminate(t)
+	terminateChild(t, srv)
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"roster/internal/proctest"
 )
 
 // The abuse suite: hostile input against a real process. Every case gets
@@ -478,11 +480,11 @@ func TestAbuse(t *testing.T) {
 	forEachStack(t, func(t *testing.T, st stack) {
 		ctx := t.Context()
 		p := serve(t, st)
-		c := newClient(p.api)
+		c := newClient(p.API)
 		if err := c.signIn(ctx); err != nil {
 			t.Fatal(err)
 		}
-		id, name := populate(t, ctx, c, p.base)
+		id, name := populate(t, ctx, c, p.Base)
 		before, err := snapshot(ctx, c, st)
 		if err != nil {
 			t.Fatal(err)
@@ -490,25 +492,25 @@ func TestAbuse(t *testing.T) {
 
 		// Slow clients hold connections open from the start; the server's
 		// timeouts must cut them while everything else goes on.
-		loris := slowLoris(ctx, p.base, 8)
+		loris := slowLoris(ctx, p.Base, 8)
 
-		hwm0, _ := p.vm("VmHWM")
+		hwm0, _ := p.VM("VmHWM")
 		// A case may cost a 16 MiB upload buffer or a 10 MiB header, a few
 		// times over while it is read; the race detector's shadow memory
 		// about doubles that. Nothing may cost in proportion to a 1 GiB body.
 		memLimit := int64(96)
-		if raceEnabled {
+		if proctest.Race {
 			memLimit = 160
 		}
 		var maxGrowth int64
 		var worst, slowCase string
 		var slowest time.Duration
-		cases := abuseCases(t, p.api, p.base, c.hash, id, name)
+		cases := abuseCases(t, p.API, p.Base, c.hash, id, name)
 		start := time.Now()
 		for _, ac := range cases {
-			h0, _ := p.vm("VmHWM")
+			h0, _ := p.VM("VmHWM")
 			t0 := time.Now()
-			resp, body, err := exchange(ctx, p.base, ac.req(), ac.within+5*time.Second)
+			resp, body, err := exchange(ctx, p.Base, ac.req(), ac.within+5*time.Second)
 			took := time.Since(t0)
 			if err != nil {
 				t.Errorf("%s: %v", ac.name, err)
@@ -520,7 +522,7 @@ func TestAbuse(t *testing.T) {
 			if took > slowest {
 				slowest, slowCase = took, ac.name
 			}
-			h1, err := p.vm("VmHWM")
+			h1, err := p.VM("VmHWM")
 			if err != nil {
 				t.Fatalf("%s: the server died: %v", ac.name, err)
 			}
@@ -531,7 +533,7 @@ func TestAbuse(t *testing.T) {
 				t.Errorf("%s: peak memory grew by %d MiB, want under %d MiB", ac.name, g>>10, memLimit)
 			}
 		}
-		hwm1, _ := p.vm("VmHWM")
+		hwm1, _ := p.VM("VmHWM")
 		after, err := snapshot(ctx, c, st)
 		if err != nil {
 			t.Fatal(err)
@@ -543,12 +545,12 @@ func TestAbuse(t *testing.T) {
 		if lorisErr != nil {
 			t.Error(lorisErr)
 		}
-		if !p.alive() {
-			t.Fatalf("the server died:\n%s", p.stderr)
+		if !p.Alive() {
+			t.Fatalf("the server died:\n%s", p.Stderr())
 		}
 		// A hundred odd requests logged, and never a secret among them.
 		for _, secret := range []string{c.hash, adminPassword, "editor-pass"} {
-			if strings.Contains(p.stderr.String(), secret) {
+			if strings.Contains(p.Stderr(), secret) {
 				t.Errorf("the log holds a secret (%.6s…)", secret)
 			}
 		}
@@ -706,7 +708,7 @@ func TestInjectionStoredVerbatim(t *testing.T) {
 	forEachStack(t, func(t *testing.T, st stack) {
 		ctx := t.Context()
 		p := serve(t, st)
-		c := newClient(p.api)
+		c := newClient(p.API)
 		if err := c.signIn(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -763,7 +765,7 @@ func TestInjectionStoredVerbatim(t *testing.T) {
 			if r, _ := c.call(ctx, "employee/list", map[string]any{"sort": []string{inj + "=asc"}}); r.code() != 7 {
 				t.Errorf("sort %q = %s, want 7", inj, r)
 			}
-			if r, _ := newClient(p.api).call(ctx, "user/auth", map[string]any{"login": "admin" + inj, "password": inj}); r.code() != 102 && r.code() != 7 {
+			if r, _ := newClient(p.API).call(ctx, "user/auth", map[string]any{"login": "admin" + inj, "password": inj}); r.code() != 102 && r.code() != 7 {
 				t.Errorf("user/auth as %q = %s, want 102", inj, r)
 			}
 			tried += 3
@@ -791,14 +793,14 @@ func TestUploadFloodBeforeAuth(t *testing.T) {
 	ctx := t.Context()
 	st := sqliteStack(t)
 	p := serve(t, st, "--decode-workers", "2")
-	c := newClient(p.api)
+	c := newClient(p.API)
 	if err := c.signIn(ctx); err != nil {
 		t.Fatal(err)
 	}
 	id := c.must(t, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Ann"}}).body["id"]
 	const size = 15 << 20
 	flood := func(n int, fields [][2]string, code int) (int64, error) {
-		h0, err := p.vm("VmHWM")
+		h0, err := p.VM("VmHWM")
 		if err != nil {
 			return 0, err
 		}
@@ -808,8 +810,8 @@ func TestUploadFloodBeforeAuth(t *testing.T) {
 				body, ct := multipartBody(fields, fileHeader("image/png"), io.LimitReader(repeat(0), size))
 				frame, _ := multipartBody(fields, fileHeader("image/png"), strings.NewReader(""))
 				length, _ := io.Copy(io.Discard, frame)
-				req := newReq(http.MethodPost, p.api+"/employee/avatar/upload", ct, body, length+size)
-				resp, b, err := exchange(ctx, p.base, req, 60*time.Second)
+				req := newReq(http.MethodPost, p.API+"/employee/avatar/upload", ct, body, length+size)
+				resp, b, err := exchange(ctx, p.Base, req, 60*time.Second)
 				if err == nil {
 					err = checkAnswer(abuseCase{name: "flood", status: []int{http.StatusBadRequest}, code: []int{code}, within: time.Minute}, resp, b, 0)
 				}
@@ -820,7 +822,7 @@ func TestUploadFloodBeforeAuth(t *testing.T) {
 		for range n {
 			all = append(all, <-errs)
 		}
-		h1, err := p.vm("VmHWM")
+		h1, err := p.VM("VmHWM")
 		if err != nil {
 			return 0, err
 		}
@@ -841,7 +843,7 @@ func TestUploadFloodBeforeAuth(t *testing.T) {
 	// detector's shadow memory makes that about 300. All twelve at once
 	// would cost well over 400 (1,200 with the race detector).
 	limit := int64(192)
-	if raceEnabled {
+	if proctest.Race {
 		limit = 512
 	}
 	if keyless > limit<<10 {
@@ -855,12 +857,12 @@ func TestUploadFloodBeforeAuth(t *testing.T) {
 	// Append the hash as a last part: rewrite the closing boundary.
 	boundary := ct[strings.Index(ct, "boundary=")+len("boundary="):]
 	b = append(bytes.TrimSuffix(b, []byte("--"+boundary+"--\r\n")), []byte("--"+boundary+"\r\nContent-Disposition: form-data; name=\"hash\"\r\n\r\n"+c.hash+"\r\n--"+boundary+"--\r\n")...)
-	req := newReq(http.MethodPost, p.api+"/employee/avatar/upload", ct, bytes.NewReader(b), int64(len(b)))
+	req := newReq(http.MethodPost, p.API+"/employee/avatar/upload", ct, bytes.NewReader(b), int64(len(b)))
 	if r, err := c.do(req); err != nil || r.code() != 0 {
 		t.Errorf("upload with the key after the file = %v %v, want success", r, err)
 	}
 	body, ct = multipartBody([][2]string{{"employee_id", fmt.Sprint(id)}}, fileHeader("image/png"), bytes.NewReader(png))
-	req = newReq(http.MethodPost, p.api+"/employee/avatar/upload", ct, body, -1)
+	req = newReq(http.MethodPost, p.API+"/employee/avatar/upload", ct, body, -1)
 	req.Header.Set("Authorization", "NVX "+c.hash)
 	if r, err := c.do(req); err != nil || r.code() != 0 {
 		t.Errorf("upload with the key in the header = %v %v, want success", r, err)

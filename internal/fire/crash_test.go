@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"roster/internal/disk"
+	"roster/internal/proctest"
 	"roster/internal/roster"
 	"roster/internal/s3"
 	"roster/internal/sqlstore"
@@ -433,7 +434,7 @@ func TestCrash(t *testing.T) {
 		start := time.Now()
 		for kill := 1; kill <= crashKills; kill++ {
 			p := serve(t, st)
-			c := newClient(p.api)
+			c := newClient(p.API)
 			if hash == "" {
 				if err := c.signIn(ctx); err != nil {
 					t.Fatal(err)
@@ -449,19 +450,19 @@ func TestCrash(t *testing.T) {
 			var wg sync.WaitGroup
 			errs := make(chan error, len(workers)+1)
 			wg.Go(func() {
-				if err := readLive(wctx, m, p.base, rand.New(rand.NewPCG(seed, uint64(kill))), &reads); err != nil {
+				if err := readLive(wctx, m, p.Base, rand.New(rand.NewPCG(seed, uint64(kill))), &reads); err != nil {
 					errs <- err
 				}
 			})
 			for _, w := range workers {
 				wg.Go(func() {
-					if err := w.run(wctx, c, p.base); err != nil && !errors.Is(err, errNoAnswer) {
+					if err := w.run(wctx, c, p.Base); err != nil && !errors.Is(err, errNoAnswer) {
 						errs <- err
 					}
 				})
 			}
 			time.Sleep(time.Duration(300+rnd.IntN(900)) * time.Millisecond)
-			p.kill()
+			p.Kill()
 			cancel() // the reader may be waiting for a first avatar
 			wg.Wait()
 			close(errs)
@@ -469,24 +470,24 @@ func TestCrash(t *testing.T) {
 				t.Errorf("before kill %d: %v", kill, err)
 			}
 			if t.Failed() {
-				t.Fatalf("log:\n%s", p.stderr)
+				t.Fatalf("log:\n%s", p.Stderr())
 			}
 		}
 		// A start as usual checks the last kill; the one after it sweeps
 		// every unreferenced file at once.
 		p := serve(t, st)
-		c := newClient(p.api)
+		c := newClient(p.API)
 		c.hash = hash
 		verifyCrash(t, ctx, st, p, c, m, false)
-		if err := p.stop(); err != nil {
-			t.Errorf("graceful stop: %v\n%s", err, p.stderr)
+		if err := p.Stop(); err != nil {
+			t.Errorf("graceful stop: %v\n%s", err, p.Stderr())
 		}
 		p = serve(t, st, "--sweep-grace", "1ns")
-		c = newClient(p.api)
+		c = newClient(p.API)
 		c.hash = hash
 		temps := verifyCrash(t, ctx, st, p, c, m, true)
-		if err := p.stop(); err != nil {
-			t.Errorf("graceful stop: %v\n%s", err, p.stderr)
+		if err := p.Stop(); err != nil {
+			t.Errorf("graceful stop: %v\n%s", err, p.Stderr())
 		}
 		if st.sqlite != "" {
 			db, err := sqlstore.Open(ctx, st.dbURL)
@@ -559,7 +560,7 @@ func readLive(ctx context.Context, m *model, base string, rnd *rand.Rand, reads 
 // model what the server has. With swept, it also waits for the sweep to
 // leave exactly the referenced files. It returns how many temporary files
 // the kills left in the store.
-func verifyCrash(t *testing.T, ctx context.Context, st stack, p *proc, c *client, m *model, swept bool) int {
+func verifyCrash(t *testing.T, ctx context.Context, st stack, p *proctest.Proc, c *client, m *model, swept bool) int {
 	t.Helper()
 	got, err := listEmployees(ctx, c)
 	if err != nil {
@@ -592,7 +593,7 @@ func verifyCrash(t *testing.T, ctx context.Context, st stack, p *proc, c *client
 			t.Fatalf("store after the sweep:\n%v", err)
 		}
 	}
-	if err := checkServed(ctx, p.base, refs, stored, temps); err != nil {
+	if err := checkServed(ctx, p.Base, refs, stored, temps); err != nil {
 		var listing []string
 		if st.files != "" {
 			entries, _ := os.ReadDir(st.files)
@@ -603,7 +604,7 @@ func verifyCrash(t *testing.T, ctx context.Context, st stack, p *proc, c *client
 				}
 			}
 		}
-		t.Fatalf("served after a kill:\n%v\nstore now: %s\nserver log:\n%s", err, strings.Join(listing, "\n"), p.stderr)
+		t.Fatalf("served after a kill:\n%v\nstore now: %s\nserver log:\n%s", err, strings.Join(listing, "\n"), p.Stderr())
 	}
 	m.resync(got)
 	return len(temps)
@@ -617,7 +618,7 @@ func TestCrashCheckersCatch(t *testing.T) {
 	ctx := t.Context()
 	st := sqliteStack(t)
 	p := serve(t, st)
-	c := newClient(p.api)
+	c := newClient(p.API)
 	if err := c.signIn(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -636,7 +637,7 @@ func TestCrashCheckersCatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkServed(ctx, p.base, refs, stored, temps); err != nil {
+	if err := checkServed(ctx, p.Base, refs, stored, temps); err != nil {
 		t.Fatalf("intact store: %v", err)
 	}
 	if err := checkStore(refs, stored); err != nil {
@@ -645,7 +646,7 @@ func TestCrashCheckersCatch(t *testing.T) {
 
 	// A referenced file deleted behind the server's back (and a restart,
 	// so no cache remembers it).
-	if err := p.stop(); err != nil {
+	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(st.files, name)); err != nil {
@@ -653,7 +654,7 @@ func TestCrashCheckersCatch(t *testing.T) {
 	}
 	p = serve(t, st)
 	stored, temps, _ = storeContents(ctx, st)
-	if err := checkServed(ctx, p.base, refs, stored, temps); err == nil || !strings.Contains(err.Error(), name) {
+	if err := checkServed(ctx, p.Base, refs, stored, temps); err == nil || !strings.Contains(err.Error(), name) {
 		t.Errorf("checkServed with %s deleted = %v, want it named", name, err)
 	}
 	if err := checkStore(refs, stored); err == nil || !strings.Contains(err.Error(), "not in the store") {
@@ -673,7 +674,7 @@ func TestCrashCheckersCatch(t *testing.T) {
 	if err := checkStore(refs, stored); err == nil || !strings.Contains(err.Error(), stray) {
 		t.Errorf("checkStore with %s stray = %v, want it named", stray, err)
 	}
-	if err := checkServed(ctx, p.base, nil, stored, temps); err == nil || !strings.Contains(err.Error(), half) || !strings.Contains(err.Error(), halfRendition) {
+	if err := checkServed(ctx, p.Base, nil, stored, temps); err == nil || !strings.Contains(err.Error(), half) || !strings.Contains(err.Error(), halfRendition) {
 		t.Errorf("checkServed with a half-written %s and %s = %v, want both named", half, halfRendition, err)
 	}
 	if len(temps) != 1 {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"roster/internal/proctest"
 )
 
 // The fault suite: the file store and the database fail under a running
@@ -82,7 +84,7 @@ func waitReady(ctx context.Context, base string, status int, names string) error
 // faultFixture is a running server with an employee holding an avatar.
 type faultFixture struct {
 	st       stack
-	p        *proc
+	p        *proctest.Proc
 	c        *client
 	employee int64
 	avatar   string
@@ -93,7 +95,7 @@ func newFaultFixture(t *testing.T, st stack, extra ...string) *faultFixture {
 	t.Helper()
 	ctx := t.Context()
 	f := &faultFixture{st: st, p: serve(t, st, extra...)}
-	f.c = newClient(f.p.api)
+	f.c = newClient(f.p.API)
 	if err := f.c.signIn(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +125,7 @@ func (f *faultFixture) failedUpload(t *testing.T, what string, code, status int,
 	if err := checkFailure("upload with "+what, r, err, code, status); err != nil {
 		t.Error(err)
 	}
-	err = checkIntact(ctx, f.c, f.p.base, f.employee, f.avatar)
+	err = checkIntact(ctx, f.c, f.p.Base, f.employee, f.avatar)
 	if err != nil && !(storeDown && strings.Contains(err.Error(), "= 500")) {
 		t.Errorf("with %s: %v", what, err)
 	}
@@ -135,10 +137,10 @@ func (f *faultFixture) recovered(t *testing.T) {
 	t.Helper()
 	previous := f.avatar
 	f.avatar = f.upload(t, "palette.png")
-	if err := checkIntact(t.Context(), f.c, f.p.base, f.employee, f.avatar); err != nil {
+	if err := checkIntact(t.Context(), f.c, f.p.Base, f.employee, f.avatar); err != nil {
 		t.Errorf("after recovery: %v", err)
 	}
-	resp, err := http.Get(staticURL(f.p.base, previous))
+	resp, err := http.Get(staticURL(f.p.Base, previous))
 	if err == nil {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusNotFound {
@@ -198,7 +200,7 @@ func TestFaultDiskFull(t *testing.T) {
 	if tmp := tempFiles(st.files); len(tmp) > 0 {
 		t.Errorf("a failed put left %v", tmp)
 	}
-	if err := checkReady(t.Context(), f.p.base, http.StatusOK, "ok"); err != nil {
+	if err := checkReady(t.Context(), f.p.Base, http.StatusOK, "ok"); err != nil {
 		t.Logf("readyz with a full disk: %v", err)
 	}
 	os.Remove(filler)
@@ -237,16 +239,16 @@ func TestFaultStoreReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.faults++
-	if err := waitReady(ctx, f.p.base, http.StatusServiceUnavailable, "file store"); err != nil {
+	if err := waitReady(ctx, f.p.Base, http.StatusServiceUnavailable, "file store"); err != nil {
 		t.Error(err)
 	}
 	if err := os.Rename(moved, st.files); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitReady(ctx, f.p.base, http.StatusOK, "ok"); err != nil {
+	if err := waitReady(ctx, f.p.Base, http.StatusOK, "ok"); err != nil {
 		t.Error(err)
 	}
-	if err := checkIntact(ctx, f.c, f.p.base, f.employee, f.avatar); err != nil {
+	if err := checkIntact(ctx, f.c, f.p.Base, f.employee, f.avatar); err != nil {
 		t.Error(err)
 	}
 	t.Logf("fault suite, store moved away: readyz 503 naming the file store, 200 once it is back")
@@ -299,7 +301,7 @@ func TestFaultSQLiteReadOnly(t *testing.T) {
 		}
 	}
 	f.failedUpload(t, "a read-only database", 1, http.StatusInternalServerError, false)
-	if err := checkReady(ctx, f.p.base, http.StatusOK, "ok"); err != nil {
+	if err := checkReady(ctx, f.p.Base, http.StatusOK, "ok"); err != nil {
 		t.Logf("readyz with a read-only database: %v", err)
 	} else {
 		t.Logf("readyz with a read-only database: 200 (reads still work; Ping does not write)")
@@ -407,14 +409,14 @@ func TestFaultEndpointsDown(t *testing.T) {
 	// S3 down.
 	s3.setDown(true)
 	f.failedUpload(t, "S3 down", 254, http.StatusInternalServerError, true)
-	if err := waitReady(ctx, f.p.base, http.StatusServiceUnavailable, "file store"); err != nil {
+	if err := waitReady(ctx, f.p.Base, http.StatusServiceUnavailable, "file store"); err != nil {
 		t.Error(err)
 	}
 	s3.setDown(false)
-	if err := waitReady(ctx, f.p.base, http.StatusOK, "ok"); err != nil {
+	if err := waitReady(ctx, f.p.Base, http.StatusOK, "ok"); err != nil {
 		t.Error(err)
 	}
-	if err := checkIntact(ctx, f.c, f.p.base, f.employee, f.avatar); err != nil {
+	if err := checkIntact(ctx, f.c, f.p.Base, f.employee, f.avatar); err != nil {
 		t.Errorf("after S3 came back: %v", err)
 	}
 	f.recovered(t)
@@ -445,11 +447,11 @@ func TestFaultEndpointsDown(t *testing.T) {
 	if err := checkFailure("upload with PostgreSQL down", r, err, 1, http.StatusInternalServerError); err != nil {
 		t.Error(err)
 	}
-	if err := waitReady(ctx, f.p.base, http.StatusServiceUnavailable, "database"); err != nil {
+	if err := waitReady(ctx, f.p.Base, http.StatusServiceUnavailable, "database"); err != nil {
 		t.Error(err)
 	}
 	pg.setDown(false)
-	if err := waitReady(ctx, f.p.base, http.StatusOK, "ok"); err != nil {
+	if err := waitReady(ctx, f.p.Base, http.StatusOK, "ok"); err != nil {
 		t.Error(err)
 	}
 	after, err := snapshot(ctx, f.c, st)
@@ -459,7 +461,7 @@ func TestFaultEndpointsDown(t *testing.T) {
 	if err := checkUnchanged(before, after); err != nil {
 		t.Errorf("calls refused with PostgreSQL down changed something: %v", err)
 	}
-	if err := checkIntact(ctx, f.c, f.p.base, f.employee, f.avatar); err != nil {
+	if err := checkIntact(ctx, f.c, f.p.Base, f.employee, f.avatar); err != nil {
 		t.Errorf("after PostgreSQL came back: %v", err)
 	}
 	f.recovered(t)
@@ -477,10 +479,10 @@ func TestFaultCheckersCatch(t *testing.T) {
 	if err := checkFailure("upload", r, err, 254, 500); err == nil {
 		t.Errorf("checkFailure of a successful upload = nil, want an error")
 	}
-	if err := checkIntact(ctx, f.c, f.p.base, f.employee, f.avatar); err == nil || !strings.Contains(err.Error(), f.avatar) {
+	if err := checkIntact(ctx, f.c, f.p.Base, f.employee, f.avatar); err == nil || !strings.Contains(err.Error(), f.avatar) {
 		t.Errorf("checkIntact after the avatar changed = %v, want the previous name shown", err)
 	}
-	if err := checkReady(ctx, f.p.base, http.StatusServiceUnavailable, "file store"); err == nil {
+	if err := checkReady(ctx, f.p.Base, http.StatusServiceUnavailable, "file store"); err == nil {
 		t.Errorf("checkReady of a healthy server wanting 503 = nil, want an error")
 	}
 	if err := checkUnchanged("files: [a]\n", "files: [a b]\n"); err == nil {

@@ -46,12 +46,12 @@ func TestPerUserRateLimit(t *testing.T) {
 	ctx := t.Context()
 	st := sqliteStack(t)
 	p := serve(t, st, "--rate-limit", "5") // bursts of 10
-	admin := clientAt(p.api, "127.0.0.1")
+	admin := clientAt(p.API, "127.0.0.1")
 	if err := admin.signIn(ctx); err != nil {
 		t.Fatal(err)
 	}
 	admin.must(t, "subuser/register", map[string]any{"user": map[string]any{"login": "other", "activated": true}, "password": "other-pass"})
-	other := clientAt(p.api, "127.0.0.7")
+	other := clientAt(p.API, "127.0.0.7")
 	r, err := other.call(ctx, "user/auth", map[string]any{"login": "other", "password": "other-pass"})
 	if err != nil || r.code() != 0 {
 		t.Fatalf("sub-user sign-in = %v %v", r, err)
@@ -68,7 +68,7 @@ func TestPerUserRateLimit(t *testing.T) {
 		failed  error
 	)
 	for _, ip := range []string{"127.0.0.5", "127.0.0.6"} {
-		c := clientAt(p.api, ip)
+		c := clientAt(p.API, ip)
 		c.hash = admin.hash
 		for range 10 {
 			wg.Go(func() {
@@ -106,7 +106,7 @@ func TestPerUserRateLimit(t *testing.T) {
 	}
 	// After the Retry-After wait the user is served again.
 	time.Sleep(1100 * time.Millisecond)
-	c := clientAt(p.api, "127.0.0.8")
+	c := clientAt(p.API, "127.0.0.8")
 	c.hash = admin.hash
 	if r, err := c.call(context.Background(), "employee/list", map[string]any{}); err != nil || r.code() != 0 {
 		t.Errorf("after waiting a second: %v %v", r, err)

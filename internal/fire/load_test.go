@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"roster/internal/proctest"
 )
 
 // The load suite: a sustained realistic mix — 90% reads, 9% assigns and
@@ -104,7 +106,7 @@ func TestLoad(t *testing.T) {
 func testLoad(t *testing.T, st stack) {
 	ctx := t.Context()
 	p := serve(t, st)
-	c := newClient(p.api)
+	c := newClient(p.API)
 	if err := c.signIn(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -149,18 +151,18 @@ func testLoad(t *testing.T, st stack) {
 	if err := checkLoad(stats); err != nil {
 		t.Errorf("load on %s: %v", st.name, err)
 	}
-	if !p.alive() {
-		t.Fatalf("the server died:\n%s", p.stderr)
+	if !p.Alive() {
+		t.Fatalf("the server died:\n%s", p.Stderr())
 	}
-	hwm, _ := p.vm("VmHWM")
+	hwm, _ := p.VM("VmHWM")
 	t.Logf("load suite %s: %d clients for %v: %d requests served (%.0f/s), %d errors, p50 %v, p99 %v, RSS %d → %d MiB (peak %d MiB), race detector %v",
 		st.name, clients, d, stats.requests, float64(stats.requests)/stats.elapsed.Seconds(), stats.failed,
 		percentile(all, 0.5).Round(10*time.Microsecond), percentile(all, 0.99).Round(10*time.Microsecond),
-		stats.rss[0]>>10, stats.rss[len(stats.rss)-1]>>10, hwm>>10, raceEnabled)
+		stats.rss[0]>>10, stats.rss[len(stats.rss)-1]>>10, hwm>>10, proctest.Race)
 }
 
 // runLoad runs the mix for d with n clients, sampling the server's RSS.
-func runLoad(ctx context.Context, p *proc, c *client, ids, plain []int64, avatars, images []string, uploads [][]byte, d time.Duration, n int) loadStats {
+func runLoad(ctx context.Context, p *proctest.Proc, c *client, ids, plain []int64, avatars, images []string, uploads [][]byte, d time.Duration, n int) loadStats {
 	stats := loadStats{latencies: map[string][]time.Duration{}}
 	var mu sync.Mutex
 	record := func(kind string, took time.Duration, err error) {
@@ -181,7 +183,7 @@ func runLoad(ctx context.Context, p *proc, c *client, ids, plain []int64, avatar
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
-			if rss, err := p.vm("VmRSS"); err == nil {
+			if rss, err := p.VM("VmRSS"); err == nil {
 				mu.Lock()
 				stats.rss = append(stats.rss, rss)
 				mu.Unlock()
@@ -199,7 +201,7 @@ func runLoad(ctx context.Context, p *proc, c *client, ids, plain []int64, avatar
 			rnd := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 			wc := &client{http: hc, api: c.api, hash: c.hash}
 			for lctx.Err() == nil {
-				kind, err, took := loadCall(lctx, wc, p.base, rnd, ids, plain, avatars, images, uploads)
+				kind, err, took := loadCall(lctx, wc, p.Base, rnd, ids, plain, avatars, images, uploads)
 				if lctx.Err() != nil {
 					return // cut off by the end of the run, not a failure
 				}

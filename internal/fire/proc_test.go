@@ -1,11 +1,9 @@
 package fire
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	_ "image/gif"
@@ -16,17 +14,14 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"roster/internal/filestest"
+	"roster/internal/proctest"
 	"roster/internal/sqlstore/sqltest"
 )
 
@@ -41,14 +36,8 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "roster")
-		args := []string{"build", "-o", binary}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, "roster/cmd/roster")...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
+		binary, err = proctest.Build(dir)
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "building roster:", err)
 			return 1
 		}
@@ -108,74 +97,17 @@ func forEachStack(t *testing.T, f func(t *testing.T, st stack)) {
 	}
 }
 
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// proc is a running `roster serve` child process.
-type proc struct {
-	cmd    *exec.Cmd
-	base   string // http://127.0.0.1:port
-	api    string // base + /v2
-	stdout *syncBuffer
-	stderr *syncBuffer
-	done   chan struct{}
-	err    error // the exit status, once done is closed
-}
-
-var listenLine = regexp.MustCompile(`listening on (http://\S+)`)
-
 // serve starts `roster serve` on a free loopback port with the stack's
 // stores and extra flags (no rate limit unless extra sets one), and waits
 // until it listens. It is killed at cleanup if still running.
-func serve(t testing.TB, st stack, extra ...string) *proc {
+func serve(t testing.TB, st stack, extra ...string) *proctest.Proc {
 	t.Helper()
 	args := []string{"serve", "--addr", "127.0.0.1:0"}
 	if !containsFlag(extra, "--rate-limit") {
 		args = append(args, "--rate-limit", "0")
 	}
 	args = append(append(args, st.args...), extra...)
-	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, args...)
-	p.cmd.Env = append(os.Environ(), "ROSTER_ADMIN_PASSWORD="+adminPassword)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.kill() })
-	deadline := time.After(60 * time.Second)
-	for {
-		if m := listenLine.FindStringSubmatch(p.stdout.String()); m != nil {
-			p.base, p.api = m[1], m[1]+"/v2"
-			return p
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("roster serve %v exited: %v\n%s", args, p.err, p.stderr)
-		case <-deadline:
-			p.kill()
-			t.Fatalf("roster serve did not start\n%s", p.stderr)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	return proctest.Start(t, binary, args, append(os.Environ(), "ROSTER_ADMIN_PASSWORD="+adminPassword), 60*time.Second)
 }
 
 func containsFlag(args []string, flag string) bool {
@@ -185,54 +117,6 @@ func containsFlag(args []string, flag string) bool {
 		}
 	}
 	return false
-}
-
-// kill ends the process with SIGKILL — no shutdown, no flush — and waits.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-// stop ends the process gracefully (SIGTERM) and reports a failed exit.
-func (p *proc) stop() error {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(40 * time.Second):
-		p.kill()
-		return errors.New("roster serve did not stop within 40 s of SIGTERM")
-	}
-}
-
-// alive reports whether the process is still running.
-func (p *proc) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// vm reads a memory figure (VmRSS, VmHWM) of the process, in KiB.
-func (p *proc) vm(field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
 }
 
 // reply is an API answer.
