@@ -28,7 +28,7 @@ import (
 // config is what every section needs to know.
 type config struct {
 	quick    bool
-	profile  bool          // run bench/profserve instead of roster and save CPU profiles
+	profile  bool          // serve pprof (roster serve --pprof-addr) and save CPU profiles
 	bin      string        // directory holding roster, ceiling, seed, process
 	work     string        // temporary directory for this run
 	out      string        // where results are written
@@ -63,7 +63,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 0, "one wrk run (default 7s, 3s with --quick)")
 	flag.IntVar(&cfg.rounds, "rounds", 0, "alternating rounds per comparison (default 3, 1 with --quick)")
 	flag.IntVar(&cfg.conns, "connections", 64, "wrk connections")
-	flag.BoolVar(&cfg.profile, "profile", false, "serve with bench/profserve (roster + pprof) and save a CPU profile of each Roster load in the results directory")
+	flag.BoolVar(&cfg.profile, "profile", false, "serve pprof (roster serve --pprof-addr) and save a CPU profile of each Roster load in the results directory")
 	flag.Parse()
 
 	cfg.threads = min(2, runtime.NumCPU())
@@ -109,7 +109,7 @@ func main() {
 
 	rep := newReport(&cfg)
 	if cfg.profile {
-		rep.note("--profile: Roster ran as bench/profserve with a CPU profile taken during its first round of each load; profiling costs a few per cent, so these ratios are not the record")
+		rep.note("--profile: Roster ran with --pprof-addr and a CPU profile taken during its first round of each load; profiling costs a few per cent, so these ratios are not the record")
 	}
 	start := time.Now()
 	failed := false

@@ -23,14 +23,15 @@ type server struct {
 	name string
 	cmd  *exec.Cmd
 	url  string // http://127.0.0.1:PORT
-	// pprof is the pprof base URL of a profserve build (--profile).
+	// pprof is the base URL of roster serve --pprof-addr (--profile).
 	pprof string
 	log   string // its stderr
 	done  chan error
 }
 
 // startListening starts cmd and waits for it to print "listening on
-// http://ADDR" on its standard output (Roster and ceiling both do).
+// http://ADDR" on its standard output (Roster and ceiling both do). Roster
+// with --pprof-addr prints "pprof on http://ADDR" before that.
 func startListening(ctx context.Context, name string, cmd *exec.Cmd, logPath string) (*server, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -175,14 +176,10 @@ func startRoster(ctx context.Context, cfg *config, name, dir, db string, env ...
 	if db != "" {
 		args = append(args, "--db", db)
 	}
-	cmd := exec.Command(filepath.Join(cfg.bin, "roster"), args...)
 	if cfg.profile {
-		args = []string{"-addr", "127.0.0.1:0", "-pprof", "127.0.0.1:0", "-data", dir}
-		if db != "" {
-			args = append(args, "-db", db)
-		}
-		cmd = exec.Command(filepath.Join(cfg.bin, "profserve"), args...)
+		args = append(args, "--pprof-addr", "127.0.0.1:0")
 	}
+	cmd := exec.Command(filepath.Join(cfg.bin, "roster"), args...)
 	// The load comes from one address and one user, far above any sane
 	// per-client rate limit: switch it off. (An environment variable, not a
 	// flag, so that a build without the limiter ignores it.)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -206,8 +207,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	rateLimit := fs.Float64("rate-limit", 50, "requests a second per client address and per user (0: no limit)")
 	corsOrigins := fs.String("cors-origins", "", `origins browsers may call the API from, comma-separated ("*": any)`)
+	pprofAddr := fs.String("pprof-addr", "", "loopback address to serve net/http/pprof on, such as 127.0.0.1:6060 (default: none)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	if err := checkLoopback(*pprofAddr); err != nil {
+		return fmt.Errorf("--pprof-addr %q: %w", *pprofAddr, err)
 	}
 	opts.RateLimit = *rateLimit
 	if opts.RateLimit <= 0 {
@@ -239,6 +244,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	srv := api.NewServer(log, db, files, opts)
+	if *pprofAddr != "" {
+		pl, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof-addr: %w", err)
+		}
+		ps := pprofServer(log)
+		defer ps.Close()
+		go ps.Serve(pl)
+		fmt.Fprintf(stdout, "roster %s pprof on http://%s\n", versionString(), pl.Addr())
+		log.Info("pprof listening", "addr", pl.Addr().String())
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -273,6 +289,40 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// checkLoopback refuses an address that is not a loopback IP and port:
+// pprof shows the program's insides and spends CPU on request, so it is for
+// whoever is on the machine only. "" (off) passes.
+func checkLoopback(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return errors.New("want a loopback address such as 127.0.0.1:6060 or [::1]:6060")
+	}
+	return nil
+}
+
+// pprofServer serves net/http/pprof on its own mux, never the API's. (The
+// package also registers on http.DefaultServeMux, which nothing serves.)
+func pprofServer(log *slog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// No write timeout: a profile takes as long as it was asked to.
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
