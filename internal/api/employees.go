@@ -93,7 +93,7 @@ func (s *Server) employeeList(c *call) (any, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	b, total, err := s.db.AppendEmployees(c.r.Context(), []byte(`{"success":true,"list":`), c.caller.Account(), q)
+	b, total, err := s.db.AppendEmployees(c.r.Context(), append(newBody(), `{"success":true,"list":`...), c.caller.Account(), q)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (s *Server) employeeRead(c *call) (any, error) {
 	if err := c.params.Err(); err != nil {
 		return nil, err
 	}
-	b, err := s.db.AppendEmployee(c.r.Context(), []byte(`{"success":true,"value":`), c.caller.Account(), *id)
+	b, err := s.db.AppendEmployee(c.r.Context(), append(newBody(), `{"success":true,"value":`...), c.caller.Account(), *id)
 	if err != nil {
 		return nil, err
 	}

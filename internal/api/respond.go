@@ -199,6 +199,7 @@ func writeOK(w http.ResponseWriter, res any) {
 		panic(err) // a programming error: results are structs and maps
 	}
 	writeJSON(w, http.StatusOK, b)
+	recycle(res)
 }
 
 func writeJSON(w http.ResponseWriter, status int, b []byte) {
