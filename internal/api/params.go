@@ -153,6 +153,70 @@ func decodeParams(r *http.Request, maxUpload int64, isUpload bool, beforeFile fu
 	return p, nil
 }
 
+// gate decodes a call's parameters and authorizes its caller. An upload's
+// caller is authorized as its file part arrives, so a stranger's upload is
+// refused before its file is read into memory. An upload with no key before
+// its file (the key may follow it) has its file read, but only a few such at
+// a time: it holds a slot of s.blind until release.
+type gate struct {
+	s    *Server
+	r    *http.Request
+	a    access
+	c    *call // authorized as its file part arrived
+	held bool  // a slot of s.blind
+}
+
+// decode reads the call's parameters.
+func (g *gate) decode() (*params, error) {
+	var beforeFile func(*params) error
+	if g.a.upload && !g.a.public {
+		beforeFile = g.beforeFile
+	}
+	return decodeParams(g.r, g.s.opts.MaxUploadBytes, g.a.upload, beforeFile)
+}
+
+// beforeFile runs as an upload's file part arrives, before a byte of it is
+// read: without a key so far, it waits for a slot of s.blind; with one, it
+// authorizes the caller.
+func (g *gate) beforeFile(p *params) error {
+	if _, ok := p.hash(g.r); !ok {
+		select {
+		case g.s.blind <- struct{}{}:
+			g.held = true
+			return nil
+		case <-g.r.Context().Done():
+			return fail(codeUnexpected, g.r.Context().Err())
+		}
+	}
+	c := &call{r: g.r, params: p}
+	if err := g.s.authorize(c, g.a); err != nil {
+		return err
+	}
+	g.c = c
+	return nil
+}
+
+// authorize gives the call with its caller: refused or authorized as its
+// file part arrived, else authorized now.
+func (g *gate) authorize(p *params) (*call, error) {
+	switch {
+	case p.refused != nil:
+		return nil, p.refused
+	case g.c != nil:
+		return g.c, nil
+	}
+	c := &call{r: g.r, params: p}
+	return c, g.s.authorize(c, g.a)
+}
+
+// release frees the slot of s.blind, if the call holds one.
+func (g *gate) release() {
+	if g.held {
+		g.held = false
+		<-g.s.blind
+	}
+}
+
 // readMultipart reads the fields of a multipart body, and for uploads its
 // file part. The whole body is bounded by limit; for an upload the excess
 // is never buffered: reading stops at the limit and the upload is marked

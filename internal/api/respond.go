@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"roster/internal/roster"
@@ -73,34 +72,10 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, 
 		s.writeError(w, r, rateLimited(wait))
 		return
 	}
-	// An upload's caller is authorized as its file part arrives, so a
-	// stranger's upload is refused before its file is read into memory.
-	var early *call
-	var beforeFile func(*params) error
-	release := func() {}
-	defer func() { release() }()
-	if a.upload && !a.public {
-		beforeFile = func(p *params) error {
-			if _, ok := p.hash(r); !ok {
-				// No key before the file (it may follow it): read the
-				// file, but only a few such at a time.
-				select {
-				case s.blind <- struct{}{}:
-					release = sync.OnceFunc(func() { <-s.blind })
-					return nil
-				case <-r.Context().Done():
-					return fail(codeUnexpected, r.Context().Err())
-				}
-			}
-			c := &call{r: r, params: p}
-			if _, err := s.authorize(c, a); err != nil {
-				return err
-			}
-			early = c
-			return nil
-		}
-	}
-	p, err := decodeParams(r, s.opts.MaxUploadBytes, a.upload, beforeFile)
+	// An upload's caller is authorized as its file part arrives (see gate).
+	g := &gate{s: s, r: r, a: a}
+	defer g.release()
+	p, err := g.decode()
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -115,17 +90,9 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, 
 			redirect = rt
 		}
 	}
-	c := &call{r: r, params: p}
+	c, err := g.authorize(p)
+	g.release()
 	var res any
-	switch {
-	case p.refused != nil:
-		err = p.refused
-	case early != nil:
-		c.caller, c.r = early.caller, early.r
-	default:
-		res, err = s.authorize(c, a)
-	}
-	release()
 	if err == nil {
 		res, err = h(c)
 	}
@@ -142,30 +109,30 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, 
 
 // authorize finds the caller of a call that needs a session and checks its
 // right, before any other work is done.
-func (s *Server) authorize(c *call, a access) (any, error) {
+func (s *Server) authorize(c *call, a access) error {
 	if a.public {
-		return nil, nil
+		return nil
 	}
 	key, ok := c.params.hash(c.r)
 	if !ok || !roster.ValidKey(key) {
-		return nil, fail(codeWrongHash, nil)
+		return fail(codeWrongHash, nil)
 	}
 	caller, err := s.db.Caller(c.r.Context(), roster.KeyDigest(key), s.opts.Now())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !caller.User.Activated {
-		return nil, fail(codeAccessDenied, errors.New("sub-user not activated"))
+		return fail(codeAccessDenied, errors.New("sub-user not activated"))
 	}
 	if ok, wait := s.limits.perUser.take(strconv.FormatInt(caller.User.ID, 10), 1, time.Now()); !ok {
-		return nil, rateLimited(wait)
+		return rateLimited(wait)
 	}
 	if a.right != "" && !caller.Can(a.right) {
-		return nil, fail(codeNotPermitted, fmt.Errorf("right %s", a.right))
+		return fail(codeNotPermitted, fmt.Errorf("right %s", a.right))
 	}
 	c.caller = caller
 	c.r = c.r.WithContext(roster.WithCaller(c.r.Context(), caller))
-	return nil, nil
+	return nil
 }
 
 // body is a whole answer the handler has encoded itself, for results that
