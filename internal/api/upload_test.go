@@ -69,6 +69,11 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureWith(t, Options{})
+}
+
+func newFixtureWith(t testing.TB, opts Options) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := t.Context()
 	dbPath := filepath.Join(dir, "roster.db")
@@ -84,7 +89,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { store.Close() })
 	f := &fixture{files: &faultyFiles{Files: store}, dbPath: dbPath}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f.srv = NewServer(log, db, f.files, Options{})
+	f.srv = NewServer(log, db, f.files, opts)
 	f.http = httptest.NewServer(f.srv)
 	t.Cleanup(f.http.Close)
 
