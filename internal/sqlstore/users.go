@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"roster/internal/roster"
@@ -91,7 +92,9 @@ func (db *DB) CreateSession(ctx context.Context, userID int64, digest []byte, no
 // Caller loads who holds the session or API key with that digest: the
 // user, and the rights of its security group. ErrNoSession when the digest
 // names neither a live session nor an API key. One query looks in both: a
-// session expires, an API key does not.
+// session expires, an API key does not. (Asking sessions alone first saves
+// little on a session and costs an API key a second query.) The Rights map
+// is shared between callers of the same group: read it, never write it.
 func (db *DB) Caller(ctx context.Context, digest []byte, now time.Time) (*roster.Caller, error) {
 	var rights sql.NullString
 	var keyID int64
@@ -109,17 +112,55 @@ func (db *DB) Caller(ctx context.Context, digest []byte, now time.Time) (*roster
 	if err != nil {
 		return nil, err
 	}
-	c := &roster.Caller{User: u, Rights: map[roster.Right]bool{}, KeyDigest: digest, APIKeyID: keyID}
+	c := &roster.Caller{User: u, Rights: noRights, KeyDigest: digest, APIKeyID: keyID}
 	if rights.Valid {
-		var rs []roster.Right
-		if err := json.Unmarshal([]byte(rights.String), &rs); err != nil {
+		if c.Rights, err = parseRights(rights.String); err != nil {
 			return nil, fmt.Errorf("group %d rights: %w", *u.SecurityGroupID, err)
-		}
-		for _, r := range rs {
-			c.Rights[r] = true
 		}
 	}
 	return c, nil
+}
+
+// noRights is the rights of a caller without a group.
+var noRights = map[roster.Right]bool{}
+
+// rightSets remembers the sets parseRights made, by their JSON text, so a
+// call does not decode the same text again: every authenticated call asks
+// for its caller's rights. It memoizes a pure function, it does not copy
+// data: a changed group has another text. It holds at most maxRightSets
+// texts (a deployment has few distinct sets of rights, not one per group)
+// and starts over when full.
+var rightSets struct {
+	sync.RWMutex
+	m map[string]map[roster.Right]bool
+}
+
+const maxRightSets = 1024
+
+// parseRights returns the set of rights in a group's JSON text. Calls with
+// the same text share one map: read it, never write it.
+func parseRights(text string) (map[roster.Right]bool, error) {
+	rightSets.RLock()
+	set, ok := rightSets.m[text]
+	rightSets.RUnlock()
+	if ok {
+		return set, nil
+	}
+	var rs []roster.Right
+	if err := json.Unmarshal([]byte(text), &rs); err != nil {
+		return nil, err
+	}
+	set = make(map[roster.Right]bool, len(rs))
+	for _, r := range rs {
+		set[r] = true
+	}
+	rightSets.Lock()
+	if rightSets.m == nil || len(rightSets.m) >= maxRightSets {
+		rightSets.m = map[string]map[roster.Right]bool{}
+	}
+	rightSets.m[text] = set
+	rightSets.Unlock()
+	return set, nil
 }
 
 // DeleteSession ends a session.
