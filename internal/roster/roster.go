@@ -93,7 +93,9 @@ type Department struct {
 
 // Caller is who makes a request: the user, its account and its rights.
 type Caller struct {
-	User   User
+	User User
+	// Rights may be shared with other callers of the same group: read it,
+	// never write it.
 	Rights map[Right]bool
 	// KeyDigest identifies the session or API key the caller authenticated
 	// with.

@@ -44,6 +44,8 @@ type DB struct {
 	// spends a third of a simple read parsing its SQL otherwise.
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	rights rightSets // security groups' rights, parsed
 }
 
 // Open connects to the database named by rawURL — "sqlite:<path>" or

@@ -112,17 +112,14 @@ func (db *DB) Caller(ctx context.Context, digest []byte, now time.Time) (*roster
 	if err != nil {
 		return nil, err
 	}
-	c := &roster.Caller{User: u, Rights: noRights, KeyDigest: digest, APIKeyID: keyID}
+	c := &roster.Caller{User: u, Rights: map[roster.Right]bool{}, KeyDigest: digest, APIKeyID: keyID}
 	if rights.Valid {
-		if c.Rights, err = parseRights(rights.String); err != nil {
+		if c.Rights, err = db.rights.parse(rights.String); err != nil {
 			return nil, fmt.Errorf("group %d rights: %w", *u.SecurityGroupID, err)
 		}
 	}
 	return c, nil
 }
-
-// noRights is the rights of a caller without a group.
-var noRights = map[roster.Right]bool{}
 
 // rightSets remembers the sets parseRights made, by their JSON text, so a
 // call does not decode the same text again: every authenticated call asks
@@ -130,36 +127,36 @@ var noRights = map[roster.Right]bool{}
 // data: a changed group has another text. It holds at most maxRightSets
 // texts (a deployment has few distinct sets of rights, not one per group)
 // and starts over when full.
-var rightSets struct {
-	sync.RWMutex
-	m map[string]map[roster.Right]bool
+type rightSets struct {
+	mu sync.RWMutex
+	m  map[string]map[roster.Right]bool
 }
 
 const maxRightSets = 1024
 
-// parseRights returns the set of rights in a group's JSON text. Calls with
-// the same text share one map: read it, never write it.
-func parseRights(text string) (map[roster.Right]bool, error) {
-	rightSets.RLock()
-	set, ok := rightSets.m[text]
-	rightSets.RUnlock()
+// parse returns the set of rights in a group's JSON text. Calls with the
+// same text share one map: read it, never write it.
+func (rs *rightSets) parse(text string) (map[roster.Right]bool, error) {
+	rs.mu.RLock()
+	set, ok := rs.m[text]
+	rs.mu.RUnlock()
 	if ok {
 		return set, nil
 	}
-	var rs []roster.Right
-	if err := json.Unmarshal([]byte(text), &rs); err != nil {
+	var list []roster.Right
+	if err := json.Unmarshal([]byte(text), &list); err != nil {
 		return nil, err
 	}
-	set = make(map[roster.Right]bool, len(rs))
-	for _, r := range rs {
+	set = make(map[roster.Right]bool, len(list))
+	for _, r := range list {
 		set[r] = true
 	}
-	rightSets.Lock()
-	if rightSets.m == nil || len(rightSets.m) >= maxRightSets {
-		rightSets.m = map[string]map[roster.Right]bool{}
+	rs.mu.Lock()
+	if rs.m == nil || len(rs.m) >= maxRightSets {
+		rs.m = map[string]map[roster.Right]bool{}
 	}
-	rightSets.m[text] = set
-	rightSets.Unlock()
+	rs.m[text] = set
+	rs.mu.Unlock()
 	return set, nil
 }
 
