@@ -681,7 +681,7 @@ func TestSearchBackfill(t *testing.T) {
 		ann := newMaster(t, db, "ann")
 		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Änne", LastName: "Straße", Email: "a@example.org"})
 		// Back to the schema before the migration.
-		for _, q := range []string{`ALTER TABLE employees DROP COLUMN search`,
+		for _, q := range []string{`DROP INDEX employees_search`, `ALTER TABLE employees DROP COLUMN search`,
 			`DELETE FROM schema_migrations WHERE version = '` + searchMigration + `'`} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
