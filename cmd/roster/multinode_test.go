@@ -35,7 +35,11 @@ func TestMultiNode(t *testing.T) {
 	// A session made on A works on B, and a logout on B ends it on A.
 	hash := login(t, a.api, "admin", "multi-node-pass")
 	ok(t, b.api, "user/get_info", map[string]any{"hash": hash})
+	// A has used the session before B ends it: nothing A remembers of it
+	// may outlive the logout.
 	other := login(t, b.api, "admin", "multi-node-pass")
+	ok(t, a.api, "user/get_info", map[string]any{"hash": other})
+	ok(t, a.api, "employee/list", map[string]any{"hash": other})
 	ok(t, b.api, "user/logout", map[string]any{"hash": other})
 	if r := do(t, a.api, formJSON, "user/get_info", map[string]any{"hash": other}); r.code() != 4 {
 		t.Errorf("a session ended on B still works on A: %s", r.raw)
