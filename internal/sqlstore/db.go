@@ -204,6 +204,9 @@ func (db *DB) migrate(ctx context.Context) error {
 			`CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
 			return err
 		}
+		if err := refuseNewer(ctx, tx, names); err != nil {
+			return err
+		}
 		for _, name := range names {
 			version := strings.TrimSuffix(filepath.Base(name), ".sql")
 			var n int
@@ -238,6 +241,34 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	return nil
 }
+
+// refuseNewer fails when a newer Roster has migrated the database: this
+// one would not keep what the newer schema derives from the rows (stored
+// JSON, counts), and its writes would leave them wrong for the newer nodes.
+func refuseNewer(ctx context.Context, tx *sql.Tx, names []string) error {
+	known := map[string]bool{}
+	for _, name := range names {
+		known[strings.TrimSuffix(filepath.Base(name), ".sql")] = true
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		if !known[v] {
+			return fmt.Errorf("%w: it has schema version %s, which this Roster does not know", ErrNewerSchema, v)
+		}
+	}
+	return rows.Err()
+}
+
+// ErrNewerSchema: the database was migrated by a newer Roster.
+var ErrNewerSchema = errors.New("the database was made by a newer Roster; run that version")
 
 // tx runs fn in a transaction, committing when fn returns nil.
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {

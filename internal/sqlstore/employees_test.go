@@ -697,3 +697,68 @@ func TestSearchBackfill(t *testing.T) {
 		}
 	})
 }
+
+// TestWireBackfill: employees stored before the wire columns and the
+// per-account counts existed read the same, byte for byte, once the
+// migration has filled them.
+func TestWireBackfill(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		url := b.url(t)
+		db := openDB(t, url)
+		ann, bob := newMaster(t, db, "ann"), newMaster(t, db, "bob")
+		dept := newDepartment(t, db, ann, "Field")
+		full := newEmployee(t, db, ann, roster.Employee{TrackerID: ptr(int64(7)), FirstName: `<b>"Ann"</b> & co`,
+			LastName: "Straße\u2028", Email: "a@example.org", DriverLicenseValidTill: ptr("2030-01-31"),
+			HardwareKey: ptr("k1"), DepartmentID: &dept, Tags: []int64{3, 1},
+			Location: &roster.Location{Lat: 52.520008, Lng: -13.404954, Address: "Mitte"}})
+		newEmployee(t, db, ann, roster.Employee{FirstName: "Bare"})
+		newEmployee(t, db, bob, roster.Employee{FirstName: "Other"})
+		wantErr(t, "SetIcon", db.SetIcon(ctx, ann, full, ptr(int64(12))), nil)
+		if _, err := db.SetAvatar(ctx, ann, full, "0123456789abcdef0123456789abcdef.png"); err != nil {
+			t.Fatal(err)
+		}
+		before, n, err := db.AppendEmployees(ctx, nil, ann, roster.ListQuery{})
+		if err != nil || n != 2 {
+			t.Fatalf("AppendEmployees() = %d, %v", n, err)
+		}
+		// Back to the schema before the migration.
+		for _, q := range []string{`DROP INDEX employees_search`, `ALTER TABLE employees DROP COLUMN wire_head`,
+			`ALTER TABLE employees DROP COLUMN wire_tail`, `ALTER TABLE users DROP COLUMN employee_count`,
+			`DELETE FROM schema_migrations WHERE version = '` + wireMigration + `'`} {
+			if _, err := db.sql.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		db.Close()
+		db = openDB(t, url)
+		after, n, err := db.AppendEmployees(ctx, nil, ann, roster.ListQuery{})
+		if err != nil || n != 2 || string(after) != string(before) {
+			t.Errorf("after the migration AppendEmployees() =\n%s, count %d, %v\nwant\n%s, count 2", after, n, err, before)
+		}
+		if _, n, err := db.AppendEmployees(ctx, nil, bob, roster.ListQuery{}); err != nil || n != 1 {
+			t.Errorf("the other account's count after the migration = %d, %v, want 1", n, err)
+		}
+	})
+}
+
+// TestNewerSchemaRefused: a database a newer Roster has migrated is not
+// opened, rather than written without what the newer schema keeps.
+func TestNewerSchemaRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		url := b.url(t)
+		db := openDB(t, url)
+		if _, err := db.sql.ExecContext(t.Context(),
+			`INSERT INTO schema_migrations (version) VALUES ('9999_from_the_future')`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		db, err := Open(t.Context(), url)
+		if err == nil {
+			db.Close()
+		}
+		if !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), "9999_from_the_future") {
+			t.Errorf("Open(a newer schema) = %v, want ErrNewerSchema naming the version", err)
+		}
+	})
+}
