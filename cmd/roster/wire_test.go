@@ -111,6 +111,25 @@ func TestWire(t *testing.T) {
 			st.master.want(t, formJSON, "employee/read", map[string]any{"employee_id": id}, 201)
 		})
 
+		t.Run("negative zero", func(t *testing.T) {
+			t.Parallel()
+			// SQLite drops the sign of a zero, PostgreSQL keeps it: a
+			// coordinate of -0 is 0 on both, in every answer.
+			r := request{form: formJSON, call: "employee/create", body: map[string]string{"hash": `"` + st.master.hash + `"`,
+				"employee": `{"first_name":"Zero","location":{"lat":-0,"lng":-0.0,"address":""}}`}}.send(t, st.api)
+			if !check(t, "employee/create at -0", r, 0) {
+				return
+			}
+			id := r.int("id")
+			read := st.master.want(t, formJSON, "employee/read", map[string]any{"employee_id": id}, 0)
+			list := st.master.want(t, formJSON, "employee/list", map[string]any{"filter": "Zero"}, 0)
+			for _, raw := range []string{string(read.raw), string(list.raw)} {
+				if !strings.Contains(raw, `"location":{"lat":0,"lng":0,"address":""}`) || strings.Contains(raw, "-0") {
+					t.Errorf("an employee created at -0 reads as %s, want lat and lng 0", raw)
+				}
+			}
+		})
+
 		t.Run("Authorization header", func(t *testing.T) {
 			t.Parallel()
 			for _, f := range []form{"", formJSON, formURL, formMultipart} {

@@ -53,7 +53,9 @@ func decodeLocation(f fields, name string) *roster.Location {
 	if lat == nil || lng == nil {
 		return nil
 	}
-	return &roster.Location{Lat: *lat, Lng: *lng, Address: address}
+	// Adding 0 turns -0 into 0: SQLite drops the sign of a zero and
+	// PostgreSQL keeps it, and the answer must not depend on the database.
+	return &roster.Location{Lat: *lat + 0, Lng: *lng + 0, Address: address}
 }
 
 // readEmployee reads and checks the employee parameter.
