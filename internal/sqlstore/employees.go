@@ -259,16 +259,23 @@ func searchText(e roster.Employee) string {
 
 // fillSearch computes employees.search for every row.
 func fillSearch(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id, first_name, middle_name, last_name, email, phone,
-		personnel_number FROM employees`)
+	return rewriteEmployees(ctx, tx, `search = $1`, func(e roster.Employee) ([]any, error) {
+		return []any{searchText(e)}, nil
+	})
+}
+
+// rewriteEmployees sets derived columns of every row, after a migration
+// that adds them: set assigns $1…$n from the values f gives for the
+// employee its columns hold.
+func rewriteEmployees(ctx context.Context, tx *sql.Tx, set string, f func(roster.Employee) ([]any, error)) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+employeeColumns+` FROM employees`)
 	if err != nil {
 		return err
 	}
 	var list []roster.Employee
 	for rows.Next() {
-		var e roster.Employee
-		if err := rows.Scan(&e.ID, &e.FirstName, &e.MiddleName, &e.LastName, &e.Email, &e.Phone,
-			&e.PersonnelNumber); err != nil {
+		e, err := scanEmployee(rows)
+		if err != nil {
 			rows.Close()
 			return err
 		}
@@ -279,8 +286,12 @@ func fillSearch(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	for _, e := range list {
-		if _, err := tx.ExecContext(ctx, `UPDATE employees SET search = $1 WHERE id = $2`,
-			searchText(e), e.ID); err != nil {
+		vals, err := f(e)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE employees SET %s WHERE id = $%d`, set, len(vals)+1),
+			append(vals, e.ID)...); err != nil {
 			return err
 		}
 	}

@@ -109,32 +109,8 @@ func fillWire(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, recountEmployees); err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+employeeColumns+` FROM employees`)
-	if err != nil {
-		return err
-	}
-	var list []roster.Employee
-	for rows.Next() {
-		e, err := scanEmployee(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		list = append(list, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, e := range list {
+	return rewriteEmployees(ctx, tx, `wire_head = $1, wire_tail = $2`, func(e roster.Employee) ([]any, error) {
 		head, tail, err := wireParts(e)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE employees SET wire_head = $1, wire_tail = $2 WHERE id = $3`,
-			head, tail, e.ID); err != nil {
-			return err
-		}
-	}
-	return nil
+		return []any{head, tail}, err
+	})
 }
