@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -37,16 +36,7 @@ import (
 // that a write whose answer never came is either wholly there or wholly
 // absent.
 func TestRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the server binary; skipped with -short")
-	}
-	bin, err := proctest.Build(t.TempDir())
-	if errors.Is(err, exec.ErrNotFound) {
-		t.Skipf("building the server binary needs the go tool on PATH: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := proctest.BuildForTest(t)
 	stacks := []struct {
 		name string
 		// db gives the --db flag's value for a fresh installation, "" for

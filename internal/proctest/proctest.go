@@ -6,6 +6,7 @@ package proctest
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -38,6 +39,23 @@ func Build(dir string) (string, error) {
 		return "", fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return bin, nil
+}
+
+// BuildForTest builds the binary into a temporary directory of t for a test
+// that runs it: it skips the test with -short or without the go tool.
+func BuildForTest(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the server binary; skipped with -short")
+	}
+	bin, err := Build(t.TempDir())
+	if errors.Is(err, exec.ErrNotFound) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 // Proc is a running roster process.

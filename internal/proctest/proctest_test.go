@@ -1,10 +1,8 @@
 package proctest_test
 
 import (
-	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,16 +11,7 @@ import (
 )
 
 func TestStartStopKill(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the server binary; skipped with -short")
-	}
-	bin, err := proctest.Build(t.TempDir())
-	if errors.Is(err, exec.ErrNotFound) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := proctest.BuildForTest(t)
 	data := t.TempDir()
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--data", data}
 	env := append(os.Environ(), "ROSTER_ADMIN_PASSWORD=proctest-password")
