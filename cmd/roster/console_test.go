@@ -220,6 +220,21 @@ func TestConsoleKeyboardOnPhone(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
+	// tabTo presses Tab until expr holds, at most 40 times.
+	tabTo := func(expr string) bool {
+		t.Helper()
+		for range 40 {
+			keys("tab", "\t")
+			on, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if on {
+				return true
+			}
+		}
+		return false
+	}
 	noSideways := func(where string) {
 		t.Helper()
 		wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth ||
@@ -242,19 +257,7 @@ func TestConsoleKeyboardOnPhone(t *testing.T) {
 	wait("the first name has the focus", `document.getElementById("editor").open && document.activeElement.name === "first_name"`)
 	keys("type a name and save", "Bo\r")
 	wait("the avatar tools show", `!document.getElementById("avatar-tools").hidden`)
-	reached := false
-	for range 40 {
-		keys("tab", "\t")
-		on, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement.dataset.icon === "12"`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if on {
-			reached = true
-			break
-		}
-	}
-	if !reached {
+	if !tabTo(`document.activeElement.dataset.icon === "12"`) {
 		t.Fatalf("icon 12 cannot be reached with Tab")
 	}
 	keys("pick the icon", " ")
@@ -262,20 +265,8 @@ func TestConsoleKeyboardOnPhone(t *testing.T) {
 		document.querySelector("#list img.avatar") && document.querySelector("#list img.avatar").src.endsWith("/icons/12.svg")`)
 	noSideways("the editor")
 	shot("console-phone-editor.png")
-	reached = false
-	for range 40 {
-		keys("tab", "\t")
-		on, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.activeElement.id === "file" &&
-			getComputedStyle(document.querySelector('label[for="file"]')).outlineStyle === "solid"`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if on {
-			reached = true
-			break
-		}
-	}
-	if !reached {
+	if !tabTo(`document.activeElement.id === "file" &&
+		getComputedStyle(document.querySelector('label[for="file"]')).outlineStyle === "solid"`) {
 		t.Errorf("the file picker cannot be reached with Tab, or its focus does not show")
 	}
 

@@ -203,13 +203,18 @@ func textValue(v any) string {
 // do makes one API call in the given form.
 func do(t *testing.T, api string, f form, call string, params map[string]any) result {
 	t.Helper()
+	return send(t, callRequest(t, api, f, call, params))
+}
+
+// callRequest is the request of an API call with params in form f.
+func callRequest(t *testing.T, api string, f form, call string, params map[string]any) *http.Request {
+	t.Helper()
 	var req *http.Request
-	var err error
 	u := api + "/" + call
 	switch f {
 	case formJSON:
 		b, _ := json.Marshal(params)
-		req, err = http.NewRequest(http.MethodPost, u, bytes.NewReader(b))
+		req = mustRequest(t, http.MethodPost, u, bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
 	case formURL, formGET:
 		vals := url.Values{}
@@ -217,9 +222,9 @@ func do(t *testing.T, api string, f form, call string, params map[string]any) re
 			vals.Set(k, textValue(v))
 		}
 		if f == formGET {
-			req, err = http.NewRequest(http.MethodGet, u+"?"+vals.Encode(), nil)
+			req = mustRequest(t, http.MethodGet, u+"?"+vals.Encode(), nil)
 		} else {
-			req, err = http.NewRequest(http.MethodPost, u, strings.NewReader(vals.Encode()))
+			req = mustRequest(t, http.MethodPost, u, strings.NewReader(vals.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 	case formMultipart:
@@ -229,15 +234,12 @@ func do(t *testing.T, api string, f form, call string, params map[string]any) re
 			mw.WriteField(k, textValue(v))
 		}
 		mw.Close()
-		req, err = http.NewRequest(http.MethodPost, u, &buf)
+		req = mustRequest(t, http.MethodPost, u, &buf)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 	default:
 		t.Fatalf("unknown form %q", f)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return send(t, req)
+	return req
 }
 
 // send sends a request and decodes the JSON answer.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -12,7 +11,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -104,35 +102,7 @@ func (c *specClient) send(call string, req *http.Request) result {
 // call makes a call in form f, as do does.
 func (c *specClient) call(f form, call string, params map[string]any) result {
 	c.t.Helper()
-	u := c.api + "/" + call
-	var req *http.Request
-	switch f {
-	case formJSON:
-		b, _ := json.Marshal(params)
-		req = mustRequest(c.t, http.MethodPost, u, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-	case formURL, formGET:
-		vals := url.Values{}
-		for k, v := range params {
-			vals.Set(k, textValue(v))
-		}
-		if f == formGET {
-			req = mustRequest(c.t, http.MethodGet, u+"?"+vals.Encode(), nil)
-		} else {
-			req = mustRequest(c.t, http.MethodPost, u, strings.NewReader(vals.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-	case formMultipart:
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		for k, v := range params {
-			mw.WriteField(k, textValue(v))
-		}
-		mw.Close()
-		req = mustRequest(c.t, http.MethodPost, u, &buf)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-	}
-	return c.send(call, req)
+	return c.send(call, callRequest(c.t, c.api, f, call, params))
 }
 
 // upload posts an avatar upload with the given file part (none if nil).
