@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"roster/internal/filestest"
+	"roster/internal/proctest"
 	"roster/internal/sqlstore/sqltest"
 )
 
@@ -56,32 +57,13 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine to write while
-// the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // server is a running `roster serve`, started through run.
 type server struct {
 	base   string // http://127.0.0.1:port
 	api    string // base + /v2
 	admin  string // the admin password it printed
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *proctest.Buffer
+	stderr *proctest.Buffer
 	stop   func() error
 }
 
@@ -95,7 +77,7 @@ var (
 func startServer(t *testing.T, args []string, env map[string]string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &server{stdout: &proctest.Buffer{}, stderr: &proctest.Buffer{}}
 	getenv := func(k string) string { return env[k] }
 	done := make(chan error, 1)
 	// Tests fire calls faster than any client would: no rate limit unless

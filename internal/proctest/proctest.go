@@ -64,7 +64,7 @@ type Proc struct {
 	API  string // Base + /v2, the default --base-path
 
 	cmd            *exec.Cmd
-	stdout, stderr buffer
+	stdout, stderr Buffer
 	done           chan struct{} // closed once the process has exited
 	err            error         // its exit status, once done is closed
 }
@@ -164,19 +164,20 @@ func (p *Proc) VM(field string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
 }
 
-// buffer collects a child's output while the test reads it.
-type buffer struct {
+// Buffer collects a server's output while the test reads it: safe for
+// concurrent writes and reads.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *buffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *buffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
