@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -200,6 +201,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.Int64Var(&opts.MaxPixels, "max-pixels", 50_000_000, "largest image, in pixels over all frames")
 	fs.IntVar(&opts.MaxSide, "max-side", 1024, "long side an avatar is scaled down to, in pixels")
 	fs.IntVar(&opts.DecodeWorkers, "decode-workers", 0, "images decoded at once (default: the number of CPUs)")
+	fs.Int64Var(&opts.MemoryLimit, "memory-limit", api.DefaultMemoryLimit, "memory the process stays within, in bytes: the Go runtime's soft limit, and the budget expensive work is admitted against")
+	trusted := fs.String("trusted-proxies", "", "reverse proxies whose X-Forwarded-For is believed, as comma-separated CIDRs or addresses (default: none)")
 	fs.DurationVar(&opts.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a session lasts from creation or renewal")
 	fs.Int64Var(&opts.StaticCacheBytes, "static-cache-bytes", 64<<20, "memory for hot static avatars, in bytes (negative: none)")
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often unreferenced files are removed")
@@ -211,8 +214,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	if err := checkLoopback(*pprofAddr); err != nil {
+	var err error
+	if err = checkLoopback(*pprofAddr); err != nil {
 		return fmt.Errorf("--pprof-addr %q: %w", *pprofAddr, err)
+	}
+	if opts.MemoryLimit < 64<<20 {
+		return fmt.Errorf("--memory-limit %d: want at least 67108864 (64 MiB)", opts.MemoryLimit)
+	}
+	if opts.TrustedProxies, err = parsePrefixes(*trusted); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	opts.RateLimit = *rateLimit
 	if opts.RateLimit <= 0 {
@@ -225,6 +235,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logs := newLogBuffer(stderr, 50*time.Millisecond)
 	defer logs.Close()
 	log, err := newLogger(*logFormat, logs)
+	// The runtime collects harder as the heap nears the limit, unless the
+	// operator set GOMEMLIMIT for the process already.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(opts.MemoryLimit)
+	}
 	if err != nil {
 		return err
 	}
@@ -289,6 +304,31 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// parsePrefixes reads comma-separated CIDRs; a bare address is a prefix of
+// its whole length.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // checkLoopback refuses an address that is not a loopback IP and port:

@@ -55,9 +55,9 @@ func (s *Server) avatarUpload(c *call) (any, error) {
 		return nil, err
 	}
 	s.metrics.uploadBytes.Add(float64(len(f.data)))
-	img, err := s.process(ctx, func() (avatar.Image, error) {
-		return avatar.Process(f.data, avatar.Limits{MaxPixels: s.opts.MaxPixels, MaxFrames: s.opts.MaxFrames, MaxSide: s.opts.MaxSide})
-	})
+	lim := avatar.Limits{MaxPixels: s.opts.MaxPixels, MaxFrames: s.opts.MaxFrames, MaxSide: s.opts.MaxSide}
+	img, err := s.process(ctx, account, f.data, func() (int64, error) { return avatar.ProcessCost(f.data, lim) },
+		func() (avatar.Image, error) { return avatar.Process(f.data, lim) })
 	if err != nil {
 		return nil, err
 	}
@@ -79,23 +79,38 @@ func (s *Server) avatarUpload(c *call) (any, error) {
 	return valueResult{Value: name}, nil
 }
 
-// process runs image work under the decode concurrency limit, so a burst of
-// uploads queues instead of exhausting memory.
-func (s *Server) process(ctx context.Context, work func() (avatar.Image, error)) (avatar.Image, error) {
-	select {
-	case s.decode <- struct{}{}:
-	case <-ctx.Done():
-		return avatar.Image{}, fail(codeUnexpected, ctx.Err())
+// process runs image work once it is admitted: its memory estimated from
+// the headers and reserved from the budget, then a decode worker of the
+// account's fair share. A picture that could never fit the budget is
+// refused with 234 saying so.
+func (s *Server) process(ctx context.Context, account int64, data []byte, estimate func() (int64, error), work func() (avatar.Image, error)) (avatar.Image, error) {
+	need, err := estimate()
+	if err != nil {
+		return avatar.Image{}, imageError(err)
 	}
-	defer func() { <-s.decode }()
+	done, err := s.admit(ctx, account, need+int64(len(data)))
+	var over *errOverBudget
+	if errors.As(err, &over) {
+		return avatar.Image{}, &avatar.RejectError{Reason: "image is too large to process: it " + over.Error()}
+	}
+	if err != nil {
+		return avatar.Image{}, err
+	}
+	defer done()
 	start := time.Now()
 	img, err := work()
 	s.metrics.uploadSeconds.Observe(time.Since(start).Seconds())
+	return img, imageError(err)
+}
+
+// imageError keeps the pipeline's refusals (234 with their reason) and
+// makes anything else an internal failure.
+func imageError(err error) error {
 	var re *avatar.RejectError
 	if err != nil && !errors.As(err, &re) {
-		return img, fail(codeUnexpected, err)
+		return fail(codeUnexpected, err)
 	}
-	return img, err
+	return err
 }
 
 // newAvatarName makes a stored name: 128 random bits in hex and the

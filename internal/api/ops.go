@@ -18,6 +18,10 @@ type metrics struct {
 	latency       *prometheus.HistogramVec
 	uploadBytes   prometheus.Counter
 	uploadSeconds prometheus.Histogram
+	// busy counts work refused with 15 because memory or a worker was not
+	// free in time; passwordChecks counts password hashes computed.
+	busy           prometheus.Counter
+	passwordChecks prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -41,7 +45,23 @@ func newMetrics(s *Server) *metrics {
 			Help:    "Time to check, decode, clean and encode an uploaded image.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
+		busy: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roster_admission_refused_total",
+			Help: "Expensive work refused with code 15 because memory or a decode worker was not free in time.",
+		}),
+		passwordChecks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roster_password_checks_total",
+			Help: "Passwords hashed: sign-in checks and new passwords.",
+		}),
 	}
+	budgetUsed := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "roster_memory_budget_used_bytes",
+		Help: "Bytes of the memory budget reserved by work in progress.",
+	}, func() float64 { return float64(s.budget.inUse()) })
+	budgetSize := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "roster_memory_budget_bytes",
+		Help: "The memory budget for expensive work, from --memory-limit.",
+	}, func() float64 { return float64(s.budget.size) })
 	sessions := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "roster_active_sessions",
 		Help: "Sessions that have not expired.",
@@ -54,7 +74,8 @@ func newMetrics(s *Server) *metrics {
 		}
 		return float64(n)
 	})
-	m.registry.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploadSeconds, sessions,
+	m.registry.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploadSeconds, m.busy, m.passwordChecks,
+		budgetUsed, budgetSize, sessions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -31,6 +32,15 @@ type Options struct {
 	MaxFrames      int           // default 500
 	MaxSide        int           // default 1024
 	DecodeWorkers  int           // default runtime.NumCPU()
+	// MemoryLimit is the memory the whole process should stay within, in
+	// bytes; default 448 MiB. Expensive work is admitted against what is
+	// left of it once the static cache and a reserve for everything else
+	// are set aside (WorkBudget).
+	MemoryLimit int64
+	// TrustedProxies are the peers whose X-Forwarded-For is believed: the
+	// client is then the right-most address in it that is not itself a
+	// trusted proxy. None by default: the peer is the client.
+	TrustedProxies []netip.Prefix
 	// SweepGrace is how old an unreferenced file must be before the sweep
 	// deletes it; default 15 minutes.
 	SweepGrace time.Duration
@@ -74,6 +84,9 @@ func (o *Options) defaults() {
 	if o.DecodeWorkers <= 0 {
 		o.DecodeWorkers = runtime.NumCPU()
 	}
+	if o.MemoryLimit <= 0 {
+		o.MemoryLimit = DefaultMemoryLimit
+	}
 	if o.SweepGrace <= 0 {
 		o.SweepGrace = 15 * time.Minute
 	}
@@ -88,6 +101,22 @@ func (o *Options) defaults() {
 	}
 }
 
+// DefaultMemoryLimit is the memory limit of a server started without one:
+// enough for 50-megapixel uploads, small enough for a 512 MiB VM.
+const DefaultMemoryLimit = 448 << 20
+
+// baseReserve is the memory set aside for everything that does not reserve
+// from the budget: the runtime, the database driver's caches, ordinary
+// requests and their garbage.
+const baseReserve = 96 << 20
+
+// WorkBudget is the part of the memory limit that expensive work may
+// reserve: what is left after the static cache and baseReserve, and never
+// below 32 MiB.
+func (o Options) WorkBudget() int64 {
+	return max(32<<20, o.MemoryLimit-max(o.StaticCacheBytes, 0)-baseReserve)
+}
+
 // Server serves the API. It holds no global state: everything it uses comes
 // in through NewServer.
 type Server struct {
@@ -97,11 +126,14 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	metrics *metrics
-	decode  chan struct{} // the decode concurrency limit
-	limits  *limits
-	cache   *fileCache
-	ids     *requestIDs
-	cors    map[string]bool
+	// budget is the memory expensive work reserves from; pool the decode
+	// workers, shared fairly between accounts.
+	budget *budget
+	pool   *pool
+	limits *limits
+	cache  *fileCache
+	ids    *requestIDs
+	cors   map[string]bool
 
 	// blind bounds the uploads whose file is read before their caller is
 	// known (the key follows the file): at most as many as decode workers.
@@ -122,7 +154,8 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		files:  files,
 		opts:   opts,
 		mux:    http.NewServeMux(),
-		decode: make(chan struct{}, opts.DecodeWorkers),
+		budget: newBudget(opts.WorkBudget()),
+		pool:   newPool(opts.DecodeWorkers),
 		blind:  make(chan struct{}, opts.DecodeWorkers),
 		limits: newLimits(opts),
 		ids:    newRequestIDs(),

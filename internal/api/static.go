@@ -199,7 +199,9 @@ func (s *Server) makeRendition(ctx context.Context, name string, size int) error
 		if err != nil {
 			return nil, err
 		}
-		img, err := s.process(ctx, func() (avatar.Image, error) { return avatar.Rendition(buf.Bytes(), size) })
+		data := buf.Bytes()
+		img, err := s.process(ctx, 0, data, func() (int64, error) { return avatar.RenditionCost(data, size, avatar.DefaultLimits()) },
+			func() (avatar.Image, error) { return avatar.Rendition(data, size) })
 		if err != nil {
 			return nil, err
 		}
