@@ -88,7 +88,7 @@ func (s *Server) process(ctx context.Context, account int64, data []byte, estima
 	if err != nil {
 		return avatar.Image{}, imageError(err)
 	}
-	done, err := s.admit(ctx, account, need+int64(len(data)))
+	done, err := s.admit(ctx, account, need)
 	var over *errOverBudget
 	if errors.As(err, &over) {
 		return avatar.Image{}, &avatar.RejectError{Reason: "image is too large to process: it " + over.Error()}

@@ -63,7 +63,7 @@ func BenchmarkDecodeParams(b *testing.B) {
 			for b.Loop() {
 				body.Reset(tc.body)
 				r.Body = io.NopCloser(body)
-				p, err := decodeParams(r, 0, false, nil)
+				p, err := decodeParams(r, 0, false, readHooks{})
 				if err != nil {
 					b.Fatal(err)
 				}

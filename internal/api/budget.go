@@ -253,3 +253,51 @@ func (s *Server) admitError(ctx context.Context, err error) error {
 	s.metrics.busy.Inc()
 	return rateLimited(time.Second)
 }
+
+// slots bounds work by count in all and per key (a client address): at
+// most total at once, and at most perKey for one key.
+type slots struct {
+	total, perKey int
+
+	mu      sync.Mutex
+	used    int
+	byKey   map[string]int
+	changed chan struct{} // closed and replaced whenever a slot is freed
+}
+
+func newSlots(total, perKey int) *slots {
+	return &slots{total: total, perKey: perKey, byKey: map[string]int{}, changed: make(chan struct{})}
+}
+
+// acquire waits for a slot for key until ctx is done, and returns the
+// function that frees it (call it once).
+func (s *slots) acquire(ctx context.Context, key string) (func(), error) {
+	for {
+		s.mu.Lock()
+		if s.used < s.total && s.byKey[key] < s.perKey {
+			s.used++
+			s.byKey[key]++
+			s.mu.Unlock()
+			var once sync.Once
+			return func() { once.Do(func() { s.free(key) }) }, nil
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *slots) free(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.used--
+	if s.byKey[key]--; s.byKey[key] <= 0 {
+		delete(s.byKey, key)
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}

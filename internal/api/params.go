@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"roster/internal/roster"
@@ -43,11 +45,24 @@ type params struct {
 	body  map[string]value
 	query url.Values
 	file  *upload // the multipart file part, for uploads
-	// beforeFile, when set, runs as an upload's file part is reached,
-	// before a byte of it is read. If it fails, the file is not read and
-	// refused holds why.
+	hooks readHooks
+	// refused holds why beforeFile refused an upload's file part.
+	refused error
+}
+
+// readHooks let the edge bound what reading a request costs. Each may be
+// nil.
+type readHooks struct {
+	// beforeFile runs as an upload's file part is reached, before a byte
+	// of it is read. If it fails, the file is not read and refused holds
+	// why.
 	beforeFile func(*params) error
-	refused    error
+	// reserve takes n bytes of the memory budget for the body being read,
+	// before it is read; an error refuses the request.
+	reserve func(n int64) error
+	// pace runs before each read of an upload's file with the bytes read
+	// so far; an error ends the upload.
+	pace func(read int64) error
 }
 
 func (p *params) lookup(name string) (value, bool) {
@@ -77,9 +92,9 @@ type upload struct {
 
 // decodeParams reads the request's parameters from its query string and
 // body. For uploads, the multipart file part is kept (up to maxUpload bytes),
-// if beforeFile (which may be nil) lets it be read.
-func decodeParams(r *http.Request, maxUpload int64, isUpload bool, beforeFile func(*params) error) (*params, error) {
-	p := &params{body: map[string]value{}, query: r.URL.Query(), beforeFile: beforeFile}
+// if the hooks let it be read.
+func decodeParams(r *http.Request, maxUpload int64, isUpload bool, h readHooks) (*params, error) {
+	p := &params{body: map[string]value{}, query: r.URL.Query(), hooks: h}
 	p.fields = fields{get: p.lookup, errs: &roster.InvalidParams{}}
 	switch {
 	case r.Method == http.MethodPost:
@@ -103,6 +118,9 @@ func decodeParams(r *http.Request, maxUpload int64, isUpload bool, beforeFile fu
 			return nil, fail(codeBadRequest, fmt.Errorf("upload as %q, not multipart/form-data", mediaType))
 		}
 		return p, p.readMultipart(r, mparams["boundary"], maxUpload, true)
+	}
+	if err := p.reserve(bodyCost(r.ContentLength)); err != nil {
+		return nil, err
 	}
 	switch mediaType {
 	case "multipart/form-data":
@@ -153,46 +171,116 @@ func decodeParams(r *http.Request, maxUpload int64, isUpload bool, beforeFile fu
 	return p, nil
 }
 
-// gate decodes a call's parameters and authorizes its caller. An upload's
-// caller is authorized as its file part arrives, so a stranger's upload is
-// refused before its file is read into memory. An upload with no key before
-// its file (the key may follow it) has its file read, but only a few such at
-// a time: it holds a slot of s.blind until release.
-type gate struct {
-	s    *Server
-	r    *http.Request
-	a    access
-	c    *call // authorized as its file part arrived
-	held bool  // a slot of s.blind
+// bodyCost is what a non-upload body of the given Content-Length (-1:
+// unknown) is reserved for: the body and the values decoded from it, about
+// four times its size. Bodies of a few KiB, nearly every call, reserve
+// nothing: their cost is part of the base reserve.
+func bodyCost(contentLength int64) int64 {
+	const small = 64 << 10
+	n := contentLength
+	if n < 0 || n > maxBodyBytes {
+		n = maxBodyBytes
+	}
+	if n <= small {
+		return 0
+	}
+	return 4 * n
 }
+
+// reserve runs the reserve hook, if any.
+func (p *params) reserve(n int64) error {
+	if p.hooks.reserve == nil || n <= 0 {
+		return nil
+	}
+	return p.hooks.reserve(n)
+}
+
+// gate decodes a call's parameters and authorizes its caller, and holds
+// what reading them reserved until the call is done (free).
+//
+// An upload's caller is authorized as its file part arrives, so a
+// stranger's upload is refused before its file is read into memory. An
+// upload with no key before its file (the key may follow it) is "blind":
+// its file is read, but only while it holds one of s.blind's slots (one per
+// client address, a few in all) and only as fast as blindRate at least, so
+// strangers who trickle bytes cannot hold the slots.
+type gate struct {
+	s     *Server
+	w     http.ResponseWriter
+	r     *http.Request
+	a     access
+	c     *call  // authorized as its file part arrived
+	blind func() // frees the slot of s.blind, while held
+	start time.Time
+	frees []func()
+}
+
+// Blind uploads must bring their file at this average rate, after a grace
+// period, or they are cut.
+const (
+	blindRate  = 32 << 10 // bytes a second
+	blindGrace = 2 * time.Second
+)
 
 // decode reads the call's parameters.
 func (g *gate) decode() (*params, error) {
-	var beforeFile func(*params) error
+	h := readHooks{reserve: g.reserve}
 	if g.a.upload && !g.a.public {
-		beforeFile = g.beforeFile
+		h.beforeFile = g.beforeFile
 	}
-	return decodeParams(g.r, g.s.opts.MaxUploadBytes, g.a.upload, beforeFile)
+	return decodeParams(g.r, g.s.opts.MaxUploadBytes, g.a.upload, h)
+}
+
+// reserve takes n bytes of the memory budget until the call is done.
+func (g *gate) reserve(n int64) error {
+	ctx, cancel := context.WithTimeout(g.r.Context(), admitWait)
+	defer cancel()
+	free, err := g.s.budget.reserve(ctx, n)
+	if err != nil {
+		var over *errOverBudget
+		if errors.As(err, &over) {
+			return fail(codeTooLarge, err)
+		}
+		return g.s.admitError(g.r.Context(), err)
+	}
+	g.frees = append(g.frees, free)
+	return nil
 }
 
 // beforeFile runs as an upload's file part arrives, before a byte of it is
-// read: without a key so far, it waits for a slot of s.blind; with one, it
-// authorizes the caller.
+// read: without a key so far, it waits for a blind slot and paces the
+// file; with one, it authorizes the caller.
 func (g *gate) beforeFile(p *params) error {
 	if _, ok := p.hash(g.r); !ok {
-		select {
-		case g.s.blind <- struct{}{}:
-			g.held = true
-			return nil
-		case <-g.r.Context().Done():
-			return fail(codeUnexpected, g.r.Context().Err())
+		ctx, cancel := context.WithTimeout(g.r.Context(), admitWait)
+		defer cancel()
+		free, err := g.s.blind.acquire(ctx, clientIP(g.r))
+		if err != nil {
+			return g.s.admitError(g.r.Context(), err)
 		}
+		g.blind = free
+		g.start = time.Now()
+		p.hooks.pace = g.pace
+		return nil
 	}
 	c := &call{r: g.r, params: p}
 	if err := g.s.authorize(c, g.a); err != nil {
 		return err
 	}
 	g.c = c
+	return nil
+}
+
+// pace sets the connection's read deadline so that a blind upload's file
+// arrives at blindRate on average (after blindGrace), with room for the
+// next read and the fields after the file.
+func (g *gate) pace(read int64) error {
+	due := g.start.Add(blindGrace + time.Duration(float64(read+64<<10)/blindRate*float64(time.Second)))
+	if time.Now().After(due) {
+		return failParam(codeBadRequest, "file", fmt.Sprintf(
+			"arrived slower than %d KiB/s before the session key; send hash before the file", blindRate>>10))
+	}
+	http.NewResponseController(g.w).SetReadDeadline(due) // not every connection has one; then ReadTimeout holds
 	return nil
 }
 
@@ -209,12 +297,23 @@ func (g *gate) authorize(p *params) (*call, error) {
 	return c, g.s.authorize(c, g.a)
 }
 
-// release frees the slot of s.blind, if the call holds one.
+// release frees the blind slot, if the call holds one: once the body is
+// read, the call is no longer blind.
 func (g *gate) release() {
-	if g.held {
-		g.held = false
-		<-g.s.blind
+	if g.blind != nil {
+		g.blind()
+		g.blind = nil
+		http.NewResponseController(g.w).SetReadDeadline(time.Time{})
 	}
+}
+
+// free gives back everything the call holds, once it is answered.
+func (g *gate) free() {
+	g.release()
+	for _, f := range g.frees {
+		f()
+	}
+	g.frees = nil
 }
 
 // readMultipart reads the fields of a multipart body, and for uploads its
@@ -251,13 +350,13 @@ func (p *params) readMultipart(r *http.Request, boundary string, limit int64, is
 				}
 				continue
 			}
-			if p.beforeFile != nil {
-				if err := p.beforeFile(p); err != nil {
+			if p.hooks.beforeFile != nil {
+				if err := p.hooks.beforeFile(p); err != nil {
 					p.refused = err
 					return nil
 				}
 			}
-			data, err := io.ReadAll(io.LimitReader(part, limit+1))
+			data, err := p.readFile(part, limit, r.ContentLength)
 			if err != nil {
 				return p.partError(body, isUpload, limit, err)
 			}
@@ -283,7 +382,43 @@ func (p *params) readMultipart(r *http.Request, boundary string, limit int64, is
 	}
 }
 
+// readFile reads an upload's file part, up to limit+1 bytes, into one
+// buffer whose memory is reserved before it is allocated: the request's
+// Content-Length when it has one (the file is no larger), else the whole
+// limit.
+func (p *params) readFile(part io.Reader, limit, contentLength int64) ([]byte, error) {
+	size := limit + 1
+	if contentLength >= 0 && contentLength < size {
+		size = contentLength
+	}
+	if err := p.reserve(size); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, size)
+	for int64(len(buf)) < size {
+		if p.hooks.pace != nil {
+			if err := p.hooks.pace(int64(len(buf))); err != nil {
+				return nil, err
+			}
+		}
+		n, err := part.Read(buf[len(buf):min(cap(buf), len(buf)+64<<10)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Full: either limit+1 bytes, which the caller refuses, or the whole
+	// Content-Length, past which the body cannot go.
+	return buf, nil
+}
+
 func (p *params) partError(body *limitedReader, isUpload bool, limit int64, err error) error {
+	if _, ok := err.(*apiError); ok {
+		return err // a refusal of the hooks
+	}
 	if body.exceeded {
 		return p.tooLarge(isUpload, limit)
 	}

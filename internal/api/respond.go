@@ -73,8 +73,8 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, 
 		return
 	}
 	// An upload's caller is authorized as its file part arrives (see gate).
-	g := &gate{s: s, r: r, a: a}
-	defer g.release()
+	g := &gate{s: s, w: w, r: r, a: a}
+	defer g.free()
 	p, err := g.decode()
 	if err != nil {
 		s.writeError(w, r, err)

@@ -136,8 +136,9 @@ type Server struct {
 	cors   map[string]bool
 
 	// blind bounds the uploads whose file is read before their caller is
-	// known (the key follows the file): at most as many as decode workers.
-	blind chan struct{}
+	// known (the key follows the file): one per client address, and a few
+	// in all.
+	blind *slots
 	// renditions makes each missing ?size= rendition once, however many
 	// requests ask for it at the same time.
 	renditions singleflight.Group
@@ -156,7 +157,7 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		mux:    http.NewServeMux(),
 		budget: newBudget(opts.WorkBudget()),
 		pool:   newPool(opts.DecodeWorkers),
-		blind:  make(chan struct{}, opts.DecodeWorkers),
+		blind:  newSlots(max(8, 4*opts.DecodeWorkers), 1),
 		limits: newLimits(opts),
 		ids:    newRequestIDs(),
 		cache:  newFileCache(opts.StaticCacheBytes, time.Minute),
