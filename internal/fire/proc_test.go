@@ -25,8 +25,11 @@ import (
 	"roster/internal/sqlstore/sqltest"
 )
 
-// binary is the roster program under test, built once per package run.
-var binary string
+// binary is the roster program under test, built once per package run
+// (with the race detector when the tests have it); plain is the same
+// program without the race detector, for the tests that measure memory and
+// latency (the same file when the tests have no race detector).
+var binary, plain string
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
@@ -40,6 +43,18 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "building roster:", err)
 			return 1
+		}
+		plain = binary
+		if proctest.Race {
+			pdir := filepath.Join(dir, "plain")
+			if err := os.Mkdir(pdir, 0o755); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			if plain, err = proctest.BuildPlain(pdir); err != nil {
+				fmt.Fprintln(os.Stderr, "building roster without the race detector:", err)
+				return 1
+			}
 		}
 		return m.Run()
 	}())
@@ -102,12 +117,24 @@ func forEachStack(t *testing.T, f func(t *testing.T, st stack)) {
 // until it listens. It is killed at cleanup if still running.
 func serve(t testing.TB, st stack, extra ...string) *proctest.Proc {
 	t.Helper()
+	return serveBinary(t, binary, st, extra...)
+}
+
+// servePlain is serve with the program built without the race detector,
+// for measuring its memory and latencies as a user would meet them.
+func servePlain(t testing.TB, st stack, extra ...string) *proctest.Proc {
+	t.Helper()
+	return serveBinary(t, plain, st, extra...)
+}
+
+func serveBinary(t testing.TB, bin string, st stack, extra ...string) *proctest.Proc {
+	t.Helper()
 	args := []string{"serve", "--addr", "127.0.0.1:0"}
 	if !containsFlag(extra, "--rate-limit") {
 		args = append(args, "--rate-limit", "0")
 	}
 	args = append(append(args, st.args...), extra...)
-	return proctest.Start(t, binary, args, append(os.Environ(), "ROSTER_ADMIN_PASSWORD="+adminPassword), 60*time.Second)
+	return proctest.Start(t, bin, args, append(os.Environ(), "ROSTER_ADMIN_PASSWORD="+adminPassword), 60*time.Second)
 }
 
 func containsFlag(args []string, flag string) bool {

@@ -4,14 +4,26 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"image"
+	"image/color/palette"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"roster/internal/avatar/avatartest"
 )
 
 // trickle opens an upload from the loopback address ip whose key would
@@ -80,7 +92,7 @@ func keyAfterFile(api, hash string, id int64, png []byte) *http.Request {
 func TestTricklingUploads(t *testing.T) {
 	ctx := t.Context()
 	st := sqliteStack(t)
-	p := serve(t, st)
+	p := servePlain(t, st)
 	c := newClient(p.API)
 	if err := c.signIn(ctx); err != nil {
 		t.Fatal(err)
@@ -126,4 +138,280 @@ func TestTricklingUploads(t *testing.T) {
 		}
 		t.Logf("trickler %d: %s", i, got)
 	}
+}
+
+// healthWatch polls /healthz every 100 ms until stop is called, and then
+// reports the slowest answer and every failure (an answer slower than 1 s
+// counts as one).
+func healthWatch(base string) (stop func() (time.Duration, error)) {
+	done := make(chan struct{})
+	result := make(chan struct {
+		slowest time.Duration
+		err     error
+	}, 1)
+	go func() {
+		hc := &http.Client{Timeout: 5 * time.Second}
+		var slowest time.Duration
+		var errs []error
+		for {
+			select {
+			case <-done:
+				result <- struct {
+					slowest time.Duration
+					err     error
+				}{slowest, errors.Join(errs...)}
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			start := time.Now()
+			resp, err := hc.Get(base + "/healthz")
+			took := time.Since(start)
+			slowest = max(slowest, took)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("/healthz: %v", err))
+			case resp.StatusCode != http.StatusOK:
+				errs = append(errs, fmt.Errorf("/healthz = %d", resp.StatusCode))
+			case took > time.Second:
+				errs = append(errs, fmt.Errorf("/healthz took %v", took))
+			}
+			if resp != nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	}()
+	return func() (time.Duration, error) {
+		close(done)
+		r := <-result
+		return r.slowest, r.err
+	}
+}
+
+// peakLimit is the peak memory (VmHWM) a server with default flags must
+// stay within under any attack.
+const peakLimit = 512 << 10 // KiB
+
+// checkPeak reports a peak memory figure (KiB) over peakLimit.
+func checkPeak(what string, peak int64) error {
+	if peak > peakLimit {
+		return fmt.Errorf("%s: peak memory %d MiB, want at most %d MiB", what, peak>>10, peakLimit>>20)
+	}
+	return nil
+}
+
+// documented checks that an answer is one of the codes allowed, and that a
+// 234 says why in its errors list.
+func documented(r reply, codes ...int) error {
+	if !slices.Contains(codes, r.code()) {
+		return fmt.Errorf("answer %s, want code in %v", r, codes)
+	}
+	if r.code() == 234 {
+		errs, _ := r.body["errors"].([]any)
+		if len(errs) == 0 {
+			return fmt.Errorf("234 without a reason: %s", r)
+		}
+	}
+	if r.code() == 15 && r.status != http.StatusTooManyRequests {
+		return fmt.Errorf("15 with HTTP %d", r.status)
+	}
+	return nil
+}
+
+// TestResourceCheckersCatch: the checkers of this file fail on what they
+// are there to catch.
+func TestResourceCheckersCatch(t *testing.T) {
+	if err := checkPeak("attack", peakLimit+1); err == nil {
+		t.Error("checkPeak over the limit = nil")
+	}
+	if err := checkPeak("attack", peakLimit); err != nil {
+		t.Errorf("checkPeak at the limit = %v", err)
+	}
+	bare234 := reply{status: 400, body: map[string]any{"success": false, "status": map[string]any{"code": 234.0}}}
+	if err := documented(bare234, 234); err == nil {
+		t.Error("documented(234 without errors) = nil")
+	}
+	crash := reply{status: 500, body: map[string]any{"success": false, "status": map[string]any{"code": 6.0}}}
+	if err := documented(crash, 0, 15, 234); err == nil {
+		t.Error("documented(6) = nil")
+	}
+	limited400 := reply{status: 400, body: map[string]any{"success": false, "status": map[string]any{"code": 15.0}}}
+	if err := documented(limited400, 15); err == nil {
+		t.Error("documented(15 with HTTP 400) = nil")
+	}
+	// A /healthz that stops answering is reported.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(1200 * time.Millisecond)
+	}))
+	defer srv.Close()
+	stop := healthWatch(srv.URL)
+	time.Sleep(300 * time.Millisecond)
+	if _, err := stop(); err == nil {
+		t.Error("healthWatch of a /healthz answering in 1.2 s = nil")
+	}
+}
+
+// expensiveUploads are the costliest pictures the server accepts with its
+// default limits, each near the 50-megapixel budget and under the 16 MiB
+// upload limit: a photo-like baseline JPEG, a PNG that compresses to
+// almost nothing, and a GIF of 500 frames. Made once per package run.
+var expensiveUploads = sync.OnceValue(func() []hostile {
+	const side = 7071 // 50 megapixels
+	var jb, pb, gb bytes.Buffer
+	if err := jpeg.Encode(&jb, avatartest.Photo(side, side, 1), &jpeg.Options{Quality: 85}); err != nil {
+		panic(err)
+	}
+	g := image.NewNRGBA(image.Rect(0, 0, side, side))
+	for y := range side {
+		row := g.Pix[y*g.Stride:]
+		for x := range side {
+			row[4*x], row[4*x+1], row[4*x+2], row[4*x+3] = byte(x), byte(y), byte(x+y), 200
+		}
+	}
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&pb, g); err != nil {
+		panic(err)
+	}
+	anim := &gif.GIF{}
+	for i := range 500 {
+		m := image.NewPaletted(image.Rect(0, 0, 316, 316), palette.Plan9)
+		for j := range m.Pix {
+			m.Pix[j] = byte((j*7 + i*13) % 256)
+		}
+		anim.Image = append(anim.Image, m)
+		anim.Delay = append(anim.Delay, 2)
+	}
+	if err := gif.EncodeAll(&gb, anim); err != nil {
+		panic(err)
+	}
+	return []hostile{
+		{name: "50 MP baseline JPEG photo", data: jb.Bytes(), mime: "image/jpeg"},
+		{name: "50 MP RGBA PNG gradient", data: pb.Bytes(), mime: "image/png"},
+		{name: "500-frame GIF, 50 MP in all", data: gb.Bytes(), mime: "image/gif"},
+	}
+})
+
+// hostile is a picture an attacker uploads.
+type hostile struct {
+	name string
+	data []byte
+	mime string
+}
+
+// secondTenant creates admin (as a first start would) and another master
+// user in the stores of st, before a server starts on them, and returns
+// the other's login and password.
+func secondTenant(t *testing.T, st stack) (login, password string) {
+	t.Helper()
+	login, password = "tenant-b", "tenant-b-password"
+	for _, u := range [][2]string{{"admin", adminPassword}, {login, password}} {
+		args := append([]string{"user", "create", "--login", u[0], "--password", u[1]}, st.args...)
+		if out, err := exec.Command(plain, args...).CombinedOutput(); err != nil {
+			t.Fatalf("roster user create: %v\n%s", err, out)
+		}
+	}
+	return login, password
+}
+
+// smallPNG is a 64×64 picture, different for each seed.
+func smallPNG(seed uint64) []byte {
+	var b bytes.Buffer
+	png.Encode(&b, avatartest.Photo(64, 64, seed))
+	return b.Bytes()
+}
+
+// TestTenantFairness: while one tenant loops the most expensive uploads
+// the server accepts on four connections, another tenant's small upload
+// and its first rendition are each answered within 3 s.
+func TestTenantFairness(t *testing.T) {
+	ctx := t.Context()
+	st := sqliteStack(t)
+	loginB, passwordB := secondTenant(t, st)
+	p := servePlain(t, st)
+	a := newClient(p.API)
+	if err := a.signIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := clientAt(p.API, "127.0.0.9")
+	r := b.must(t, "user/auth", map[string]any{"login": loginB, "password": passwordB})
+	b.hash = r.body["hash"].(string)
+	ea := int64(a.must(t, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Heavy"}}).body["id"].(float64))
+	eb := int64(b.must(t, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Light"}}).body["id"].(float64))
+	heavy := expensiveUploads()
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		answers  = map[int]int{}
+		loadErrs []error
+	)
+	for i := range 4 {
+		wg.Go(func() {
+			for n := i; loadCtx.Err() == nil; n++ {
+				h := heavy[n%len(heavy)]
+				r, err := a.upload(loadCtx, ea, h.data, h.mime)
+				if loadCtx.Err() != nil {
+					return
+				}
+				if err == nil {
+					err = documented(r, 0, 15)
+				}
+				mu.Lock()
+				answers[r.code()]++
+				if err != nil && len(loadErrs) < 5 {
+					loadErrs = append(loadErrs, fmt.Errorf("%s: %w", h.name, err))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	stopHealth := healthWatch(p.Base)
+	time.Sleep(3 * time.Second) // the heavy uploads hold the workers now
+
+	hc := &http.Client{Timeout: 30 * time.Second}
+	var slowestUpload, slowestRendition time.Duration
+	for round := range 3 {
+		start := time.Now()
+		r, err := b.upload(ctx, eb, smallPNG(uint64(round)), "image/png")
+		took := time.Since(start)
+		slowestUpload = max(slowestUpload, took)
+		if err != nil || r.code() != 0 {
+			t.Fatalf("round %d: the other tenant's 64×64 upload = %v %v", round, r, err)
+		}
+		if took > 3*time.Second {
+			t.Errorf("round %d: the other tenant's 64×64 upload took %v, want at most 3 s", round, took)
+		}
+		name := r.body["value"].(string)
+		start = time.Now()
+		err = fetchImage(ctx, hc, staticURL(p.Base, name)+"?size=128")
+		took = time.Since(start)
+		slowestRendition = max(slowestRendition, took)
+		if err != nil {
+			t.Errorf("round %d: first ?size=128: %v", round, err)
+		}
+		if took > 3*time.Second {
+			t.Errorf("round %d: the other tenant's first ?size=128 took %v, want at most 3 s", round, took)
+		}
+	}
+	stopLoad()
+	wg.Wait()
+	slowestHealth, err := stopHealth()
+	if err != nil {
+		t.Error(err)
+	}
+	if err := errors.Join(loadErrs...); err != nil {
+		t.Error(err)
+	}
+	if answers[0] == 0 {
+		t.Errorf("the heavy tenant's uploads never succeeded: %v", answers)
+	}
+	peak, err := p.VM("VmHWM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPeak("fairness", peak); err != nil {
+		t.Error(err)
+	}
+	t.Logf("fairness: other tenant's slowest 64×64 upload %v, slowest first rendition %v; heavy tenant's answers by code %v; /healthz slowest %v; peak memory %d MiB",
+		slowestUpload.Round(time.Millisecond), slowestRendition.Round(time.Millisecond), answers, slowestHealth.Round(time.Millisecond), peak>>10)
 }

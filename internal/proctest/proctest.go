@@ -24,14 +24,21 @@ import (
 // this test binary has it, so the child's races are found too (and the
 // build reuses the cache of the test build). When the go tool is missing
 // the error wraps exec.ErrNotFound.
-func Build(dir string) (string, error) {
+func Build(dir string) (string, error) { return build(dir, Race) }
+
+// BuildPlain builds roster/cmd/roster into dir without the race detector,
+// whatever this test binary has: for tests that measure the child's memory
+// or latency, which the detector multiplies several times over.
+func BuildPlain(dir string) (string, error) { return build(dir, false) }
+
+func build(dir string, race bool) (string, error) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		return "", fmt.Errorf("building roster needs the go tool on PATH: %w", err)
 	}
 	bin := filepath.Join(dir, "roster")
 	args := []string{"build", "-o", bin}
-	if Race {
+	if race {
 		args = append(args, "-race")
 	}
 	args = append(args, "roster/cmd/roster")
