@@ -91,7 +91,7 @@ func (s *Server) process(ctx context.Context, account int64, data []byte, estima
 	done, err := s.admit(ctx, account, need)
 	var over *errOverBudget
 	if errors.As(err, &over) {
-		return avatar.Image{}, &avatar.RejectError{Reason: "image is too large to process: it " + over.Error()}
+		return avatar.Image{}, &avatar.RejectError{Reason: "image is too large: it " + over.Error()}
 	}
 	if err != nil {
 		return avatar.Image{}, err

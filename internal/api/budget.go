@@ -37,7 +37,7 @@ func newBudget(size int64) *budget { return &budget{size: size} }
 type errOverBudget struct{ need, size int64 }
 
 func (e *errOverBudget) Error() string {
-	return fmt.Sprintf("needs %s of memory; the server's budget for one piece of work is %s", mib(e.need), mib(e.size))
+	return fmt.Sprintf("needs %s of memory to process; this server gives one piece of work at most %s", mib(e.need), mib(e.size))
 }
 
 // mib writes a byte count in MiB for people, rounded up.
