@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -328,6 +329,46 @@ func TestRedirectTarget(t *testing.T) {
 		if got.code() != tc.code {
 			t.Errorf("%s: response %s, want code %d", tc.name, resp, tc.code)
 		}
+	}
+}
+
+// TestRedirectTargetRefused: redirect_target sends no one on before the
+// caller is known (a stranger's upload link is no open redirect), and text
+// that is not UTF-8 is refused with 7 naming it, as a field or in the query.
+func TestRedirectTargetRefused(t *testing.T) {
+	s, hash := freshServer(t, backends()[0])
+	id := newEmployee(t, s.api, hash, "Ann")
+	for _, tc := range []struct {
+		name, query, hash, target string
+		code                      int
+		param                     string
+	}{
+		{"unknown session", "", unknownHash, "https://evil.example/", 4, ""},
+		{"malformed hash", "", "not-a-hash", "https://evil.example/", 3, ""},
+		{"no hash", "", "", "https://evil.example/", 3, ""},
+		{"field not UTF-8", "", hash, "https://app.example/\xff", 7, "redirect_target"},
+		{"query not UTF-8", "?redirect_target=https://app.example/%C3", hash, "", 7, "redirect_target"},
+		{"query not UTF-8, stranger", "?redirect_target=https://app.example/%C3", unknownHash, "", 7, "redirect_target"},
+	} {
+		parts := []part{{name: "employee_id", data: []byte(strconv.FormatInt(id, 10))}}
+		if tc.hash != "" {
+			parts = append(parts, part{name: "hash", data: []byte(tc.hash)})
+		}
+		if tc.target != "" {
+			parts = append(parts, part{name: "redirect_target", data: []byte(tc.target)})
+		}
+		parts = append(parts, part{name: "file", filename: "f", contentType: "image/png", data: corpus(t, "alpha.png")})
+		r := send(t, uploadRequest(t, s.api+"/employee/avatar/upload"+tc.query, parts...))
+		if loc := r.header.Get("Location"); r.status == http.StatusFound || loc != "" {
+			t.Errorf("%s: %d Location %q, want no redirect", tc.name, r.status, loc)
+			continue
+		}
+		if check(t, tc.name, r, tc.code) && tc.param != "" && !slices.Equal(errorParams(r), []string{tc.param}) {
+			t.Errorf("%s: names %v, want [%s]", tc.name, errorParams(r), tc.param)
+		}
+	}
+	if e := readEmployee(t, s.api, hash, id); e["avatar_file_name"] != nil {
+		t.Errorf("refused uploads set avatar_file_name %v", e["avatar_file_name"])
 	}
 }
 

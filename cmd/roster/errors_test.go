@@ -438,20 +438,20 @@ func testInvalidParams(t *testing.T, a session) {
 	// Invalid UTF-8 reaches form and query values as raw bytes, and JSON
 	// strings as well.
 	for _, c := range []struct {
-		name, contentType, body string
-		want                    string
+		name, call, query, contentType, body string
+		want                                 string
 	}{
-		{"form", "application/x-www-form-urlencoded", "hash=" + a.hash + `&employee={"first_name":"A%FF"}`, "employee.first_name"},
-		{"form, top level", "application/x-www-form-urlencoded", "hash=" + a.hash + "&filter=%C3", "filter"},
-		{"JSON", "application/json", `{"hash":"` + a.hash + `","employee":{"first_name":"A` + "\xff" + `"}}`, "employee.first_name"},
-		{"JSON, top level", "application/json", `{"hash":"` + a.hash + `","filter":"` + "\xc3" + `"}`, "filter"},
+		{"form", "employee/create", "", "application/x-www-form-urlencoded", "hash=" + a.hash + `&employee={"first_name":"A%FF"}`, "employee.first_name"},
+		{"form, top level", "employee/list", "", "application/x-www-form-urlencoded", "hash=" + a.hash + "&filter=%C3", "filter"},
+		{"JSON", "employee/create", "", "application/json", `{"hash":"` + a.hash + `","employee":{"first_name":"A` + "\xff" + `"}}`, "employee.first_name"},
+		{"JSON, top level", "employee/list", "", "application/json", `{"hash":"` + a.hash + `","filter":"` + "\xc3" + `"}`, "filter"},
+		{"form, a key's title", "api/key/create", "", "application/x-www-form-urlencoded", "hash=" + a.hash + "&title=key%FF", "title"},
+		{"query, a key's title", "api/key/create", "?hash=" + a.hash + "&title=%C3", "", "", "title"},
 	} {
-		call := "employee/create"
-		if c.want == "filter" {
-			call = "employee/list"
+		req := mustRequest(t, http.MethodPost, a.api+"/"+c.call+c.query, strings.NewReader(c.body))
+		if c.contentType != "" {
+			req.Header.Set("Content-Type", c.contentType)
 		}
-		req := mustRequest(t, http.MethodPost, a.api+"/"+call, strings.NewReader(c.body))
-		req.Header.Set("Content-Type", c.contentType)
 		r := send(t, req)
 		if check(t, "invalid UTF-8 in "+c.name, r, 7) && !slices.Equal(errorParams(r), []string{c.want}) {
 			t.Errorf("invalid UTF-8 in %s names %v, want [%s]", c.name, errorParams(r), c.want)

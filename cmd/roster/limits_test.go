@@ -119,3 +119,34 @@ func TestCORS(t *testing.T) {
 		t.Errorf("a foreign origin got Allow-Origin %q", r.header.Get("Access-Control-Allow-Origin"))
 	}
 }
+
+// TestLoginTakenThrottle: logins are global, so subuser/register's 206
+// tells a master that a login exists in some account. Ten such answers an
+// account, then it is refused with 15 whatever the login (so the 15 tells
+// nothing either); registrations that do not collide cost nothing, and
+// another account is not affected.
+func TestLoginTakenThrottle(t *testing.T) {
+	st := newStack(t, backends()[0])
+	prober, other := st.newAccount(t), st.newAccount(t)
+	var mine int64
+	for range 3 {
+		mine = prober.register(t, map[string]any{"login": unique("mine")}, "password")
+	}
+	codes := map[int]int{}
+	for range 12 {
+		r := prober.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": "admin"}, "password": "password"})
+		codes[r.code()]++
+	}
+	if codes[206] != 10 || codes[15] != 2 {
+		t.Errorf("12 registrations of a taken login: codes %v, want ten 206 then 15s", codes)
+	}
+	r := prober.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": unique("free")}, "password": "password"})
+	check(t, "a free login from the throttled account", r, 15)
+	if r.header.Get("Retry-After") == "" {
+		t.Errorf("a throttled registration has no Retry-After")
+	}
+	check(t, "renaming a sub-user from the throttled account", prober.do(t, formJSON, "subuser/update",
+		map[string]any{"user": map[string]any{"id": mine, "login": unique("renamed")}}), 15)
+	check(t, "a taken login from another account", other.do(t, formJSON, "subuser/register",
+		map[string]any{"user": map[string]any{"login": "admin"}, "password": "password"}), 206)
+}

@@ -1,11 +1,16 @@
 package api
 
 import (
+	"context"
 	"net"
 	"net/http"
+	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
+
+	"roster/internal/roster"
 )
 
 // limiter is a set of token buckets, one per key (an IP, a user, a login):
@@ -14,9 +19,12 @@ import (
 // times the rate, which keeps a database write off every request.
 type limiter struct {
 	rate, burst float64
-	mu          sync.Mutex
-	buckets     map[string]*bucket
-	swept       time.Time
+	// now is the clock, read under mu so that a bucket's time only moves
+	// forward however the callers are scheduled.
+	now     func() time.Time
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
 }
 
 type bucket struct {
@@ -25,17 +33,18 @@ type bucket struct {
 }
 
 func newLimiter(rate, burst float64) *limiter {
-	return &limiter{rate: rate, burst: burst, buckets: map[string]*bucket{}}
+	return &limiter{rate: rate, burst: burst, now: time.Now, buckets: map[string]*bucket{}}
 }
 
 // take spends n tokens of key's bucket if it holds them. When it does not,
-// it reports how long until it will.
-func (l *limiter) take(key string, n float64, now time.Time) (bool, time.Duration) {
+// it spends nothing and reports how long until it will.
+func (l *limiter) take(key string, n float64) (bool, time.Duration) {
 	if l == nil || l.rate <= 0 {
 		return true, 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
 	l.sweep(now)
 	b := l.fill(key, now)
 	if b.tokens >= n {
@@ -45,20 +54,20 @@ func (l *limiter) take(key string, n float64, now time.Time) (bool, time.Duratio
 	return false, time.Duration((n - b.tokens) / l.rate * float64(time.Second))
 }
 
-// has reports whether key's bucket holds n tokens, without spending them.
-func (l *limiter) has(key string, n float64, now time.Time) (bool, time.Duration) {
+// give returns n tokens taken from key's bucket, up to its burst: work that
+// took them first and then did not count against the limit.
+func (l *limiter) give(key string, n float64) {
 	if l == nil || l.rate <= 0 {
-		return true, 0
+		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.fill(key, now)
-	if b.tokens >= n {
-		return true, 0
-	}
-	return false, time.Duration((n - b.tokens) / l.rate * float64(time.Second))
+	b := l.fill(key, l.now())
+	b.tokens = min(l.burst, b.tokens+n)
 }
 
+// fill refills key's bucket up to now. A now before the bucket's last
+// update (a clock stepped back) adds nothing and leaves its time alone.
 func (l *limiter) fill(key string, now time.Time) *bucket {
 	b, ok := l.buckets[key]
 	if !ok {
@@ -66,8 +75,10 @@ func (l *limiter) fill(key string, now time.Time) *bucket {
 		l.buckets[key] = b
 		return b
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
+	if now.After(b.last) {
+		b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+		b.last = now
+	}
 	return b
 }
 
@@ -86,8 +97,18 @@ func (l *limiter) sweep(now time.Time) {
 	}
 }
 
-// clientIP is the address the request came from.
-func clientIP(r *http.Request) string {
+// clientAddr is the address of the client that made the request: the peer,
+// or behind a trusted proxy the address the proxy saw (see forwardedFor).
+// Rate limits, the sign-in throttle and the request log all key on it.
+func (s *Server) clientAddr(r *http.Request) string {
+	if info := infoOf(r); info.client != "" {
+		return info.client
+	}
+	return clientOf(r, s.opts.TrustedProxies)
+}
+
+// peerAddr is the host part of the connection's remote address.
+func peerAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -95,13 +116,83 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// limits are the server's rate limiters.
+// clientOf finds the client address of r, trusting X-Forwarded-For only
+// from a peer inside trusted.
+func clientOf(r *http.Request, trusted []netip.Prefix) string {
+	peer := peerAddr(r)
+	if len(trusted) == 0 {
+		return peer
+	}
+	addr, err := netip.ParseAddr(peer)
+	if err != nil || !isTrusted(addr, trusted) {
+		return peer
+	}
+	return forwardedFor(addr, r.Header.Values("X-Forwarded-For"), trusted).String()
+}
+
+// forwardedFor walks the X-Forwarded-For entries (every header, in order,
+// joined) from the right, starting at the trusted peer: each trusted hop
+// vouches for the entry left of it, so the client is the right-most entry
+// that is not itself a trusted proxy. A malformed entry ends the walk at
+// the last address vouched for, which is never one the client chose
+// freely, so a forged or broken header cannot escape the throttle. When
+// every entry is trusted, the left-most is the client.
+func forwardedFor(peer netip.Addr, headers []string, trusted []netip.Prefix) netip.Addr {
+	entries := strings.Split(strings.Join(headers, ","), ",")
+	client := peer
+	for i := len(entries) - 1; i >= 0; i-- {
+		a, ok := parseForwarded(strings.TrimSpace(entries[i]))
+		if !ok {
+			break
+		}
+		client = a
+		if !isTrusted(a, trusted) {
+			break
+		}
+	}
+	return client
+}
+
+// parseForwarded reads one X-Forwarded-For entry: an address, or an
+// address and port as some proxies write it (1.2.3.4:5678, [::1]:5678).
+func parseForwarded(e string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(e); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(e); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// limits are the server's rate limiters, and the bound on password hashing.
 type limits struct {
 	perIP, perUser *limiter
-	// Failed sign-ins, per client address and per login: each failure
-	// spends a token, and with none left user/auth answers 15 before looking
-	// at the password.
+	// Sign-in attempts, per client address and per login: an attempt
+	// spends a token of each before its password is checked and gets both
+	// back if the password was right, so with none left user/auth answers
+	// 15 without hashing, and a burst of parallel guesses gets exactly as
+	// many checks as the buckets hold.
 	authIP, authLogin *limiter
+	// loginTaken is charged, per account, each time subuser/register or
+	// subuser/update is refused because a login is in use (206), anywhere:
+	// logins are global, so each 206 tells a master that a login exists in
+	// some account, and this makes such probing crawl.
+	loginTaken *limiter
+	// hashers are the password hashes that may run at once. Each argon2id
+	// hash holds roster.PasswordHashBytes; without a bound, a burst of
+	// sign-ins holds that many times the burst.
+	hashers chan struct{}
 }
 
 func newLimits(o Options) *limits {
@@ -118,7 +209,62 @@ func newLimits(o Options) *limits {
 		// by its own bucket long before this, so it cannot lock the real
 		// user (on another address) out.
 		authLogin: newLimiter(100.0/(15*60), 100),
+		// Ten taken logins, then one a minute: a master mistyping a login
+		// now and then never notices; a master listing who uses Roster
+		// learns sixty logins an hour.
+		loginTaken: newLimiter(1.0/60, 10),
+		hashers:    make(chan struct{}, runtime.NumCPU()),
 	}
 }
 
 func loginKey(login string) string { return strings.ToLower(login) }
+
+// passwordCost is the memory one password hash reserves from the budget:
+// argon2id's own plus a little for the rest of the call.
+const passwordCost = roster.PasswordHashBytes + 1<<20
+
+// hashing waits, up to admitWait, for the memory of one password hash and
+// one of the hashers, and returns the function that gives both back. It is
+// refused with 15 when the wait runs out. Every caller then computes
+// exactly one hash, counted in roster_password_checks_total.
+func (s *Server) hashing(ctx context.Context) (func(), error) {
+	wctx, cancel := context.WithTimeout(ctx, admitWait)
+	defer cancel()
+	freeMem, err := s.budget.reserve(wctx, passwordCost)
+	if err != nil {
+		return nil, s.admitError(ctx, err)
+	}
+	select {
+	case s.limits.hashers <- struct{}{}:
+	case <-wctx.Done():
+		freeMem()
+		return nil, s.admitError(ctx, wctx.Err())
+	}
+	s.metrics.passwordChecks.Inc()
+	return func() { <-s.limits.hashers; freeMem() }, nil
+}
+
+// checkPassword is roster.CheckPassword within the bound on hashing. An
+// empty hash (no such user) costs the same as a real one.
+func (s *Server) checkPassword(ctx context.Context, hash, password string) (bool, error) {
+	done, err := s.hashing(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer done()
+	return roster.CheckPassword(hash, password), nil
+}
+
+// hashPassword is roster.HashPassword within the bound on hashing.
+func (s *Server) hashPassword(ctx context.Context, password string) (string, error) {
+	done, err := s.hashing(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	hash, err := roster.HashPassword(password)
+	if err != nil {
+		return "", fail(codeUnexpected, err)
+	}
+	return hash, nil
+}

@@ -593,14 +593,14 @@ func (f fields) String(name string, required bool) *string {
 	if !ok {
 		return nil
 	}
-	if !v.json {
-		return &v.raw
-	}
 	if !utf8.ValidString(v.raw) {
-		// encoding/json would quietly turn it into U+FFFD, and the altered
-		// text would be stored.
+		// Text would be stored as sent and answered as U+FFFD by
+		// encoding/json; JSON would be quietly altered to U+FFFD at once.
 		f.add(name, "must be valid UTF-8 text")
 		return nil
+	}
+	if !v.json {
+		return &v.raw
 	}
 	var s string
 	if err := json.Unmarshal([]byte(v.raw), &s); err != nil {

@@ -68,7 +68,7 @@ func (s *Server) handle(name string, a access, h handler) {
 // the Navixy envelope.
 func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, a access, h handler) {
 	infoOf(r).call = name
-	if ok, wait := s.limits.perIP.take(clientIP(r), 1, time.Now()); !ok {
+	if ok, wait := s.limits.perIP.take(s.clientAddr(r), 1); !ok {
 		s.writeError(w, r, rateLimited(wait))
 		return
 	}
@@ -82,20 +82,27 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, 
 	}
 	var redirect string
 	if a.upload {
-		if rt := p.Str("redirect_target", false); rt != "" {
-			if !validRedirect(rt) {
+		if rt := p.String("redirect_target", false); rt != nil && *rt != "" {
+			if !validRedirect(*rt) {
 				s.writeError(w, r, failParam(codeInvalidParams, "redirect_target", "must be an absolute http or https URL"))
 				return
 			}
-			redirect = rt
+			redirect = *rt
+		}
+		if err := p.Err(); err != nil {
+			s.writeError(w, r, err) // redirect_target is not valid UTF-8
+			return
 		}
 	}
 	c, err := g.authorize(p)
 	g.release()
-	var res any
-	if err == nil {
-		res, err = h(c)
+	if err != nil {
+		// No redirect before the caller is known: a stranger's link must
+		// not send a browser on to where it likes.
+		s.writeError(w, r, err)
+		return
 	}
+	res, err := h(c)
 	if redirect != "" {
 		s.redirect(w, r, redirect, res, err)
 		return
@@ -124,7 +131,7 @@ func (s *Server) authorize(c *call, a access) error {
 	if !caller.User.Activated {
 		return fail(codeAccessDenied, errors.New("sub-user not activated"))
 	}
-	if ok, wait := s.limits.perUser.take(strconv.FormatInt(caller.User.ID, 10), 1, time.Now()); !ok {
+	if ok, wait := s.limits.perUser.take(strconv.FormatInt(caller.User.ID, 10), 1); !ok {
 		return rateLimited(wait)
 	}
 	if a.right != "" && !caller.Can(a.right) {

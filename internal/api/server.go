@@ -178,7 +178,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info := &reqInfo{id: s.requestID(r)}
+	info := &reqInfo{id: s.requestID(r), client: clientOf(r, s.opts.TrustedProxies)}
 	w.Header().Set("X-Request-Id", info.id)
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
@@ -204,15 +204,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rw.status >= 500 {
 			level = slog.LevelError
 		}
-		s.log.LogAttrs(r.Context(), level, "request",
+		attrs := []slog.Attr{
 			slog.String("request_id", info.id),
 			slog.String("method", r.Method),
 			slog.String("call", call),
 			slog.Int("status", rw.status),
 			slog.Int("code", info.code),
 			slog.Duration("duration", d),
-			slog.String("remote", r.RemoteAddr),
-		)
+			slog.String("remote", info.client),
+		}
+		if peer := peerAddr(r); peer != info.client {
+			attrs = append(attrs, slog.String("peer", peer)) // the proxy it came through
+		}
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}()
 	if s.corsHeaders(rw, r) {
 		return // a preflight, answered
@@ -255,9 +259,10 @@ func (s *Server) corsHeaders(w http.ResponseWriter, r *http.Request) bool {
 // reqInfo is what the log line and metrics learn about a request as it is
 // handled.
 type reqInfo struct {
-	id   string
-	call string
-	code int // Navixy code, 0 on success
+	id     string
+	client string // the client's address (see clientAddr), found once
+	call   string
+	code   int // Navixy code, 0 on success
 }
 
 type reqInfoKey struct{}

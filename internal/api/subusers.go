@@ -1,6 +1,11 @@
 package api
 
-import "roster/internal/roster"
+import (
+	"errors"
+	"strconv"
+
+	"roster/internal/roster"
+)
 
 // subUser is Navixy's sub-user object.
 type subUser struct {
@@ -61,15 +66,38 @@ func (s *Server) subuserRegister(c *call) (any, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	hash, err := roster.HashPassword(*password)
-	if err != nil {
-		return nil, fail(codeUnexpected, err)
-	}
-	id, err := s.db.CreateSubUser(c.r.Context(), c.caller.Account(), u, hash, s.opts.Now())
+	ctx := c.r.Context()
+	var id int64
+	err := s.loginProbe(c.caller.Account(), func() error {
+		hash, err := s.hashPassword(ctx, *password)
+		if err != nil {
+			return err
+		}
+		id, err = s.db.CreateSubUser(ctx, c.caller.Account(), u, hash, s.opts.Now())
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	return idResult{ID: id}, nil
+}
+
+// loginProbe runs a write that may set a login, charged to the account's
+// loginTaken throttle: a token is taken first and given back unless the
+// login was taken (206). With none left the write is refused with 15
+// whatever its login, so a refusal tells nothing about which logins exist.
+// Logins are global and sign-in is by login alone, so the 206 itself stays,
+// as in Navixy: a master must be told to pick another login.
+func (s *Server) loginProbe(account int64, write func() error) error {
+	key := strconv.FormatInt(account, 10)
+	if ok, wait := s.limits.loginTaken.take(key, 1); !ok {
+		return rateLimited(wait)
+	}
+	err := write()
+	if !errors.Is(err, roster.ErrLoginTaken) {
+		s.limits.loginTaken.give(key, 1)
+	}
+	return err
 }
 
 func (s *Server) subuserList(c *call) (any, error) {
@@ -95,7 +123,9 @@ func (s *Server) subuserUpdate(c *call) (any, error) {
 	if err := c.params.Err(); err != nil {
 		return nil, err
 	}
-	return nil, s.db.UpdateSubUser(c.r.Context(), c.caller.Account(), u)
+	return nil, s.loginProbe(c.caller.Account(), func() error {
+		return s.db.UpdateSubUser(c.r.Context(), c.caller.Account(), u)
+	})
 }
 
 func (s *Server) subuserDelete(c *call) (any, error) {

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"slices"
-	"time"
 
 	"roster/internal/roster"
 )
@@ -14,7 +13,12 @@ type authResult struct {
 
 // userAuth signs a user in: login and password give a new session key.
 // An unknown login and a wrong password get the same answer in about the
-// same time.
+// same time: both are a password hash.
+//
+// The attempt is charged to the client address's and the login's throttle
+// before the password is checked, and refunded if it was right, so that
+// however many guesses arrive at once no more are checked than the buckets
+// hold.
 func (s *Server) userAuth(c *call) (any, error) {
 	login := c.params.Str("login", true)
 	password := c.params.Str("password", true)
@@ -22,24 +26,32 @@ func (s *Server) userAuth(c *call) (any, error) {
 		return nil, err
 	}
 	ctx := c.r.Context()
-	ip, now := clientIP(c.r), time.Now()
-	for _, l := range []struct {
-		lim *limiter
-		key string
-	}{{s.limits.authIP, ip}, {s.limits.authLogin, loginKey(login)}} {
-		if ok, wait := l.lim.has(l.key, 1, now); !ok {
-			return nil, rateLimited(wait)
-		}
+	ip, lk := s.clientAddr(c.r), loginKey(login)
+	if ok, wait := s.limits.authIP.take(ip, 1); !ok {
+		return nil, rateLimited(wait)
+	}
+	if ok, wait := s.limits.authLogin.take(lk, 1); !ok {
+		s.limits.authIP.give(ip, 1)
+		return nil, rateLimited(wait)
+	}
+	refund := func() {
+		s.limits.authIP.give(ip, 1)
+		s.limits.authLogin.give(lk, 1)
 	}
 	u, hash, err := s.db.UserByLogin(ctx, login)
 	if err != nil && !errors.Is(err, roster.ErrNotFound) {
+		refund() // no guess was checked
 		return nil, err
 	}
-	if !roster.CheckPassword(hash, password) {
-		s.limits.authIP.take(ip, 1, now)
-		s.limits.authLogin.take(loginKey(login), 1, now)
+	ok, err := s.checkPassword(ctx, hash, password)
+	if err != nil {
+		refund()
+		return nil, err
+	}
+	if !ok {
 		return nil, roster.ErrBadCredentials
 	}
+	refund()
 	if !u.Activated {
 		return nil, fail(codeAccessDenied, errors.New("sub-user not activated"))
 	}

@@ -23,6 +23,10 @@ const (
 	argonKeyLen  = 32
 )
 
+// PasswordHashBytes is the memory one HashPassword or CheckPassword holds
+// while it runs, so that a server can bound how many run at once.
+const PasswordHashBytes = argonMemory << 10
+
 // HashPassword derives a storable argon2id hash of password, in the PHC
 // string format ($argon2id$v=19$m=...,t=...,p=...$salt$key).
 func HashPassword(password string) (string, error) {
