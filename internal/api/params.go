@@ -254,7 +254,7 @@ func (g *gate) beforeFile(p *params) error {
 	if _, ok := p.hash(g.r); !ok {
 		ctx, cancel := context.WithTimeout(g.r.Context(), admitWait)
 		defer cancel()
-		free, err := g.s.blind.acquire(ctx, clientIP(g.r))
+		free, err := g.s.blind.acquire(ctx, g.s.clientAddr(g.r))
 		if err != nil {
 			return g.s.admitError(g.r.Context(), err)
 		}
