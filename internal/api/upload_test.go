@@ -34,6 +34,7 @@ type faultyFiles struct {
 	roster.Files
 	failPut, failDelete, failGet atomic.Bool
 	before                       atomic.Pointer[func(ctx context.Context, op, name string) error]
+	afterPut                     atomic.Pointer[func(name string)]
 }
 
 var errInjected = errors.New("injected failure")
@@ -56,7 +57,11 @@ func (f *faultyFiles) Put(ctx context.Context, name string, data []byte) error {
 	if err := f.run(ctx, "put", name); err != nil {
 		return err
 	}
-	return f.Files.Put(ctx, name, data)
+	err := f.Files.Put(ctx, name, data)
+	if h := f.afterPut.Load(); h != nil && err == nil {
+		(*h)(name)
+	}
+	return err
 }
 
 func (f *faultyFiles) Delete(ctx context.Context, name string) error {
