@@ -423,6 +423,12 @@ func TestStaticAvatar(t *testing.T) {
 		if r := send(t, req); r.status != http.StatusPartialContent || !bytes.Equal(r.raw, full[10:20]) {
 			t.Errorf("Range bytes=10-19: %d %q, want 206 and the ten bytes", r.status, r.raw)
 		}
+		// Many tiny ranges would answer many times the file: the whole file instead.
+		req = mustRequest(t, http.MethodGet, u, nil)
+		req.Header.Set("Range", "bytes=0-0"+strings.Repeat(",1-1", 999))
+		if r := send(t, req); r.status != 200 || !bytes.Equal(r.raw, full) {
+			t.Errorf("Range of 1,000 one-byte ranges: %d with %d bytes, want 200 and the file's %d", r.status, len(r.raw), len(full))
+		}
 		if r := send(t, mustRequest(t, http.MethodHead, u, nil)); r.status != 200 || len(r.raw) != 0 ||
 			r.header.Get("Content-Length") != strconv.Itoa(len(full)) {
 			t.Errorf("HEAD: %d, %d bytes, Content-Length %s", r.status, len(r.raw), r.header.Get("Content-Length"))
@@ -456,6 +462,10 @@ func TestStaticAvatar(t *testing.T) {
 			"",                                  // listing
 			name + "?size=100",                  // unknown size
 			name + "?size=abc",                  // bad size
+			name + "?size=0128",                 // the 128 rendition, made above, under another spelling
+			name + "?size=%31%32%38",            // the same, percent-encoded
+			name + "?size=%2B128",               // the same, with a sign
+			name + "?size=128&size=128",         // the same, twice
 		}
 		for _, n := range notFound {
 			r := send(t, mustRequest(t, http.MethodGet, s.api+"/static/employee/avatars/"+n, nil))

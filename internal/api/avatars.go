@@ -124,15 +124,14 @@ func newAvatarName(f avatar.Format) (string, error) {
 	return hex.EncodeToString(b) + f.Ext(), nil
 }
 
-// deleteAvatarFiles deletes a stored avatar and its renditions. A failure is
-// logged and left to the sweep, which removes files no employee references.
+// deleteAvatarFiles deletes a stored avatar and its renditions. It buries
+// the name first, before the caller answers: from then on this node serves
+// none of them, and a rendition being made meanwhile is deleted by its
+// maker (keepRendition). A failure is logged and left to the sweep, which
+// removes files no employee references.
 func (s *Server) deleteAvatarFiles(ctx context.Context, name string) {
-	names := []string{name}
-	for _, size := range renditionSizes {
-		names = append(names, renditionName(name, size))
-	}
-	s.cache.remove(names...)
-	for _, n := range names {
+	s.cache.bury(name, time.Now())
+	for _, n := range avatarKeys(name) {
 		if err := s.files.Delete(ctx, n); err != nil {
 			s.log.Warn("deleting avatar file; the sweep will retry", "error", err)
 			return

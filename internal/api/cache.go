@@ -13,6 +13,11 @@ import (
 // immutable, so an entry never goes stale — but another node may delete a
 // replaced avatar, so an entry is re-checked against the store after
 // recheck has passed.
+//
+// It also remembers, for goneLife, the originals this node deleted or
+// replaced (their tombstones), under the same lock as the entries: an entry
+// of a buried original is never returned nor added, so a rendition maker
+// that finishes after the delete cannot bring the picture back.
 type fileCache struct {
 	mu       sync.Mutex
 	capacity int64 // bytes
@@ -20,15 +25,30 @@ type fileCache struct {
 	lru      *list.List // of *cachedFile, most recent first
 	entries  map[string]*list.Element
 	recheck  time.Duration
+
+	gone     map[string]time.Time // original → until when it stays buried
+	graves   []grave              // the same, oldest first, to expire and bound them
+	goneLife time.Duration
 }
+
+type grave struct {
+	name  string
+	until time.Time
+}
+
+// maxGraves bounds the tombstones' memory (about 100 bytes each): beyond
+// it the oldest is forgotten early, and what still guards a rendition made
+// after the delete is the maker's own check of the database.
+const maxGraves = 1 << 16
 
 // cachedFile is one stored object and the headers it is served with.
 type cachedFile struct {
-	key     string
-	data    []byte
-	header  http.Header // shared, never modified once made
-	modTime time.Time
-	checked time.Time
+	key      string
+	original string // the avatar key is, or is a rendition of
+	data     []byte
+	header   http.Header // shared, never modified once made
+	modTime  time.Time
+	checked  time.Time
 }
 
 // maxCachedFile bounds what one entry may hold; larger objects are served
@@ -36,18 +56,20 @@ type cachedFile struct {
 const maxCachedFile = 1 << 20
 
 func newFileCache(capacity int64, recheck time.Duration) *fileCache {
-	return &fileCache{capacity: capacity, lru: list.New(), entries: map[string]*list.Element{}, recheck: recheck}
+	return &fileCache{capacity: capacity, lru: list.New(), entries: map[string]*list.Element{}, recheck: recheck,
+		gone: map[string]time.Time{}, goneLife: goneLife}
 }
 
-// get returns the entry for key, and whether it is due a re-check.
+// get returns the entry for key, and whether it is due a re-check; never
+// an entry of a buried original.
 func (c *fileCache) get(key string, now time.Time) (*cachedFile, bool) {
-	if c == nil || c.capacity <= 0 {
+	if c.capacity <= 0 {
 		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.entries[key]
-	if !ok {
+	if !ok || c.isBuried(el.Value.(*cachedFile).original, now) {
 		return nil, false
 	}
 	c.lru.MoveToFront(el)
@@ -64,13 +86,17 @@ func (c *fileCache) confirm(key string, now time.Time) {
 	}
 }
 
-// put adds an entry, evicting the least recently used beyond capacity.
+// put adds an entry, evicting the least recently used beyond capacity. An
+// entry of a buried original is not added.
 func (c *fileCache) put(f *cachedFile) {
-	if c == nil || c.capacity <= 0 || int64(len(f.data)) > min(maxCachedFile, c.capacity) {
+	if c.capacity <= 0 || int64(len(f.data)) > min(maxCachedFile, c.capacity) {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.isBuried(f.original, time.Now()) {
+		return
+	}
 	if el, ok := c.entries[f.key]; ok {
 		c.size -= int64(len(el.Value.(*cachedFile).data))
 		c.lru.Remove(el)
@@ -86,13 +112,15 @@ func (c *fileCache) put(f *cachedFile) {
 	}
 }
 
-// remove drops entries, e.g. of a deleted avatar and its renditions.
+// remove drops entries, e.g. of a file another node deleted.
 func (c *fileCache) remove(keys ...string) {
-	if c == nil {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.drop(keys)
+}
+
+// drop removes entries. c.mu is held.
+func (c *fileCache) drop(keys []string) {
 	for _, k := range keys {
 		if el, ok := c.entries[k]; ok {
 			c.size -= int64(len(el.Value.(*cachedFile).data))
@@ -100,6 +128,56 @@ func (c *fileCache) remove(keys ...string) {
 			delete(c.entries, k)
 		}
 	}
+}
+
+// bury records that original was deleted or replaced and drops the entries
+// of it and its renditions, at once: from now until goneLife has passed,
+// get and put ignore them and buried reports true.
+func (c *fileCache) bury(original string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drop(avatarKeys(original))
+	until := now.Add(c.goneLife)
+	c.gone[original] = until
+	c.graves = append(c.graves, grave{original, until})
+	c.expire(now)
+}
+
+// buried reports whether original was deleted or replaced on this node
+// within goneLife.
+func (c *fileCache) buried(original string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.isBuried(original, now)
+}
+
+func (c *fileCache) isBuried(original string, now time.Time) bool {
+	until, ok := c.gone[original]
+	return ok && now.Before(until)
+}
+
+// expire forgets the tombstones whose time has passed, and the oldest
+// beyond maxGraves. c.mu is held.
+func (c *fileCache) expire(now time.Time) {
+	n := 0
+	for n < len(c.graves) && (!now.Before(c.graves[n].until) || len(c.graves)-n > maxGraves) {
+		g := c.graves[n]
+		if c.gone[g.name] == g.until { // not buried again since
+			delete(c.gone, g.name)
+		}
+		n++
+	}
+	// The dropped front is freed when append next grows the slice.
+	c.graves = c.graves[n:]
+}
+
+// avatarKeys are the stored names of an avatar and all its renditions.
+func avatarKeys(original string) []string {
+	keys := []string{original}
+	for _, size := range renditionSizes {
+		keys = append(keys, renditionName(original, size))
+	}
+	return keys
 }
 
 // staticHeader makes the headers of a static avatar answer.

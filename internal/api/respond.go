@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -203,11 +204,22 @@ type paramError struct {
 
 // failure turns an error into the Navixy error body and its HTTP status,
 // logging what the client is not told.
+//
+// A call whose client went away is not a failure of the server: it is
+// logged at info as cancelled, and answered (to no one) with
+// statusClientGone, which the request log and metrics record instead of a
+// 5xx.
 func (s *Server) failure(r *http.Request, err error) (errorBody, int) {
 	e := classify(err)
 	info := infoOf(r)
 	info.code = e.code
 	st := statuses[e.code]
+	if clientGone(r) {
+		info.code = statusClientGone
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "call cancelled: the client went away", slog.String("request_id", info.id),
+			slog.String("call", info.call), slog.Int("code", e.code), slog.Any("error", err))
+		return errorBody{Status: errorStatus{Code: e.code, Description: st.description}}, statusClientGone
+	}
 	if st.http >= 500 {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "call failed", slog.String("request_id", info.id),
 			slog.String("call", info.call), slog.Int("code", e.code), slog.Any("error", err))
@@ -217,6 +229,18 @@ func (s *Server) failure(r *http.Request, err error) (errorBody, int) {
 		body.Errors = append(body.Errors, paramError{Parameter: p.Parameter, Error: p.Reason})
 	}
 	return body, st.http
+}
+
+// statusClientGone is the status and code recorded for a request whose
+// client went away before its answer: nginx's 499, outside both the HTTP
+// and the Navixy tables, so it is counted neither as an error nor as a
+// success.
+const statusClientGone = 499
+
+// clientGone reports whether the request's client has gone away (its
+// connection closed), so nothing it is answered will be read.
+func clientGone(r *http.Request) bool {
+	return errors.Is(r.Context().Err(), context.Canceled)
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"roster/internal/avatar"
+	"roster/internal/roster"
 )
 
 // renditionSizes are the square sizes ?size= may ask for.
@@ -47,32 +52,41 @@ func renditionName(name string, size int) string {
 // rendition; stored images are Roster's own output, far below it.
 const maxStoredBytes = 64 << 20
 
+// makerDeadline bounds a rendition maker, its wait for a decode worker
+// included. A rendition stored after it has passed is deleted again, so
+// tombstones that outlive it (goneLife) see every maker that could still
+// store a rendition of a deleted original.
+const makerDeadline = 30 * time.Second
+
+// goneLife is how long this node remembers a deleted or replaced original.
+const goneLife = 2 * makerDeadline
+
 // staticAvatar serves a stored avatar, public as in Navixy (the
 // unguessable name is the secret). Names are immutable, so caching is
 // forever and the ETag is the name. Hot files are served from memory.
+//
+// Once an avatar's delete or replacement has answered, this node answers
+// 404 for it and its renditions: every answer checks the original's
+// tombstone just before it is written (see fileCache.bury and
+// keepRendition).
 func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	infoOf(r).call = "static/employee/avatars"
 	name := r.PathValue("name")
-	if !isStoredName(name) {
+	size, ok := sizeParam(r.URL.RawQuery)
+	if !isStoredName(name) || !ok {
 		s.notFound(w, r)
 		return
 	}
 	key, etag := name, `"`+name[:32]+`"`
-	size := 0
-	if q := r.URL.RawQuery; q != "" {
-		v, present := r.URL.Query()["size"]
-		if present {
-			n, err := strconv.Atoi(v[0])
-			if err != nil || !validSize(n) {
-				s.notFound(w, r)
-				return
-			}
-			size = n
-			key, etag = renditionName(name, n), `"`+name[:32]+"-"+v[0]+`"`
-		}
+	if size > 0 {
+		key, etag = renditionName(name, size), `"`+name[:32]+"-"+strconv.Itoa(size)+`"`
 	}
 	ctx := r.Context()
 	now := time.Now()
+	if s.cache.buried(name, now) {
+		s.notFound(w, r)
+		return
+	}
 	f, due := s.cache.get(key, now)
 	if f != nil && due {
 		// Another node may have deleted it since: ask the store again.
@@ -88,6 +102,10 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if f != nil {
+		if s.cache.buried(name, time.Now()) {
+			s.notFound(w, r)
+			return
+		}
 		writeStatic(w, r, f)
 		return
 	}
@@ -103,8 +121,7 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("serving avatar", "request_id", infoOf(r).id, "error", err)
-		http.Error(w, "500 internal server error", http.StatusInternalServerError)
+		s.staticError(w, r, "serving avatar", err)
 		return
 	}
 	defer obj.Close()
@@ -113,24 +130,137 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	if obj.Size() <= maxCachedFile {
 		data, err := io.ReadAll(io.LimitReader(obj, maxCachedFile+1))
 		if err == nil && int64(len(data)) == obj.Size() {
-			f := &cachedFile{key: key, data: data, header: header, modTime: obj.ModTime(), checked: now}
+			f := &cachedFile{key: key, original: name, data: data, header: header, modTime: obj.ModTime(), checked: now}
 			s.cache.put(f)
+			if s.cache.buried(name, time.Now()) {
+				s.notFound(w, r)
+				return
+			}
 			writeStatic(w, r, f)
 			return
 		}
 		if err != nil {
-			s.log.Error("reading avatar", "request_id", infoOf(r).id, "error", err)
-			http.Error(w, "500 internal server error", http.StatusInternalServerError)
+			s.staticError(w, r, "reading avatar", err)
 			return
 		}
 		if _, err := obj.Seek(0, io.SeekStart); err != nil {
-			http.Error(w, "500 internal server error", http.StatusInternalServerError)
+			s.staticError(w, r, "reading avatar", err)
 			return
 		}
 	}
+	if s.cache.buried(name, time.Now()) {
+		s.notFound(w, r)
+		return
+	}
 	copyHeader(w.Header(), header)
 	w.Header().Del("Content-Length")
-	http.ServeContent(w, r, "", obj.ModTime(), obj)
+	http.ServeContent(w, limitRanges(r, obj.Size()), "", obj.ModTime(), obj)
+}
+
+// staticError answers a failure of the static route: nothing to a client
+// that went away (logged as cancelled, not as an error), 429 with
+// Retry-After when the decode workers are busy, else 500.
+func (s *Server) staticError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	info := infoOf(r)
+	if clientGone(r) {
+		info.code = statusClientGone
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request cancelled: the client went away", slog.String("request_id", info.id),
+			slog.String("call", info.call), slog.Any("error", err))
+		w.WriteHeader(statusClientGone)
+		return
+	}
+	var rl *rateLimitError
+	if errors.As(err, &rl) {
+		info.code = codeRateLimited
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rl.wait.Seconds()))))
+		http.Error(w, "429 too many requests", http.StatusTooManyRequests)
+		return
+	}
+	s.log.Error(what, "request_id", info.id, "error", err)
+	http.Error(w, "500 internal server error", http.StatusInternalServerError)
+}
+
+// sizeParam reads ?size= from a raw query: 0 when there is none, false
+// when it is not exactly one size= spelled as canonical decimal (no
+// leading zeros, signs, spaces or percent-encoding) of a rendition size,
+// so each rendition has one URL and one ETag. Other parameters are ignored,
+// as they are without size.
+func sizeParam(raw string) (int, bool) {
+	if raw == "" {
+		return 0, true
+	}
+	decoded, _ := url.ParseQuery(raw)
+	var literal []string
+	for part := range strings.SplitSeq(raw, "&") {
+		if k, v, _ := strings.Cut(part, "="); k == "size" {
+			literal = append(literal, v)
+		}
+	}
+	if len(decoded["size"]) == 0 && len(literal) == 0 {
+		return 0, true
+	}
+	if len(decoded["size"]) != 1 || len(literal) != 1 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(literal[0])
+	if err != nil || !validSize(n) || strconv.Itoa(n) != literal[0] {
+		return 0, false
+	}
+	return n, true
+}
+
+// maxRanges is the most byte ranges one request may ask for.
+const maxRanges = 4
+
+// limitRanges drops a Range header that would make the answer larger than
+// the file: more than maxRanges ranges, or ranges that overlap or are out of
+// order. The whole file is then served with 200, as RFC 9110 lets a server
+// ignore Range. Anything it cannot read is left to http.ServeContent.
+func limitRanges(r *http.Request, size int64) *http.Request {
+	h := r.Header.Get("Range")
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || !strings.Contains(spec, ",") {
+		return r
+	}
+	specs := strings.Split(spec, ",")
+	drop := len(specs) > maxRanges
+	var end int64 // where the previous range ended
+	for i := 0; i < len(specs) && !drop; i++ {
+		first, last, ok := strings.Cut(strings.TrimSpace(specs[i]), "-")
+		if !ok {
+			return r
+		}
+		var start, stop int64
+		if first == "" { // the last n bytes
+			n, err := strconv.ParseInt(last, 10, 64)
+			if err != nil {
+				return r
+			}
+			start, stop = max(size-n, 0), size
+		} else {
+			var err error
+			if start, err = strconv.ParseInt(first, 10, 64); err != nil {
+				return r
+			}
+			stop = size
+			if last != "" {
+				n, err := strconv.ParseInt(last, 10, 64)
+				if err != nil {
+					return r
+				}
+				stop = min(n+1, size)
+			}
+		}
+		drop = i > 0 && start < end
+		end = max(end, stop)
+	}
+	if !drop {
+		return r
+	}
+	r2 := *r
+	r2.Header = r.Header.Clone()
+	r2.Header.Del("Range")
+	return &r2
 }
 
 // writeStatic answers from a cached file: a plain GET or HEAD, or a
@@ -142,7 +272,7 @@ func writeStatic(w http.ResponseWriter, r *http.Request, f *cachedFile) {
 	if r.Header.Get("Range") != "" || r.Header.Get("If-Modified-Since") != "" || r.Header.Get("If-Range") != "" ||
 		r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "" {
 		h.Del("Content-Length")
-		http.ServeContent(w, r, "", f.modTime, bytes.NewReader(f.data))
+		http.ServeContent(w, limitRanges(r, int64(len(f.data))), "", f.modTime, bytes.NewReader(f.data))
 		return
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListed(inm, f.header.Get("ETag")) {
@@ -185,27 +315,94 @@ func validSize(n int) bool {
 	return false
 }
 
-// makeRendition renders and stores a square rendition of a stored avatar.
-// Two nodes doing it at once store the same bytes; the put is atomic.
+// makeRendition makes a square rendition of a stored avatar and stores
+// it, once however many requests ask at the same time. The maker runs on
+// its own deadline, not the asking client's: one client going away neither
+// fails the others waiting for the same rendition nor wastes the work.
 func (s *Server) makeRendition(ctx context.Context, name string, size int) error {
-	_, err, _ := s.renditions.Do(renditionName(name, size), func() (any, error) {
-		obj, err := s.files.Get(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		var buf bytes.Buffer
-		_, err = io.Copy(&buf, io.LimitReader(obj, maxStoredBytes))
-		obj.Close()
-		if err != nil {
-			return nil, err
-		}
-		data := buf.Bytes()
-		img, err := s.process(ctx, 0, data, func() (int64, error) { return avatar.RenditionCost(data, size, avatar.DefaultLimits()) },
-			func() (avatar.Image, error) { return avatar.Rendition(data, size) })
-		if err != nil {
-			return nil, err
-		}
-		return nil, s.files.Put(ctx, renditionName(name, size), img.Data)
+	ch := s.renditions.DoChan(renditionName(name, size), func() (any, error) {
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), makerDeadline)
+		defer cancel()
+		return nil, s.renderAndStore(mctx, name, size)
 	})
-	return err
+	select {
+	case res := <-ch:
+		return res.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// renderAndStore makes the rendition of an original some employee
+// references, on the decode workers' share of the account that owns it.
+// Two nodes doing it at once store the same bytes; the put is atomic.
+func (s *Server) renderAndStore(ctx context.Context, name string, size int) error {
+	if s.cache.buried(name, time.Now()) {
+		return fs.ErrNotExist
+	}
+	account, err := s.db.AvatarOwner(ctx, name)
+	if errors.Is(err, roster.ErrNotFound) {
+		return fmt.Errorf("rendition of %s: %w", name, fs.ErrNotExist)
+	}
+	if err != nil {
+		return err
+	}
+	obj, err := s.files.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	_, err = io.Copy(&buf, io.LimitReader(obj, maxStoredBytes))
+	obj.Close()
+	if err != nil {
+		return err
+	}
+	data := buf.Bytes()
+	img, err := s.process(ctx, account, data, func() (int64, error) { return avatar.RenditionCost(data, size, avatar.DefaultLimits()) },
+		func() (avatar.Image, error) { return avatar.Rendition(data, size) })
+	if err != nil {
+		return err
+	}
+	key := renditionName(name, size)
+	if err := s.files.Put(ctx, key, img.Data); err != nil {
+		return err
+	}
+	return s.keepRendition(ctx, name, key)
+}
+
+// keepRendition decides, after a rendition is stored, whether it may stay.
+// The original may have been deleted or replaced while it was made, and
+// the delete's removal of the renditions may have run before this put: then
+// the rendition is deleted again here. On this node the tombstone says so;
+// past the deadline the tombstone may have expired, so the rendition is not
+// kept; for a delete on another node, the database says whether an employee
+// still references the original (and this node buries it too).
+func (s *Server) keepRendition(ctx context.Context, name, key string) error {
+	stale := s.cache.buried(name, time.Now())
+	var err error
+	if !stale && ctx.Err() != nil {
+		stale, err = true, fmt.Errorf("rendition %s: %w", key, ctx.Err())
+	}
+	if !stale {
+		_, err = s.db.AvatarOwner(ctx, name)
+		switch {
+		case errors.Is(err, roster.ErrNotFound):
+			s.cache.bury(name, time.Now())
+			stale = true
+		case err != nil:
+			stale = true // cannot tell: do not keep it
+		}
+	}
+	if !stale {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if derr := s.files.Delete(dctx, key); derr != nil && !errors.Is(derr, fs.ErrNotExist) {
+		s.log.Warn("deleting the rendition of a deleted avatar; the sweep will retry", "name", key, "error", derr)
+	}
+	if err != nil && !errors.Is(err, roster.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("rendition of %s: %w", name, fs.ErrNotExist)
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,24 +28,48 @@ import (
 )
 
 // faultyFiles is the real disk store with failures switched on per
-// operation, to prove what an upload leaves behind when a step fails.
+// operation, to prove what an upload leaves behind when a step fails, and
+// an optional hook run before each operation, to delay or block it.
 type faultyFiles struct {
 	roster.Files
 	failPut, failDelete, failGet atomic.Bool
+	before                       atomic.Pointer[func(ctx context.Context, op, name string) error]
+	afterPut                     atomic.Pointer[func(name string)]
 }
 
 var errInjected = errors.New("injected failure")
+
+// hook sets the function run before every Get, Put and Delete; an error it
+// returns is the operation's.
+func (f *faultyFiles) hook(h func(ctx context.Context, op, name string) error) { f.before.Store(&h) }
+
+func (f *faultyFiles) run(ctx context.Context, op, name string) error {
+	if h := f.before.Load(); h != nil {
+		return (*h)(ctx, op, name)
+	}
+	return nil
+}
 
 func (f *faultyFiles) Put(ctx context.Context, name string, data []byte) error {
 	if f.failPut.Load() {
 		return errInjected
 	}
-	return f.Files.Put(ctx, name, data)
+	if err := f.run(ctx, "put", name); err != nil {
+		return err
+	}
+	err := f.Files.Put(ctx, name, data)
+	if h := f.afterPut.Load(); h != nil && err == nil {
+		(*h)(name)
+	}
+	return err
 }
 
 func (f *faultyFiles) Delete(ctx context.Context, name string) error {
 	if f.failDelete.Load() {
 		return errInjected
+	}
+	if err := f.run(ctx, "delete", name); err != nil {
+		return err
 	}
 	return f.Files.Delete(ctx, name)
 }
@@ -52,6 +77,9 @@ func (f *faultyFiles) Delete(ctx context.Context, name string) error {
 func (f *faultyFiles) Get(ctx context.Context, name string) (roster.Object, error) {
 	if f.failGet.Load() {
 		return nil, errInjected
+	}
+	if err := f.run(ctx, "get", name); err != nil {
+		return nil, err
 	}
 	return f.Files.Get(ctx, name)
 }
@@ -127,10 +155,16 @@ func (f *fixture) call(t testing.TB, name string, params map[string]any) map[str
 // success) and the stored name.
 func (f *fixture) upload(t testing.TB, data []byte) (status, code int, name string) {
 	t.Helper()
+	return f.uploadFor(t, f.employee, data)
+}
+
+// uploadFor is upload for the employee id.
+func (f *fixture) uploadFor(t testing.TB, id int64, data []byte) (status, code int, name string) {
+	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	mw.WriteField("hash", f.hash)
-	mw.WriteField("employee_id", "1")
+	mw.WriteField("employee_id", strconv.FormatInt(id, 10))
 	h := make(map[string][]string)
 	h["Content-Disposition"] = []string{`form-data; name="file"; filename="photo.png"`}
 	h["Content-Type"] = []string{"image/png"}

@@ -472,6 +472,19 @@ func (db *DB) SetAvatar(ctx context.Context, account, id int64, name string) (pr
 	return previous, err
 }
 
+// AvatarOwner returns the account of the employee whose avatar_file_name
+// is name, or roster.ErrNotFound when no employee references it: a
+// rendition is made only of a referenced original, on its owner's share of
+// the decode workers. The column is UNIQUE, so the lookup is an index read
+// on both dialects.
+func (db *DB) AvatarOwner(ctx context.Context, name string) (account int64, err error) {
+	err = db.sql.QueryRowContext(ctx, `SELECT account_id FROM employees WHERE avatar_file_name = $1`, name).Scan(&account)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("avatar %s: %w", name, roster.ErrNotFound)
+	}
+	return account, err
+}
+
 // ReferencedAvatars reports which of the names some employee's
 // avatar_file_name holds.
 func (db *DB) ReferencedAvatars(ctx context.Context, names []string) (map[string]bool, error) {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"cmp"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -759,6 +760,91 @@ func TestNewerSchemaRefused(t *testing.T) {
 		}
 		if !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), "9999_from_the_future") {
 			t.Errorf("Open(a newer schema) = %v, want ErrNewerSchema naming the version", err)
+		}
+	})
+}
+
+func TestAvatarOwner(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann, bob := newMaster(t, db, "ann"), newMaster(t, db, "bob")
+		a := newEmployee(t, db, ann, roster.Employee{FirstName: "a"})
+		b := newEmployee(t, db, bob, roster.Employee{FirstName: "b"})
+		gone := newEmployee(t, db, bob, roster.Employee{FirstName: "gone"})
+		set := func(account, id int64, name string) {
+			if _, err := db.SetAvatar(ctx, account, id, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set(ann, a, "replaced.png")
+		set(ann, a, "ann.png")
+		set(bob, b, "bob.png")
+		set(bob, gone, "deleted.png")
+		if _, err := db.DeleteEmployee(ctx, bob, gone); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name    string
+			account int64
+			err     error
+		}{
+			{"ann.png", ann, nil},
+			{"bob.png", bob, nil},
+			{"replaced.png", 0, roster.ErrNotFound},
+			{"deleted.png", 0, roster.ErrNotFound},
+			{"never.png", 0, roster.ErrNotFound},
+			{"", 0, roster.ErrNotFound},
+		}
+		for _, tt := range tests {
+			got, err := db.AvatarOwner(ctx, tt.name)
+			if got != tt.account || !errors.Is(err, tt.err) {
+				t.Errorf("AvatarOwner(%q) = %d, %v, want %d, %v", tt.name, got, err, tt.account, tt.err)
+			}
+		}
+	})
+}
+
+// TestAvatarOwnerUsesIndex: every public ?size= request looks its original
+// up, so the lookup must be an index read, not a scan of all employees.
+func TestAvatarOwnerUsesIndex(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		const q = `SELECT account_id FROM employees WHERE avatar_file_name = 'x.png'`
+		var plan []string
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			explain := "EXPLAIN QUERY PLAN "
+			if db.Postgres() {
+				// A small table would be scanned anyway; forbid scans so
+				// only a missing index yields a sequential scan.
+				if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+					return err
+				}
+				explain = "EXPLAIN "
+			}
+			rows, err := tx.QueryContext(ctx, explain+q)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			cols, _ := rows.Columns()
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				for i := range vals {
+					vals[i] = new(any)
+				}
+				if err := rows.Scan(vals...); err != nil {
+					return err
+				}
+				plan = append(plan, fmt.Sprint(*vals[len(vals)-1].(*any)))
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(plan, "; ")
+		if !strings.Contains(strings.ToLower(got), "index") || strings.Contains(got, "Seq Scan") {
+			t.Errorf("plan of the AvatarOwner query = %q, want an index read", got)
 		}
 	})
 }
