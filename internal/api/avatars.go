@@ -56,7 +56,7 @@ func (s *Server) avatarUpload(c *call) (any, error) {
 	}
 	s.metrics.uploadBytes.Add(float64(len(f.data)))
 	lim := avatar.Limits{MaxPixels: s.opts.MaxPixels, MaxFrames: s.opts.MaxFrames, MaxSide: s.opts.MaxSide}
-	img, err := s.process(ctx, account, f.data, func() (int64, error) { return avatar.ProcessCost(f.data, lim) },
+	img, err := s.process(ctx, account, func() (int64, error) { return avatar.ProcessCost(f.data, lim) },
 		func() (avatar.Image, error) { return avatar.Process(f.data, lim) })
 	if err != nil {
 		return nil, err
@@ -83,7 +83,7 @@ func (s *Server) avatarUpload(c *call) (any, error) {
 // the headers and reserved from the budget, then a decode worker of the
 // account's fair share. A picture that could never fit the budget is
 // refused with 234 saying so.
-func (s *Server) process(ctx context.Context, account int64, data []byte, estimate func() (int64, error), work func() (avatar.Image, error)) (avatar.Image, error) {
+func (s *Server) process(ctx context.Context, account int64, estimate func() (int64, error), work func() (avatar.Image, error)) (avatar.Image, error) {
 	need, err := estimate()
 	if err != nil {
 		return avatar.Image{}, imageError(err)

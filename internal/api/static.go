@@ -358,7 +358,7 @@ func (s *Server) renderAndStore(ctx context.Context, name string, size int) erro
 		return err
 	}
 	data := buf.Bytes()
-	img, err := s.process(ctx, account, data, func() (int64, error) { return avatar.RenditionCost(data, size, avatar.DefaultLimits()) },
+	img, err := s.process(ctx, account, func() (int64, error) { return avatar.RenditionCost(data, size, avatar.DefaultLimits()) },
 		func() (avatar.Image, error) { return avatar.Rendition(data, size) })
 	if err != nil {
 		return err
