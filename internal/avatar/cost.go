@@ -26,11 +26,12 @@ const (
 	// median cut's histogram and bin list, the cell table, small slices
 )
 
-// jpegBlockOut bounds what image/jpeg writes for one 8×8 block at quality
-// 85: a DC code and value (at most 22 bits), 63 AC codes of at most 16
-// bits with at most 9 value bits, an end-of-block code, all doubled for
-// the zero byte stuffed after every 0xFF.
-const jpegBlockOut = 2 * (22 + 63*25 + 16 + 7) / 8
+// jpegBlockOut is what image/jpeg writes at most for one 8×8 block at
+// quality 85 in practice: three times what uniform random pixels, the
+// least compressible input, cost (32 bytes; see TestJPEGBlockOut). The
+// theoretical worst (every coefficient at its longest code, every byte
+// stuffed) is about 400; nothing near it comes out of a scaled picture.
+const jpegBlockOut = 100
 
 // ProcessCost estimates, from the headers alone, the most memory in bytes
 // that Process(data, lim) holds at once: an upper bound on its heap growth.
