@@ -182,6 +182,20 @@ func checkSize(w, h int, lim Limits) error {
 	return nil
 }
 
+// maxAspect bounds the ratio of a picture's long side to its short side.
+// Panoramas reach about 20:1; beyond 100:1 a picture is no avatar, and a
+// long thin strip makes the scaler's buffers grow with its long side while
+// its pixel count stays small.
+const maxAspect = 100
+
+// checkAspect refuses a w×h picture more elongated than maxAspect.
+func checkAspect(w, h int) error {
+	if long, short := max(w, h), min(w, h); short > 0 && int64(long) > maxAspect*int64(short) {
+		return reject("image is %d×%d pixels; the long side may be at most %d times the short one", w, h, maxAspect)
+	}
+	return nil
+}
+
 // Process turns uploaded bytes into the bytes Roster stores: the same
 // format, at most lim.MaxSide on the long side, EXIF orientation applied,
 // animation and transparency kept, every piece of metadata gone.

@@ -470,7 +470,11 @@ func TestProcessRejects(t *testing.T) {
 		{"PNG signature only", []byte("\x89PNG\r\n\x1a\n"), Limits{}, "image data is truncated or corrupt"},
 		{"JPEG SOI only", []byte{0xFF, 0xD8, 0xFF}, Limits{}, "image data is truncated or corrupt"},
 		{"GIF header only", []byte("GIF89a"), Limits{}, "image data is truncated or corrupt"},
-		{"progressive JPEG with 150 extra scans", scanBomb(t, 150), Limits{}, "JPEG has more than 100 scans"},
+		{"progressive JPEG with 150 extra scans", scanBomb(t, 150), Limits{},
+			"progressive JPEG has too many scans for its size: the decoder would walk its blocks more than 8 times"},
+		{"baseline JPEG with a component coded twice", codedTwice(t), Limits{}, "JPEG codes its components more than once (2 scans)"},
+		{"strip of 101×1", stripPNG(t, 101, 1), Limits{}, "image is 101×1 pixels; the long side may be at most 100 times the short one"},
+		{"strip of 1×5000", stripPNG(t, 1, 5000), Limits{}, "image is 1×5000 pixels; the long side may be at most 100 times the short one"},
 		{"4-component JPEG without Adobe marker", cmykWithoutAdobe(t), Limits{},
 			"image uses a JPEG feature that is not supported (unknown color model: 4-component JPEG doesn't have Adobe APP14 metadata)"},
 	}
@@ -508,24 +512,57 @@ func scanBomb(t *testing.T, n int) []byte {
 	return append(out, 0xFF, 0xD9)
 }
 
-func TestJPEGScans(t *testing.T) {
+// codedTwice is baseline.jpg with its scan repeated.
+func codedTwice(t *testing.T) []byte {
+	data := readTestdata(t, "baseline.jpg")
+	i := bytes.Index(data, []byte{0xFF, 0xDA})
+	if i < 0 || !bytes.HasSuffix(data, []byte{0xFF, 0xD9}) {
+		t.Fatal("baseline.jpg has no SOS or does not end in EOI")
+	}
+	scan := data[i : len(data)-2]
+	return append(bytes.Clone(data[:len(data)-2]), append(scan, 0xFF, 0xD9)...)
+}
+
+// stripPNG is a w×h grey PNG.
+func stripPNG(t *testing.T, w, h int) []byte {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestWalkJPEG(t *testing.T) {
 	tests := []struct {
-		name string
-		in   []byte
-		want int
+		name          string
+		in            []byte
+		scans         int
+		visits, allow int64 // in whole-frame walks, times 1000
 	}{
-		{"baseline", readTestdata(t, "baseline.jpg"), 1},
-		{"progressive", readTestdata(t, "progressive.jpg"), 10},
-		{"grey", readTestdata(t, "gray.jpg"), 1},
-		{"camera", readTestdata(t, "exif-orient6.jpg"), 1},
-		{"150 extra scans", scanBomb(t, 150), maxScans + 1},
-		{"truncated", readTestdata(t, "truncated.jpg"), 1},
-		{"empty", nil, 0},
+		// 200×150 at 4:2:0: 13×10 MCUs of 6 blocks.
+		{"baseline", readTestdata(t, "baseline.jpg"), 1, 1000, 1000},
+		// libjpeg's script: 2 walks of everything, 4 of luma, 2 of each chroma.
+		{"progressive", readTestdata(t, "progressive.jpg"), 10, 5333, 8000},
+		{"grey", readTestdata(t, "gray.jpg"), 1, 1000, 1000},
+		{"camera", readTestdata(t, "exif-orient6.jpg"), 1, 1000, 1000},
+		{"150 extra scans, stopped at the bound", scanBomb(t, 150), 15, 8666, 8000},
+		{"coded twice", codedTwice(t), 2, 2000, 1000},
+		{"truncated", readTestdata(t, "truncated.jpg"), 1, 1000, 1000},
 	}
 	for _, tt := range tests {
-		if got := jpegScans(tt.in, maxScans); got != tt.want {
-			t.Errorf("jpegScans(%s) = %d, want %d", tt.name, got, tt.want)
+		f := walkJPEG(tt.in)
+		walk := f.mcus() * f.blocksPerMCU()
+		if walk == 0 {
+			t.Errorf("walkJPEG(%s) found no frame", tt.name)
+			continue
 		}
+		got := [3]int64{int64(f.scans), f.visits * 1000 / walk, f.allowedVisits() * 1000 / walk}
+		if want := [3]int64{int64(tt.scans), tt.visits, tt.allow}; got != want {
+			t.Errorf("walkJPEG(%s) = scans, visits, allowed %v, want %v", tt.name, got, want)
+		}
+	}
+	if f := walkJPEG(nil); f.scans != 0 || f.nComp != 0 {
+		t.Errorf("walkJPEG(nil) = %+v, want nothing", f)
 	}
 }
 

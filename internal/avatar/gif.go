@@ -16,8 +16,11 @@ import (
 type gifInfo struct {
 	width, height int // logical screen
 	frames        int
-	end           int  // offset just past the last block read
-	trailer       bool // whether the last block was the trailer
+	pixels        int64 // the frames' own areas, summed
+	interlaced    int64 // the same for interlaced frames only
+	restores      bool  // some frame is disposed of to the previous picture
+	end           int   // offset just past the last block read
+	trailer       bool  // whether the last block was the trailer
 }
 
 // walkGIF reads a GIF's block structure the way image/gif does, skipping
@@ -78,6 +81,9 @@ func walkGIF(data []byte) (gifInfo, error) {
 				if pos+6 > len(data) || data[pos] != 4 || data[pos+5] != 0 {
 					return g, errCorrupt()
 				}
+				if data[pos+1]>>2&7 == gif.DisposalPrevious {
+					g.restores = true
+				}
 				pos += 6
 			case 0x01: // plain text: a 13-byte header, then sub-blocks
 				pos += 13
@@ -117,6 +123,10 @@ func walkGIF(data []byte) (gifInfo, error) {
 				return g, errCorrupt()
 			}
 			g.frames++
+			g.pixels += int64(w) * int64(h)
+			if d[8]&0x40 != 0 {
+				g.interlaced += int64(w) * int64(h)
+			}
 		case 0x3B: // trailer
 			if g.frames == 0 {
 				return g, errCorrupt()
@@ -139,13 +149,14 @@ func checkGIF(g gifInfo, lim Limits) error {
 	}
 	area := int64(g.width) * int64(g.height)
 	if g.frames == 1 || area > lim.MaxPixels {
-		return checkSize(g.width, g.height, lim)
-	}
-	if total := area * int64(g.frames); total > lim.MaxPixels {
+		if err := checkSize(g.width, g.height, lim); err != nil {
+			return err
+		}
+	} else if total := area * int64(g.frames); total > lim.MaxPixels {
 		return reject("animation has %d frames of %d×%d pixels, %s megapixels in all; the limit is %s megapixels",
 			g.frames, g.width, g.height, megapixels(total), megapixels(lim.MaxPixels))
 	}
-	return nil
+	return checkAspect(g.width, g.height)
 }
 
 func processGIF(data []byte, lim Limits, p plan) (Image, error) {
@@ -342,7 +353,9 @@ func shareGlobalPalette(g *gif.GIF, union map[uint32]struct{}, transparent bool)
 // move to the nearest one; it falls back to median cut otherwise.
 type quantizer struct {
 	hist  []histBin // median cut's histogram, reused
+	used  []int     // median cut's list of used bins, reused
 	cells []int32   // nearest's cell table, reused
+	cand  []uint16  // nearest's candidate lists, reused
 }
 
 type histBin struct {
@@ -383,8 +396,11 @@ func (q *quantizer) quantize(scaled, source *image.RGBA) (*image.Paletted, bool)
 	pm := &image.Paletted{Pix: make([]byte, b.Dx()*b.Dy()), Stride: b.Dx(), Rect: b, Palette: pal}
 	if q.cells == nil {
 		q.cells = make([]int32, 1<<(3*(8-cellBits)))
+		// Room for every cell a frame can meet, so the lists never grow.
+		q.cand = make([]uint16, 0, candRoom(b.Dx()*b.Dy()))
 	}
-	nearest := newNearest(colors, q.cells)
+	nearest := newNearest(colors, q.cells, q.cand[:0])
+	defer func() { q.cand = nearest.cand[:0] }()
 	for y := range b.Dy() {
 		row := scaled.Pix[y*scaled.Stride : y*scaled.Stride+4*b.Dx()]
 		out := pm.Pix[y*pm.Stride : (y+1)*pm.Stride]
@@ -442,19 +458,30 @@ func distinctColors(m *image.RGBA, limit int) []uint32 {
 // space is cut into 8×8×8 cells, and the first time a cell is met it gets
 // the list of palette colours that can be nearest to any point in it —
 // those whose least distance to the cell is at most the smallest greatest
-// distance of any colour. Exact, and a few comparisons a pixel.
+// distance of any colour. Exact, and a few comparisons a pixel. A cell
+// with more than maxCand candidates searches the whole palette instead,
+// which bounds the lists' memory by the cells alone.
 type nearest struct {
 	pal   []int32  // r, g, b of each palette colour
-	cells []int32  // per cell: 0 if not yet met, else 1 + offset in cand
+	cells []int32  // per cell: 0 if not yet met, -1 for the whole palette, else 1 + offset in cand
 	cand  []uint16 // per met cell: the count, then palette indices
 	last  uint32
 	lastI byte
 }
 
-const cellBits = 3 // cells are 2^cellBits on a side
+const (
+	cellBits = 3  // cells are 2^cellBits on a side
+	maxCand  = 16 // the longest candidate list kept
+)
 
-func newNearest(colors []uint32, cells []int32) *nearest {
-	n := &nearest{pal: make([]int32, 0, 3*len(colors)), cells: cells, last: 1 << 31}
+// candRoom is the most candidate-list entries frames of n pixels need: a
+// count and maxCand indices for each cell met, plus one list being built.
+func candRoom(n int) int {
+	return min(n, 1<<(3*(8-cellBits)))*(1+maxCand) + 257
+}
+
+func newNearest(colors []uint32, cells []int32, cand []uint16) *nearest {
+	n := &nearest{pal: make([]int32, 0, 3*len(colors)), cells: cells, cand: cand, last: 1 << 31}
 	clear(n.cells)
 	for _, c := range colors {
 		n.pal = append(n.pal, int32(c>>16), int32(c>>8&0xFF), int32(c&0xFF))
@@ -474,13 +501,22 @@ func (n *nearest) index(c uint32) byte {
 		o = n.fill(r>>s<<s, g>>s<<s, b>>s<<s)
 		n.cells[cell] = o
 	}
-	list := n.cand[o : o+int32(n.cand[o-1])]
 	best, bi := int32(1<<31-1), 0
-	for _, i := range list {
-		p := n.pal[3*int(i) : 3*int(i)+3 : 3*int(i)+3]
-		dr, dg, db := r-p[0], g-p[1], b-p[2]
-		if d := dr*dr + dg*dg + db*db; d < best {
-			best, bi = d, int(i)
+	if o < 0 {
+		for i := 0; i < len(n.pal); i += 3 {
+			p := n.pal[i : i+3 : i+3]
+			dr, dg, db := r-p[0], g-p[1], b-p[2]
+			if d := dr*dr + dg*dg + db*db; d < best {
+				best, bi = d, i/3
+			}
+		}
+	} else {
+		for _, i := range n.cand[o : o+int32(n.cand[o-1])] {
+			p := n.pal[3*int(i) : 3*int(i)+3 : 3*int(i)+3]
+			dr, dg, db := r-p[0], g-p[1], b-p[2]
+			if d := dr*dr + dg*dg + db*db; d < best {
+				best, bi = d, int(i)
+			}
 		}
 	}
 	n.last, n.lastI = c, byte(bi)
@@ -488,7 +524,8 @@ func (n *nearest) index(c uint32) byte {
 }
 
 // fill makes the candidate list of the cell whose lowest corner is
-// (r0, g0, b0) and returns its offset.
+// (r0, g0, b0) and returns its offset, or -1 if the list would be longer
+// than maxCand.
 func (n *nearest) fill(r0, g0, b0 int32) int32 {
 	lo := [3]int32{r0, g0, b0}
 	const side = 1<<cellBits - 1
@@ -523,7 +560,12 @@ func (n *nearest) fill(r0, g0, b0 int32) int32 {
 			n.cand = append(n.cand, uint16(i/3))
 		}
 	}
-	n.cand[o-1] = uint16(int32(len(n.cand)) - o)
+	count := int32(len(n.cand)) - o
+	if count > maxCand {
+		n.cand = n.cand[:o-1]
+		return -1
+	}
+	n.cand[o-1] = uint16(count)
 	return o
 }
 
@@ -554,12 +596,16 @@ func (q *quantizer) medianCut(m *image.RGBA, limit int) []uint32 {
 			h.n++
 		}
 	}
-	used := make([]int, 0, 1024)
+	if q.used == nil {
+		q.used = make([]int, 0, bins)
+	}
+	used := q.used[:0]
 	for i := range q.hist {
 		if q.hist[i].n != 0 {
 			used = append(used, i)
 		}
 	}
+	q.used = used
 	if len(used) == 0 {
 		return nil
 	}

@@ -237,7 +237,7 @@ func makeTaps(src, dst int) taps {
 	ratio := float64(src) / float64(dst)
 	stretch := max(ratio, 1)
 	support := 2 * stretch
-	width := int(math.Ceil(support))*2 + 1
+	width := makeTapsWidth(src, dst)
 	t := taps{start: make([]int, dst), n: make([]int, dst), w: make([]int32, dst*width), width: width}
 	fw := make([]float64, width)
 	for i := range dst {
@@ -276,6 +276,12 @@ func makeTaps(src, dst int) taps {
 		t.start[i], t.n[i] = lo+skip, n-skip
 	}
 	return t
+}
+
+// makeTapsWidth is the number of weights makeTaps keeps room for per
+// output sample.
+func makeTapsWidth(src, dst int) int {
+	return int(math.Ceil(2*max(float64(src)/float64(dst), 1)))*2 + 1
 }
 
 func clamp8(v int32) byte {
@@ -395,8 +401,7 @@ func hrows4(dst, src *[4][]byte, t *taps) {
 // when there is enough work (n rows of about perRow operations each) to
 // pay for the goroutines.
 func parallel(n, perRow int, f func(lo, hi int)) {
-	const minWork = 1 << 16
-	workers := min(runtime.GOMAXPROCS(0), n, max(n*perRow/minWork, 1))
+	workers := workersFor(n, perRow)
 	if workers <= 1 {
 		f(0, n)
 		return
@@ -407,4 +412,11 @@ func parallel(n, perRow int, f func(lo, hi int)) {
 		wg.Go(func() { f(lo, hi) })
 	}
 	wg.Wait()
+}
+
+// workersFor is the number of goroutines parallel uses for n rows of
+// perRow operations; each may hold its own scratch row.
+func workersFor(n, perRow int) int {
+	const minWork = 1 << 16
+	return max(min(runtime.GOMAXPROCS(0), n, max(n*perRow/minWork, 1)), 1)
 }

@@ -81,8 +81,16 @@ func processStill(data []byte, f Format, lim Limits, p plan) (Image, error) {
 	if err := checkSize(cfg.Width, cfg.Height, lim); err != nil {
 		return Image{}, err
 	}
-	if f == JPEG && jpegScans(data, maxScans) > maxScans {
-		return Image{}, reject("JPEG has more than %d scans", maxScans)
+	if err := checkAspect(cfg.Width, cfg.Height); err != nil {
+		return Image{}, err
+	}
+	if f == JPEG {
+		fr := walkJPEG(data)
+		if err := checkJPEGWork(&fr); err != nil {
+			return Image{}, err
+		}
+		// The decoder sees no scan the walk did not count.
+		data = data[:fr.end]
 	}
 
 	var img image.Image
