@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -237,8 +238,21 @@ func (s *Server) admit(ctx context.Context, account, need int64) (func(), error)
 		freeMem()
 		return nil, s.admitError(ctx, err)
 	}
-	return func() { freeWorker(); freeMem() }, nil
+	return func() {
+		freeWorker()
+		if need >= collectAfter {
+			// The work's buffers are garbage now: collect them before the
+			// next large piece of work allocates its own, so that the
+			// process holds one generation of them, not two.
+			runtime.GC()
+		}
+		freeMem()
+	}, nil
 }
+
+// collectAfter is the reservation from which finished work is collected at
+// once rather than at the runtime's next cycle.
+const collectAfter = 32 << 20
 
 // admitError turns a failed wait into its answer: the client's own
 // cancellation stays a cancellation, a wait that ran out is a 15.

@@ -230,15 +230,17 @@ const passwordCost = roster.PasswordHashBytes + 1<<20
 func (s *Server) hashing(ctx context.Context) (func(), error) {
 	wctx, cancel := context.WithTimeout(ctx, admitWait)
 	defer cancel()
-	freeMem, err := s.budget.reserve(wctx, passwordCost)
-	if err != nil {
-		return nil, s.admitError(ctx, err)
-	}
+	// A slot first, then the memory: checks waiting for a slot must not
+	// hold memory that image work could use meanwhile.
 	select {
 	case s.limits.hashers <- struct{}{}:
 	case <-wctx.Done():
-		freeMem()
 		return nil, s.admitError(ctx, wctx.Err())
+	}
+	freeMem, err := s.budget.reserve(wctx, passwordCost)
+	if err != nil {
+		<-s.limits.hashers
+		return nil, s.admitError(ctx, err)
 	}
 	s.metrics.passwordChecks.Inc()
 	return func() { <-s.limits.hashers; freeMem() }, nil

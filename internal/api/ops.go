@@ -57,11 +57,11 @@ func newMetrics(s *Server) *metrics {
 	budgetUsed := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "roster_memory_budget_used_bytes",
 		Help: "Bytes of the memory budget reserved by work in progress.",
-	}, func() float64 { return float64(s.budget.inUse()) })
+	}, func() float64 { return float64(s.budget.inUse() + s.bodies.inUse()) })
 	budgetSize := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "roster_memory_budget_bytes",
 		Help: "The memory budget for expensive work, from --memory-limit.",
-	}, func() float64 { return float64(s.budget.size) })
+	}, func() float64 { return float64(s.budget.size + s.bodies.size) })
 	sessions := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "roster_active_sessions",
 		Help: "Sessions that have not expired.",

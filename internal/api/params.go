@@ -235,7 +235,7 @@ func (g *gate) decode() (*params, error) {
 func (g *gate) reserve(n int64) error {
 	ctx, cancel := context.WithTimeout(g.r.Context(), admitWait)
 	defer cancel()
-	free, err := g.s.budget.reserve(ctx, n)
+	free, err := g.s.bodies.reserve(ctx, n)
 	if err != nil {
 		var over *errOverBudget
 		if errors.As(err, &over) {

@@ -112,9 +112,19 @@ const baseReserve = 96 << 20
 
 // WorkBudget is the part of the memory limit that expensive work may
 // reserve: what is left after the static cache and baseReserve, and never
-// below 32 MiB.
+// below 32 MiB. An eighth of it, and room for two of the largest uploads at
+// least, is for request bodies; the rest (ImageBudget) for password checks,
+// decodes and renditions.
 func (o Options) WorkBudget() int64 {
 	return max(32<<20, o.MemoryLimit-max(o.StaticCacheBytes, 0)-baseReserve)
+}
+
+// ImageBudget is the part of WorkBudget for password checks, decodes and
+// renditions: the most one picture may need.
+func (o Options) ImageBudget() int64 { return o.WorkBudget() - o.bodyBudget() }
+
+func (o Options) bodyBudget() int64 {
+	return min(o.WorkBudget()/2, max(o.WorkBudget()/8, 2*(o.MaxUploadBytes+128<<10)))
 }
 
 // Server serves the API. It holds no global state: everything it uses comes
@@ -126,9 +136,12 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	metrics *metrics
-	// budget is the memory expensive work reserves from; pool the decode
-	// workers, shared fairly between accounts.
+	// budget is the memory expensive work reserves from, bodies the part
+	// of it request bodies reserve from (apart, so that uploads waiting
+	// for their turn never hold memory the work they wait for needs); pool
+	// is the decode workers, shared fairly between accounts.
 	budget *budget
+	bodies *budget
 	pool   *pool
 	limits *limits
 	cache  *fileCache
@@ -155,7 +168,8 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		files:  files,
 		opts:   opts,
 		mux:    http.NewServeMux(),
-		budget: newBudget(opts.WorkBudget()),
+		budget: newBudget(opts.WorkBudget() - opts.bodyBudget()),
+		bodies: newBudget(opts.bodyBudget()),
 		pool:   newPool(opts.DecodeWorkers),
 		blind:  newSlots(max(8, 4*opts.DecodeWorkers), 1),
 		limits: newLimits(opts),

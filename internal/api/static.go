@@ -358,7 +358,10 @@ func (s *Server) renderAndStore(ctx context.Context, name string, size int) erro
 		return err
 	}
 	data := buf.Bytes()
-	img, err := s.process(ctx, account, func() (int64, error) { return avatar.RenditionCost(data, size, avatar.DefaultLimits()) },
+	img, err := s.process(ctx, account, func() (int64, error) {
+		n, err := avatar.RenditionCost(data, size, avatar.DefaultLimits())
+		return n + int64(len(data)), err // the original, read before admission
+	},
 		func() (avatar.Image, error) { return avatar.Rendition(data, size) })
 	if err != nil {
 		return err

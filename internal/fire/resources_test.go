@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"roster/internal/api"
+	"roster/internal/avatar"
 	"roster/internal/avatar/avatartest"
 )
 
@@ -271,24 +273,52 @@ var expensiveUploads = sync.OnceValue(func() []hostile {
 	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&pb, g); err != nil {
 		panic(err)
 	}
-	anim := &gif.GIF{}
-	for i := range 500 {
-		m := image.NewPaletted(image.Rect(0, 0, 316, 316), palette.Plan9)
-		for j := range m.Pix {
-			m.Pix[j] = byte((j*7 + i*13) % 256)
+	// As many 316×316 frames (up to the 500 allowed) as the memory budget
+	// admits: the estimate counts the worst case of re-encoding them.
+	var gifData []byte
+	for frames := 500; frames > 0 && gifData == nil; frames -= 25 {
+		anim := &gif.GIF{}
+		for i := range frames {
+			m := image.NewPaletted(image.Rect(0, 0, 316, 316), palette.Plan9)
+			for j := range m.Pix {
+				m.Pix[j] = byte((j*7 + i*13) % 256)
+			}
+			anim.Image = append(anim.Image, m)
+			anim.Delay = append(anim.Delay, 2)
 		}
-		anim.Image = append(anim.Image, m)
-		anim.Delay = append(anim.Delay, 2)
-	}
-	if err := gif.EncodeAll(&gb, anim); err != nil {
-		panic(err)
+		gb.Reset()
+		if err := gif.EncodeAll(&gb, anim); err != nil {
+			panic(err)
+		}
+		if fitsDefaultBudget(gb.Bytes()) {
+			gifData = gb.Bytes()
+		}
 	}
 	return []hostile{
 		{name: "50 MP baseline JPEG photo", data: jb.Bytes(), mime: "image/jpeg"},
 		{name: "50 MP RGBA PNG gradient", data: pb.Bytes(), mime: "image/png"},
-		{name: "500-frame GIF, 50 MP in all", data: gb.Bytes(), mime: "image/gif"},
+		{name: fmt.Sprintf("GIF of %d frames of 316×316", bytes.Count(gifData, []byte{0x21, 0xF9, 0x04})), data: gifData, mime: "image/gif"},
 	}
 })
+
+// fitsDefaultBudget reports whether the server with default flags admits
+// the work of processing an upload of data.
+func fitsDefaultBudget(data []byte) bool {
+	o := api.Options{MemoryLimit: api.DefaultMemoryLimit, StaticCacheBytes: 64 << 20, MaxUploadBytes: 16 << 20}
+	n, err := avatar.ProcessCost(data, avatar.DefaultLimits())
+	return err == nil && n <= o.ImageBudget()
+}
+
+// costliestScans is the JPEG of the most decoding work the server accepts:
+// the most scans its bound allows, at the largest square size whose
+// memory the default budget admits.
+func costliestScans() []byte {
+	for side := 7071; ; side -= 100 {
+		if b := avatartest.MaxAcceptedScans(side, side); fitsDefaultBudget(b) {
+			return b
+		}
+	}
+}
 
 // hostile is a picture an attacker uploads.
 type hostile struct {
@@ -414,4 +444,82 @@ func TestTenantFairness(t *testing.T) {
 	}
 	t.Logf("fairness: other tenant's slowest 64×64 upload %v, slowest first rendition %v; heavy tenant's answers by code %v; /healthz slowest %v; peak memory %d MiB",
 		slowestUpload.Round(time.Millisecond), slowestRendition.Round(time.Millisecond), answers, slowestHealth.Round(time.Millisecond), peak>>10)
+}
+
+// TestHostileImages: with default flags, bursts of the pictures that cost
+// the most memory or decoding work for their size — a few hundred bytes
+// that claim gigabytes of progressive coefficients, deep interlaced PNGs,
+// a strip of 50 million pixels, JPEGs of endless refinement scans, and the
+// costliest pictures the server does accept — keep the server's peak
+// memory within 512 MiB and /healthz answering within a second; each
+// upload gets its documented answer.
+func TestHostileImages(t *testing.T) {
+	ctx := t.Context()
+	st := sqliteStack(t)
+	p := servePlain(t, st)
+	c := newClient(p.API)
+	if err := c.signIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := int64(c.must(t, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Ann"}}).body["id"].(float64))
+	bursts := []struct {
+		hostile
+		n     int   // at once
+		codes []int // the answers allowed
+	}{
+		{hostile{"progressive 4-component 7000×7000 JPEG of end-of-band runs", avatartest.ProgressiveEOB(7000, 7000, 4), "image/jpeg"}, 6, []int{234}},
+		{hostile{"16-bit interlaced RGBA PNG 7071×7071", avatartest.DeepInterlacedPNG(7071, 7071), "image/png"}, 4, []int{234}},
+		{hostile{"PNG of 50,000,000×1 pixels", avatartest.StripPNG(50_000_000), "image/png"}, 4, []int{234}},
+		{hostile{"JPEG of 100 refinement scans", avatartest.RefinementScans(7000, 7000, 100), "image/jpeg"}, 4, []int{234}},
+		{hostile{"the most decoding work a JPEG may cost", costliestScans(), "image/jpeg"}, 4, []int{0, 15}},
+	}
+	for _, h := range expensiveUploads() {
+		bursts = append(bursts, struct {
+			hostile
+			n     int
+			codes []int
+		}{h, 6, []int{0, 15}})
+	}
+	stopHealth := healthWatch(p.Base)
+	for _, b := range bursts {
+		start := time.Now()
+		replies := make([]reply, b.n)
+		errs := make([]error, b.n)
+		var wg sync.WaitGroup
+		for i := range b.n {
+			wg.Go(func() {
+				r, err := c.upload(ctx, id, b.data, b.mime)
+				if err == nil {
+					err = documented(r, b.codes...)
+				}
+				replies[i], errs[i] = r, err
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Errorf("%s: %v", b.name, err)
+		}
+		peak, err := p.VM("VmHWM")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkPeak(b.name, peak); err != nil {
+			t.Error(err)
+		}
+		codes := map[int]int{}
+		for _, r := range replies {
+			codes[r.code()]++
+		}
+		reason := ""
+		if errs, ok := replies[0].body["errors"].([]any); ok && len(errs) > 0 {
+			reason = fmt.Sprint(errs[0].(map[string]any)["error"])
+		}
+		t.Logf("%s (%d bytes) ×%d at once: %v in %v, peak memory so far %d MiB %s", b.name, len(b.data), b.n, codes,
+			time.Since(start).Round(time.Millisecond), peak>>10, reason)
+	}
+	slowest, err := stopHealth()
+	if err != nil {
+		t.Error(err)
+	}
+	t.Logf("slowest /healthz during the bursts: %v", slowest.Round(time.Millisecond))
 }
