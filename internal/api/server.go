@@ -130,10 +130,14 @@ type Server struct {
 	// workers, shared fairly between accounts.
 	budget *budget
 	pool   *pool
-	limits *limits
-	cache  *fileCache
-	ids    *requestIDs
-	cors   map[string]bool
+	// streams are the slots of lists streamed while they are read, each
+	// holding a database connection; streamLimits bound how long.
+	streams      *pool
+	streamLimits streamLimits
+	limits       *limits
+	cache        *fileCache
+	ids          *requestIDs
+	cors         map[string]bool
 
 	// blind bounds the uploads whose file is read before their caller is
 	// known (the key follows the file): at most as many as decode workers.
@@ -149,18 +153,20 @@ type Server struct {
 func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Options) *Server {
 	opts.defaults()
 	s := &Server{
-		log:    log,
-		db:     db,
-		files:  files,
-		opts:   opts,
-		mux:    http.NewServeMux(),
-		budget: newBudget(opts.WorkBudget()),
-		pool:   newPool(opts.DecodeWorkers),
-		blind:  make(chan struct{}, opts.DecodeWorkers),
-		limits: newLimits(opts),
-		ids:    newRequestIDs(),
-		cache:  newFileCache(opts.StaticCacheBytes, time.Minute),
-		cors:   map[string]bool{},
+		log:          log,
+		db:           db,
+		files:        files,
+		opts:         opts,
+		mux:          http.NewServeMux(),
+		budget:       newBudget(opts.WorkBudget()),
+		pool:         newPool(opts.DecodeWorkers),
+		streams:      newPool(db.ListStreams()),
+		streamLimits: streamLimits{stall: streamStall, grace: streamGrace, minRate: streamMinRate},
+		blind:        make(chan struct{}, opts.DecodeWorkers),
+		limits:       newLimits(opts),
+		ids:          newRequestIDs(),
+		cache:        newFileCache(opts.StaticCacheBytes, time.Minute),
+		cors:         map[string]bool{},
 	}
 	for _, o := range opts.CORSOrigins {
 		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -90,28 +91,64 @@ func (db *DB) Employees(ctx context.Context, account int64, q roster.ListQuery) 
 // AppendEmployees is Employees that appends the page to dst as the JSON
 // array the API answers.
 func (db *DB) AppendEmployees(ctx context.Context, dst []byte, account int64, q roster.ListQuery) ([]byte, int, error) {
-	where := `account_id = $1`
-	args := []any{account}
-	if q.Filter != "" {
-		f := fold(q.Filter)
+	total, err := db.CountEmployees(ctx, account, q.Filter)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := db.StreamEmployees(ctx, dst, account, q, 0, nil)
+	return out, total, err
+}
+
+// CountEmployees counts the account's employees that match a list filter
+// ("" for all of them): the count of a list answer.
+func (db *DB) CountEmployees(ctx context.Context, account int64, filter string) (int, error) {
+	where, args, none := listWhere(account, filter)
+	if none {
+		return 0, nil
+	}
+	var total int
+	count := `SELECT employee_count FROM users WHERE id = $1`
+	if filter != "" {
+		count = `SELECT count(*) FROM employees WHERE ` + where
+	}
+	if err := db.queryRow(ctx, count, args...).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	return total, nil
+}
+
+// listWhere is the condition of a list and its arguments; none reports a
+// filter nothing can match.
+func listWhere(account int64, filter string) (where string, args []any, none bool) {
+	where = `account_id = $1`
+	args = []any{account}
+	if filter != "" {
+		f := fold(filter)
 		if strings.Contains(f, searchSep) {
 			// No single field holds the separator.
-			return append(dst, "[]"...), 0, nil
+			return "", nil, true
 		}
 		args = append(args, "%"+escapeLike(f)+"%")
 		where += ` AND search LIKE $2 ESCAPE '\'`
 	}
-	var total int
-	count := `SELECT employee_count FROM users WHERE id = $1`
-	if q.Filter != "" {
-		count = `SELECT count(*) FROM employees WHERE ` + where
-	}
-	if err := db.queryRow(ctx, count, args...).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, err
+	return where, args, false
+}
+
+// StreamEmployees appends the page of q to dst as the JSON array the API
+// answers, as AppendEmployees does, for an answer too large to hold: with
+// a non-nil w, each time the buffer holds chunk bytes or more it is written
+// to w and emptied. It returns what is left unwritten, the end of the
+// array included. One query reads the whole page, so the answer is one
+// snapshot of the list; its connection is held until the last row has
+// been written. An error from w is returned wrapped, as is.
+func (db *DB) StreamEmployees(ctx context.Context, dst []byte, account int64, q roster.ListQuery, chunk int, w io.Writer) ([]byte, error) {
+	where, args, none := listWhere(account, q.Filter)
+	if none {
+		return append(dst, "[]"...), nil
 	}
 	order, err := db.orderBy(q.Sort)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	page := ""
 	if q.Limit > 0 {
@@ -133,24 +170,35 @@ func (db *DB) AppendEmployees(ctx context.Context, dst []byte, account int64, q 
 	}
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	out := append(dst, '[')
-	var w wireRow
+	var row wireRow
 	for first := true; rows.Next(); first = false {
 		if !first {
 			out = append(out, ',')
 		}
-		if out, err = w.append(out, rows); err != nil {
-			return nil, 0, err
+		if out, err = row.append(out, rows); err != nil {
+			return nil, err
+		}
+		if w != nil && len(out) >= chunk {
+			if _, err := w.Write(out); err != nil {
+				return nil, fmt.Errorf("writing the list: %w", err)
+			}
+			out = out[:0]
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return append(out, ']'), total, nil
+	return append(out, ']'), nil
 }
+
+// ListStreams is how many lists may stream at once, each holding a
+// connection while its answer is written: half the pool, so that the other
+// calls always find one.
+func (db *DB) ListStreams() int { return max(1, db.sql.Stats().MaxOpenConnections/2) }
 
 // orderBy turns sort keys into an ORDER BY clause that is the same on both
 // databases: byte order for text, nulls last, ties broken by id.
