@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -759,6 +760,70 @@ func TestNewerSchemaRefused(t *testing.T) {
 		}
 		if !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), "9999_from_the_future") {
 			t.Errorf("Open(a newer schema) = %v, want ErrNewerSchema naming the version", err)
+		}
+	})
+}
+
+// pieces is a writer that keeps what it is given, and fails once it has
+// taken failAfter writes (never when 0).
+type pieces struct {
+	bytes.Buffer
+	writes, failAfter int
+}
+
+var errReaderGone = errors.New("the reader went away")
+
+func (p *pieces) Write(b []byte) (int, error) {
+	if p.failAfter > 0 && p.writes == p.failAfter {
+		return 0, errReaderGone
+	}
+	p.writes++
+	return p.Buffer.Write(b)
+}
+
+// TestStreamEmployees: a list written in pieces is, put together, the list
+// AppendEmployees gives, whatever the size of the pieces; an error of the
+// writer ends it and comes back.
+func TestStreamEmployees(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		names := []string{"Ann", "Änne", "Γιώργος", "李 🚚", `O"Brien <&>`, "ann"}
+		for i := range 60 {
+			newEmployee(t, db, ann, roster.Employee{FirstName: names[i%len(names)], LastName: fmt.Sprint("L", i%7),
+				Email: fmt.Sprintf("e%d@example.com", i), Tags: []int64{int64(i)}})
+		}
+		queries := []roster.ListQuery{
+			{},
+			{Offset: 17},
+			{Limit: 25, Offset: 5},
+			{Sort: []roster.SortKey{{Field: "last_name", Desc: true}, {Field: "first_name"}}},
+			{Filter: "ANN"},
+			{Filter: "nobody"},
+			{Filter: "a" + searchSep},
+		}
+		for _, q := range queries {
+			want, _, err := db.AppendEmployees(ctx, []byte("head:"), ann, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, chunk := range []int{1, 100, 1 << 20} {
+				var w pieces
+				tail, err := db.StreamEmployees(ctx, []byte("head:"), ann, q, chunk, &w)
+				if got := append(w.Bytes(), tail...); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("StreamEmployees(%+v, chunk %d) = %.80q…, %v; want %.80q…", q, chunk, got, err, want)
+				}
+				if chunk == 1 && len(want) > 100 && w.writes < 10 {
+					t.Errorf("StreamEmployees(%+v, chunk 1) wrote %d pieces, want one a row", q, w.writes)
+				}
+			}
+		}
+		w := pieces{failAfter: 3}
+		if _, err := db.StreamEmployees(ctx, nil, ann, roster.ListQuery{}, 1, &w); !errors.Is(err, errReaderGone) || w.writes != 3 {
+			t.Errorf("StreamEmployees to a writer that fails = %v after %d writes, want %v after 3", err, w.writes, errReaderGone)
+		}
+		if n := db.ListStreams(); n < 1 || n >= db.sql.Stats().MaxOpenConnections {
+			t.Errorf("ListStreams() = %d, want at least 1 and fewer than the %d connections", n, db.sql.Stats().MaxOpenConnections)
 		}
 	})
 }
