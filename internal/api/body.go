@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -109,7 +110,7 @@ func (sw *streamWriter) finish(b []byte) error {
 // the first byte it is an ordinary error answer. After, the client must
 // not take what it got for a whole answer: the connection is cut (the
 // chunked body never ends), with one log line saying why — a client that
-// stopped reading, or a failure of the server.
+// went away or stopped reading, or a failure of the server.
 func (s *Server) streamFailed(w http.ResponseWriter, r *http.Request, sw *streamWriter, err error) {
 	if !sw.started {
 		s.writeError(w, r, err)
@@ -117,8 +118,12 @@ func (s *Server) streamFailed(w http.ResponseWriter, r *http.Request, sw *stream
 	}
 	info := infoOf(r)
 	level, msg := slog.LevelError, "answer cut off: the server failed while writing it"
-	if sw.err != nil {
+	switch {
+	case errors.Is(sw.err, os.ErrDeadlineExceeded):
 		level, msg = slog.LevelWarn, "answer cut off: the client did not read it in time"
+	case sw.err != nil || r.Context().Err() != nil:
+		// A failed write also ends the request's context.
+		level, msg = slog.LevelInfo, "answer cut off: the client went away"
 	}
 	s.log.LogAttrs(r.Context(), level, msg, slog.String("request_id", info.id), slog.String("call", info.call),
 		slog.Int64("bytes", sw.written), slog.Duration("after", time.Since(sw.start)), slog.Any("error", err))

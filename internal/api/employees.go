@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"roster/internal/roster"
+	"roster/internal/sqlstore"
 )
 
 // decodeEmployee reads an employee object. Update replaces every writable
@@ -96,15 +97,15 @@ func (s *Server) employeeList(c *call) (any, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	ctx, account := c.r.Context(), c.caller.Account()
-	total, err := s.db.CountEmployees(ctx, account, q.Filter)
+	ctx, list := c.r.Context(), s.db.EmployeeList(c.caller.Account(), q)
+	total, err := list.Count(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if pageRows(q, total) > streamRows {
-		return s.streamList(c, q, total)
+		return s.streamList(c, list, q, total)
 	}
-	b, err := s.db.StreamEmployees(ctx, append(newBody(), `{"success":true,"list":`...), account, q, 0, nil)
+	b, err := list.Stream(ctx, append(newBody(), `{"success":true,"list":`...), 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +142,10 @@ const listChunk = 64 << 10
 // takes one of the stream slots (fewer than the connections, shared fairly
 // between accounts), waiting as uploads do for a worker and refused with 15
 // past that. The count is the one read before, as for a buffered page.
-func (s *Server) streamList(c *call, q roster.ListQuery, total int) (any, error) {
-	ctx, account := c.r.Context(), c.caller.Account()
+func (s *Server) streamList(c *call, list sqlstore.EmployeeList, q roster.ListQuery, total int) (any, error) {
+	ctx := c.r.Context()
 	wctx, cancel := context.WithTimeout(ctx, admitWait)
-	release, err := s.streams.acquire(wctx, account)
+	release, err := s.streams.acquire(wctx, c.caller.Account())
 	cancel()
 	if err != nil {
 		return nil, s.admitError(ctx, err)
@@ -154,7 +155,7 @@ func (s *Server) streamList(c *call, q roster.ListQuery, total int) (any, error)
 		sw := newStreamWriter(w, s.streamLimits)
 		buf := newBody()
 		defer func() { recycle(body(buf)) }()
-		b, err := s.db.StreamEmployees(ctx, append(buf, `{"success":true,"list":`...), account, q, listChunk, sw)
+		b, err := list.Stream(ctx, append(buf, `{"success":true,"list":`...), listChunk, sw)
 		if err == nil {
 			buf = appendCount(b, total)
 			err = sw.finish(buf)

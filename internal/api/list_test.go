@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -233,7 +234,7 @@ func TestListStreamedSameAsBuffered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			total, err := f.db.CountEmployees(t.Context(), f.account, tt.q.Filter)
+			total, err := f.db.EmployeeList(f.account, tt.q).Count(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -407,5 +408,31 @@ func TestStreamWriterDeadlines(t *testing.T) {
 	}
 	if w.Header().Get("Content-Type") != "application/json; charset=utf-8" || w.Body.String() != "]}" {
 		t.Errorf("finish wrote %q with Content-Type %q", w.Body.String(), w.Header().Get("Content-Type"))
+	}
+}
+
+// TestListClientGoesAway: a client that leaves in the middle of a streamed
+// list is not logged as a failure of the server.
+func TestListClientGoesAway(t *testing.T) {
+	f := newListFixture(t, 2000, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.http.URL+"/v2/employee/list?hash="+f.hash, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 10<<10)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	resp.Body.Close()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(f.log.String(), "answer cut off") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if log := f.log.String(); !strings.Contains(log, "answer cut off") || strings.Contains(log, "level=ERROR") {
+		t.Errorf("the log after a client left mid-list does not say so, or says the server failed:\n%s", log)
 	}
 }

@@ -91,65 +91,77 @@ func (db *DB) Employees(ctx context.Context, account int64, q roster.ListQuery) 
 // AppendEmployees is Employees that appends the page to dst as the JSON
 // array the API answers.
 func (db *DB) AppendEmployees(ctx context.Context, dst []byte, account int64, q roster.ListQuery) ([]byte, int, error) {
-	total, err := db.CountEmployees(ctx, account, q.Filter)
+	l := db.EmployeeList(account, q)
+	total, err := l.Count(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	out, err := db.StreamEmployees(ctx, dst, account, q, 0, nil)
+	out, err := l.Stream(ctx, dst, 0, nil)
 	return out, total, err
 }
 
-// CountEmployees counts the account's employees that match a list filter
-// ("" for all of them): the count of a list answer.
-func (db *DB) CountEmployees(ctx context.Context, account int64, filter string) (int, error) {
-	where, args, none := listWhere(account, filter)
-	if none {
+// EmployeeList is a list query of an account with its condition worked out
+// once (the filter's folding is the costly part) for its count and its
+// rows, which the API reads in two steps: the count tells it whether to
+// stream the rows.
+type EmployeeList struct {
+	db    *DB
+	q     roster.ListQuery
+	where string
+	args  []any
+	none  bool // a filter nothing can match
+}
+
+// EmployeeList prepares the list q of the account's employees.
+func (db *DB) EmployeeList(account int64, q roster.ListQuery) EmployeeList {
+	l := EmployeeList{db: db, q: q, where: `account_id = $1`, args: []any{account}}
+	if q.Filter != "" {
+		f := fold(q.Filter)
+		if strings.Contains(f, searchSep) {
+			// No single field holds the separator.
+			l.none = true
+			return l
+		}
+		l.args = append(l.args, "%"+escapeLike(f)+"%")
+		l.where += ` AND search LIKE $2 ESCAPE '\'`
+	}
+	return l
+}
+
+// Count counts the employees that match the filter: the count of a list
+// answer, whatever its page.
+func (l EmployeeList) Count(ctx context.Context) (int, error) {
+	if l.none {
 		return 0, nil
 	}
 	var total int
 	count := `SELECT employee_count FROM users WHERE id = $1`
-	if filter != "" {
-		count = `SELECT count(*) FROM employees WHERE ` + where
+	if l.q.Filter != "" {
+		count = `SELECT count(*) FROM employees WHERE ` + l.where
 	}
-	if err := db.queryRow(ctx, count, args...).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err := l.db.queryRow(ctx, count, l.args...).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}
 	return total, nil
 }
 
-// listWhere is the condition of a list and its arguments; none reports a
-// filter nothing can match.
-func listWhere(account int64, filter string) (where string, args []any, none bool) {
-	where = `account_id = $1`
-	args = []any{account}
-	if filter != "" {
-		f := fold(filter)
-		if strings.Contains(f, searchSep) {
-			// No single field holds the separator.
-			return "", nil, true
-		}
-		args = append(args, "%"+escapeLike(f)+"%")
-		where += ` AND search LIKE $2 ESCAPE '\'`
-	}
-	return where, args, false
-}
-
-// StreamEmployees appends the page of q to dst as the JSON array the API
-// answers, as AppendEmployees does, for an answer too large to hold: with
-// a non-nil w, each time the buffer holds chunk bytes or more it is written
-// to w and emptied. It returns what is left unwritten, the end of the
-// array included. One query reads the whole page, so the answer is one
+// Stream appends the page to dst as the JSON array the API answers, as
+// AppendEmployees does, and serves an answer too large to hold as well:
+// with a non-nil w, each time the buffer holds chunk bytes or more it is
+// written to w and emptied. It returns what is left unwritten, the end of
+// the array included. One query reads the whole page, so the answer is one
 // snapshot of the list; its connection is held until the last row has
-// been written. An error from w is returned wrapped, as is.
-func (db *DB) StreamEmployees(ctx context.Context, dst []byte, account int64, q roster.ListQuery, chunk int, w io.Writer) ([]byte, error) {
-	where, args, none := listWhere(account, q.Filter)
-	if none {
+// been written. An error of w comes back wrapped.
+func (l EmployeeList) Stream(ctx context.Context, dst []byte, chunk int, w io.Writer) ([]byte, error) {
+	if l.none {
 		return append(dst, "[]"...), nil
 	}
+	db, q, where := l.db, l.q, l.where
 	order, err := db.orderBy(q.Sort)
 	if err != nil {
 		return nil, err
 	}
+	args := l.args[:len(l.args):len(l.args)] // appended to: a copy, not l's
 	page := ""
 	if q.Limit > 0 {
 		args = append(args, q.Limit, q.Offset)

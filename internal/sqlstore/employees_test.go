@@ -781,10 +781,10 @@ func (p *pieces) Write(b []byte) (int, error) {
 	return p.Buffer.Write(b)
 }
 
-// TestStreamEmployees: a list written in pieces is, put together, the list
-// AppendEmployees gives, whatever the size of the pieces; an error of the
-// writer ends it and comes back.
-func TestStreamEmployees(t *testing.T) {
+// TestEmployeeListStream: a list written in pieces is, put together, the list
+// AppendEmployees gives, whatever the size of the pieces and however often
+// it is run; an error of the writer ends it and comes back.
+func TestEmployeeListStream(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *DB) {
 		ctx := t.Context()
 		ann := newMaster(t, db, "ann")
@@ -807,20 +807,21 @@ func TestStreamEmployees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			l := db.EmployeeList(ann, q) // used again and again, as the API does after its count
 			for _, chunk := range []int{1, 100, 1 << 20} {
 				var w pieces
-				tail, err := db.StreamEmployees(ctx, []byte("head:"), ann, q, chunk, &w)
+				tail, err := l.Stream(ctx, []byte("head:"), chunk, &w)
 				if got := append(w.Bytes(), tail...); err != nil || !bytes.Equal(got, want) {
-					t.Errorf("StreamEmployees(%+v, chunk %d) = %.80q…, %v; want %.80q…", q, chunk, got, err, want)
+					t.Errorf("EmployeeList(%+v).Stream(chunk %d) = %.80q…, %v; want %.80q…", q, chunk, got, err, want)
 				}
 				if chunk == 1 && len(want) > 100 && w.writes < 10 {
-					t.Errorf("StreamEmployees(%+v, chunk 1) wrote %d pieces, want one a row", q, w.writes)
+					t.Errorf("EmployeeList(%+v).Stream(chunk 1) wrote %d pieces, want one a row", q, w.writes)
 				}
 			}
 		}
 		w := pieces{failAfter: 3}
-		if _, err := db.StreamEmployees(ctx, nil, ann, roster.ListQuery{}, 1, &w); !errors.Is(err, errReaderGone) || w.writes != 3 {
-			t.Errorf("StreamEmployees to a writer that fails = %v after %d writes, want %v after 3", err, w.writes, errReaderGone)
+		if _, err := db.EmployeeList(ann, roster.ListQuery{}).Stream(ctx, nil, 1, &w); !errors.Is(err, errReaderGone) || w.writes != 3 {
+			t.Errorf("Stream to a writer that fails = %v after %d writes, want %v after 3", err, w.writes, errReaderGone)
 		}
 		if n := db.ListStreams(); n < 1 || n >= db.sql.Stats().MaxOpenConnections {
 			t.Errorf("ListStreams() = %d, want at least 1 and fewer than the %d connections", n, db.sql.Stats().MaxOpenConnections)
