@@ -130,14 +130,10 @@ type Server struct {
 	// workers, shared fairly between accounts.
 	budget *budget
 	pool   *pool
-	// streams are the slots of lists streamed while they are read, each
-	// holding a database connection; streamLimits bound how long.
-	streams      *pool
-	streamLimits streamLimits
-	limits       *limits
-	cache        *fileCache
-	ids          *requestIDs
-	cors         map[string]bool
+	limits *limits
+	cache  *fileCache
+	ids    *requestIDs
+	cors   map[string]bool
 
 	// blind bounds the uploads whose file is read before their caller is
 	// known (the key follows the file): at most as many as decode workers.
@@ -147,27 +143,32 @@ type Server struct {
 	renditions singleflight.Group
 	// calls are the calls routes registered, for the OpenAPI document.
 	calls []callRoute
+
+	// streams are the slots of lists streamed while they are read, each
+	// holding a database connection; streamLimits bound for how long.
+	streams      *pool
+	streamLimits streamLimits
 }
 
 // NewServer builds the API handler.
 func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Options) *Server {
 	opts.defaults()
 	s := &Server{
-		log:          log,
-		db:           db,
-		files:        files,
-		opts:         opts,
-		mux:          http.NewServeMux(),
-		budget:       newBudget(opts.WorkBudget()),
-		pool:         newPool(opts.DecodeWorkers),
-		streams:      newPool(db.ListStreams()),
-		streamLimits: streamLimits{stall: streamStall, grace: streamGrace, minRate: streamMinRate},
-		blind:        make(chan struct{}, opts.DecodeWorkers),
-		limits:       newLimits(opts),
-		ids:          newRequestIDs(),
-		cache:        newFileCache(opts.StaticCacheBytes, time.Minute),
-		cors:         map[string]bool{},
+		log:    log,
+		db:     db,
+		files:  files,
+		opts:   opts,
+		mux:    http.NewServeMux(),
+		budget: newBudget(opts.WorkBudget()),
+		pool:   newPool(opts.DecodeWorkers),
+		blind:  make(chan struct{}, opts.DecodeWorkers),
+		limits: newLimits(opts),
+		ids:    newRequestIDs(),
+		cache:  newFileCache(opts.StaticCacheBytes, time.Minute),
+		cors:   map[string]bool{},
 	}
+	s.streams = newPool(db.ListStreams())
+	s.streamLimits = streamLimits{stall: streamStall, grace: streamGrace, minRate: streamMinRate}
 	for _, o := range opts.CORSOrigins {
 		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
 			s.cors[o] = true
