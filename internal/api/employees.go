@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
 
 	"roster/internal/roster"
+	"roster/internal/sqlstore"
 )
 
 // decodeEmployee reads an employee object. Update replaces every writable
@@ -95,13 +97,73 @@ func (s *Server) employeeList(c *call) (any, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	b, total, err := s.db.AppendEmployees(c.r.Context(), append(newBody(), `{"success":true,"list":`...), c.caller.Account(), q)
+	ctx, list := c.r.Context(), s.db.EmployeeList(c.caller.Account(), q)
+	total, err := list.Count(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if pageRows(q, total) > streamRows {
+		return s.streamList(c, list, q, total)
+	}
+	b, err := list.Stream(ctx, append(newBody(), `{"success":true,"list":`...), 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	return body(appendCount(b, total)), nil
+}
+
+// streamRows is the longest list answered from one buffer, after the
+// connection has been given back; a longer one is streamed. An ordinary
+// page of up to 200 (about 80 KB of typical employees, 5 MB at most with
+// every field at its longest) stays on the fast path; a whole account of
+// thousands costs a 64 KiB buffer instead of its size.
+const streamRows = 200
+
+// pageRows is how many employees a list answers, of total that match.
+func pageRows(q roster.ListQuery, total int) int {
+	n := max(0, total-q.Offset)
+	if q.Limit > 0 {
+		n = min(n, q.Limit)
+	}
+	return n
+}
+
+func appendCount(b []byte, total int) []byte {
 	b = append(b, `,"count":`...)
 	b = strconv.AppendInt(b, int64(total), 10)
-	return body(append(b, '}')), nil
+	return append(b, '}')
+}
+
+// listChunk is how much of a streamed list is written at a time.
+const listChunk = 64 << 10
+
+// streamList answers a long list as it is read from the database. The
+// stream holds a connection until its last row is written, so it first
+// takes one of the stream slots (fewer than the connections, shared fairly
+// between accounts), waiting as uploads do for a worker and refused with 15
+// past that. The count is the one read before, as for a buffered page.
+func (s *Server) streamList(c *call, list sqlstore.EmployeeList, q roster.ListQuery, total int) (any, error) {
+	ctx := c.r.Context()
+	wctx, cancel := context.WithTimeout(ctx, admitWait)
+	release, err := s.streams.acquire(wctx, c.caller.Account())
+	cancel()
+	if err != nil {
+		return nil, s.admitError(ctx, err)
+	}
+	return stream(func(w http.ResponseWriter) {
+		defer release()
+		sw := newStreamWriter(w, s.streamLimits)
+		buf := newBody()
+		defer func() { recycle(body(buf)) }()
+		b, err := list.Stream(ctx, append(buf, `{"success":true,"list":`...), listChunk, sw)
+		if err == nil {
+			buf = appendCount(b, total)
+			err = sw.finish(buf)
+		}
+		if err != nil {
+			s.streamFailed(w, c.r, sw, err)
+		}
+	}), nil
 }
 
 // readSort reads up to two sort keys, "field=asc" or "field=desc", given as

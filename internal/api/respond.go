@@ -169,6 +169,10 @@ func envelope(res any) ([]byte, error) {
 }
 
 func writeOK(w http.ResponseWriter, res any) {
+	if st, ok := res.(stream); ok {
+		st(w)
+		return
+	}
 	b, err := envelope(res)
 	if err != nil {
 		panic(err) // a programming error: results are structs and maps
@@ -178,12 +182,17 @@ func writeOK(w http.ResponseWriter, res any) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, b []byte) {
+	jsonHeaders(w)
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// jsonHeaders are the headers of every JSON answer.
+func jsonHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(b)
 }
 
 type errorBody struct {

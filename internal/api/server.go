@@ -157,6 +157,11 @@ type Server struct {
 	renditions singleflight.Group
 	// calls are the calls routes registered, for the OpenAPI document.
 	calls []callRoute
+
+	// streams are the slots of lists streamed while they are read, each
+	// holding a database connection; streamLimits bound for how long.
+	streams      *pool
+	streamLimits streamLimits
 }
 
 // NewServer builds the API handler.
@@ -177,6 +182,8 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		cache:  newFileCache(opts.StaticCacheBytes, time.Minute),
 		cors:   map[string]bool{},
 	}
+	s.streams = newPool(db.ListStreams())
+	s.streamLimits = streamLimits{stall: streamStall, grace: streamGrace, minRate: streamMinRate}
 	for _, o := range opts.CORSOrigins {
 		if o = strings.TrimSuffix(strings.TrimSpace(o), "/"); o != "" {
 			s.cors[o] = true

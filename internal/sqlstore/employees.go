@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -90,29 +91,77 @@ func (db *DB) Employees(ctx context.Context, account int64, q roster.ListQuery) 
 // AppendEmployees is Employees that appends the page to dst as the JSON
 // array the API answers.
 func (db *DB) AppendEmployees(ctx context.Context, dst []byte, account int64, q roster.ListQuery) ([]byte, int, error) {
-	where := `account_id = $1`
-	args := []any{account}
+	l := db.EmployeeList(account, q)
+	total, err := l.Count(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := l.Stream(ctx, dst, 0, nil)
+	return out, total, err
+}
+
+// EmployeeList is a list query of an account with its condition worked out
+// once (the filter's folding is the costly part) for its count and its
+// rows, which the API reads in two steps: the count tells it whether to
+// stream the rows.
+type EmployeeList struct {
+	db    *DB
+	q     roster.ListQuery
+	where string
+	args  []any
+	none  bool // a filter nothing can match
+}
+
+// EmployeeList prepares the list q of the account's employees.
+func (db *DB) EmployeeList(account int64, q roster.ListQuery) EmployeeList {
+	l := EmployeeList{db: db, q: q, where: `account_id = $1`, args: []any{account}}
 	if q.Filter != "" {
 		f := fold(q.Filter)
 		if strings.Contains(f, searchSep) {
 			// No single field holds the separator.
-			return append(dst, "[]"...), 0, nil
+			l.none = true
+			return l
 		}
-		args = append(args, "%"+escapeLike(f)+"%")
-		where += ` AND search LIKE $2 ESCAPE '\'`
+		l.args = append(l.args, "%"+escapeLike(f)+"%")
+		l.where += ` AND search LIKE $2 ESCAPE '\'`
+	}
+	return l
+}
+
+// Count counts the employees that match the filter: the count of a list
+// answer, whatever its page.
+func (l EmployeeList) Count(ctx context.Context) (int, error) {
+	if l.none {
+		return 0, nil
 	}
 	var total int
 	count := `SELECT employee_count FROM users WHERE id = $1`
-	if q.Filter != "" {
-		count = `SELECT count(*) FROM employees WHERE ` + where
+	if l.q.Filter != "" {
+		count = `SELECT count(*) FROM employees WHERE ` + l.where
 	}
-	if err := db.queryRow(ctx, count, args...).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, 0, err
+	if err := l.db.queryRow(ctx, count, l.args...).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
 	}
+	return total, nil
+}
+
+// Stream appends the page to dst as the JSON array the API answers, as
+// AppendEmployees does, and serves an answer too large to hold as well:
+// with a non-nil w, each time the buffer holds chunk bytes or more it is
+// written to w and emptied. It returns what is left unwritten, the end of
+// the array included. One query reads the whole page, so the answer is one
+// snapshot of the list; its connection is held until the last row has
+// been written. An error of w comes back wrapped.
+func (l EmployeeList) Stream(ctx context.Context, dst []byte, chunk int, w io.Writer) ([]byte, error) {
+	if l.none {
+		return append(dst, "[]"...), nil
+	}
+	db, q, where := l.db, l.q, l.where
 	order, err := db.orderBy(q.Sort)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
+	args := l.args[:len(l.args):len(l.args)] // appended to: a copy, not l's
 	page := ""
 	if q.Limit > 0 {
 		args = append(args, q.Limit, q.Offset)
@@ -133,24 +182,35 @@ func (db *DB) AppendEmployees(ctx context.Context, dst []byte, account int64, q 
 	}
 	rows, err := db.query(ctx, query, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	out := append(dst, '[')
-	var w wireRow
+	var row wireRow
 	for first := true; rows.Next(); first = false {
 		if !first {
 			out = append(out, ',')
 		}
-		if out, err = w.append(out, rows); err != nil {
-			return nil, 0, err
+		if out, err = row.append(out, rows); err != nil {
+			return nil, err
+		}
+		if w != nil && len(out) >= chunk {
+			if _, err := w.Write(out); err != nil {
+				return nil, fmt.Errorf("writing the list: %w", err)
+			}
+			out = out[:0]
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return append(out, ']'), total, nil
+	return append(out, ']'), nil
 }
+
+// ListStreams is how many lists may stream at once, each holding a
+// connection while its answer is written: half the pool, so that the other
+// calls always find one.
+func (db *DB) ListStreams() int { return max(1, db.sql.Stats().MaxOpenConnections/2) }
 
 // orderBy turns sort keys into an ORDER BY clause that is the same on both
 // databases: byte order for text, nulls last, ties broken by id.

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"cmp"
 	"database/sql"
 	"encoding/json"
@@ -845,6 +846,71 @@ func TestAvatarOwnerUsesIndex(t *testing.T) {
 		got := strings.Join(plan, "; ")
 		if !strings.Contains(strings.ToLower(got), "index") || strings.Contains(got, "Seq Scan") {
 			t.Errorf("plan of the AvatarOwner query = %q, want an index read", got)
+		}
+	})
+}
+
+// pieces is a writer that keeps what it is given, and fails once it has
+// taken failAfter writes (never when 0).
+type pieces struct {
+	bytes.Buffer
+	writes, failAfter int
+}
+
+var errReaderGone = errors.New("the reader went away")
+
+func (p *pieces) Write(b []byte) (int, error) {
+	if p.failAfter > 0 && p.writes == p.failAfter {
+		return 0, errReaderGone
+	}
+	p.writes++
+	return p.Buffer.Write(b)
+}
+
+// TestEmployeeListStream: a list written in pieces is, put together, the list
+// AppendEmployees gives, whatever the size of the pieces and however often
+// it is run; an error of the writer ends it and comes back.
+func TestEmployeeListStream(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		names := []string{"Ann", "Änne", "Γιώργος", "李 🚚", `O"Brien <&>`, "ann"}
+		for i := range 60 {
+			newEmployee(t, db, ann, roster.Employee{FirstName: names[i%len(names)], LastName: fmt.Sprint("L", i%7),
+				Email: fmt.Sprintf("e%d@example.com", i), Tags: []int64{int64(i)}})
+		}
+		queries := []roster.ListQuery{
+			{},
+			{Offset: 17},
+			{Limit: 25, Offset: 5},
+			{Sort: []roster.SortKey{{Field: "last_name", Desc: true}, {Field: "first_name"}}},
+			{Filter: "ANN"},
+			{Filter: "nobody"},
+			{Filter: "a" + searchSep},
+		}
+		for _, q := range queries {
+			want, _, err := db.AppendEmployees(ctx, []byte("head:"), ann, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := db.EmployeeList(ann, q) // used again and again, as the API does after its count
+			for _, chunk := range []int{1, 100, 1 << 20} {
+				var w pieces
+				tail, err := l.Stream(ctx, []byte("head:"), chunk, &w)
+				if got := append(w.Bytes(), tail...); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("EmployeeList(%+v).Stream(chunk %d) = %.80q…, %v; want %.80q…", q, chunk, got, err, want)
+				}
+				if chunk == 1 && len(want) > 100 && w.writes < 10 {
+					t.Errorf("EmployeeList(%+v).Stream(chunk 1) wrote %d pieces, want one a row", q, w.writes)
+				}
+			}
+		}
+		w := pieces{failAfter: 3}
+		if _, err := db.EmployeeList(ann, roster.ListQuery{}).Stream(ctx, nil, 1, &w); !errors.Is(err, errReaderGone) || w.writes != 3 {
+			t.Errorf("Stream to a writer that fails = %v after %d writes, want %v after 3", err, w.writes, errReaderGone)
+		}
+		if n := db.ListStreams(); n < 1 || n >= db.sql.Stats().MaxOpenConnections {
+			t.Errorf("ListStreams() = %d, want at least 1 and fewer than the %d connections", n, db.sql.Stats().MaxOpenConnections)
 		}
 	})
 }
