@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"roster/internal/proctest"
 )
 
 // clientFrom is an HTTP client whose connections come from a given
@@ -149,4 +153,46 @@ func TestLoginTakenThrottle(t *testing.T) {
 		map[string]any{"user": map[string]any{"id": mine, "login": unique("renamed")}}), 15)
 	check(t, "a taken login from another account", other.do(t, formJSON, "subuser/register",
 		map[string]any{"user": map[string]any{"login": "admin"}, "password": "password"}), 206)
+}
+
+// TestMemoryLimitTooSmall: a --memory-limit that leaves too little for a
+// password check beside the cache and the uploads is refused at start, and
+// one that leaves enough starts.
+func TestMemoryLimitTooSmall(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"--memory-limit", "200000000"}, false},
+		{[]string{"--memory-limit", "200000000", "--static-cache-bytes", "-1", "--max-upload-bytes", "4194304"}, true},
+	} {
+		ctx, cancel := context.WithCancel(t.Context())
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, c.args...)
+		var stdout proctest.Buffer
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, args, func(string) string { return "" }, &stdout, io.Discard) }()
+		var err error
+		exited := false
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !strings.Contains(stdout.String(), "listening on"); {
+			select {
+			case err = <-done:
+				exited = true
+			case <-time.After(20 * time.Millisecond):
+			}
+			if exited {
+				break
+			}
+		}
+		cancel()
+		if c.ok {
+			if err != nil || !strings.Contains(stdout.String(), "listening on") {
+				t.Errorf("serve %v = %v, want it to start", c.args, err)
+			}
+		} else if err == nil || !strings.Contains(err.Error(), "--memory-limit") {
+			t.Errorf("serve %v = %v, want an error naming --memory-limit", c.args, err)
+		}
+		if !exited {
+			<-done
+		}
+	}
 }

@@ -218,8 +218,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err = checkLoopback(*pprofAddr); err != nil {
 		return fmt.Errorf("--pprof-addr %q: %w", *pprofAddr, err)
 	}
-	if opts.MemoryLimit < 64<<20 {
-		return fmt.Errorf("--memory-limit %d: want at least 67108864 (64 MiB)", opts.MemoryLimit)
+	// Password checks (20 MiB each) and ordinary pictures must fit in what
+	// the memory limit leaves once the cache, the reserve and the bodies'
+	// share are set aside.
+	if b := opts.ImageBudget(); b < minImageBudget {
+		return fmt.Errorf("--memory-limit %d leaves %d MiB for password checks and pictures beside --static-cache-bytes and uploads of --max-upload-bytes; at least %d MiB are needed: raise --memory-limit",
+			opts.MemoryLimit, b>>20, minImageBudget>>20)
 	}
 	if opts.TrustedProxies, err = parsePrefixes(*trusted); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
@@ -305,6 +309,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	return nil
 }
+
+// minImageBudget is the least memory a server may give password checks and
+// pictures: two checks at once and a few small pictures.
+const minImageBudget = 48 << 20
 
 // parsePrefixes reads comma-separated CIDRs; a bare address is a prefix of
 // its whole length.

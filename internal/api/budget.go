@@ -221,21 +221,27 @@ func (p *pool) dispatch() {
 // workers, short enough that a client is not left hanging.
 const admitWait = 10 * time.Second
 
-// admit reserves need bytes of the memory budget and then a decode worker
-// for account, waiting up to admitWait in all, and returns the function
+// admit takes a decode worker of account's fair share and then need bytes
+// of the memory budget, waiting up to admitWait in all, and returns the function
 // that gives both back. Work that can never fit fails with *errOverBudget
 // (the caller says why in its own terms); work that cannot be admitted in
 // time is refused with 15; a client that goes away ends the wait.
 func (s *Server) admit(ctx context.Context, account, need int64) (func(), error) {
+	if need > s.budget.size {
+		return nil, &errOverBudget{need: need, size: s.budget.size}
+	}
 	wctx, cancel := context.WithTimeout(ctx, admitWait)
 	defer cancel()
-	freeMem, err := s.budget.reserve(wctx, need)
+	// A worker first, then the memory: work waiting its account's turn
+	// holds no memory, so one account queueing many jobs cannot take the
+	// budget from the others.
+	freeWorker, err := s.pool.acquire(wctx, account)
 	if err != nil {
 		return nil, s.admitError(ctx, err)
 	}
-	freeWorker, err := s.pool.acquire(wctx, account)
+	freeMem, err := s.budget.reserve(wctx, need)
 	if err != nil {
-		freeMem()
+		freeWorker()
 		return nil, s.admitError(ctx, err)
 	}
 	return func() {
@@ -311,6 +317,52 @@ func (s *slots) free(key string) {
 	s.used--
 	if s.byKey[key]--; s.byKey[key] <= 0 {
 		delete(s.byKey, key)
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// shares bounds the bytes one key (a client address) may hold of a budget
+// at once, so that a few clients cannot take all of it.
+type shares struct {
+	limit int64
+
+	mu      sync.Mutex
+	held    map[string]int64
+	changed chan struct{} // closed and replaced whenever bytes are given back
+}
+
+func newShares(limit int64) *shares {
+	return &shares{limit: limit, held: map[string]int64{}, changed: make(chan struct{})}
+}
+
+// acquire waits until key holds little enough to take n more bytes, or
+// ctx is done, and returns the function that gives them back (call it
+// once).
+func (s *shares) acquire(ctx context.Context, key string, n int64) (func(), error) {
+	for {
+		s.mu.Lock()
+		if s.held[key]+n <= s.limit || s.held[key] == 0 {
+			s.held[key] += n
+			s.mu.Unlock()
+			var once sync.Once
+			return func() { once.Do(func() { s.give(key, n) }) }, nil
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *shares) give(key string, n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[key] -= n; s.held[key] <= 0 {
+		delete(s.held, key)
 	}
 	close(s.changed)
 	s.changed = make(chan struct{})

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -151,4 +152,54 @@ func TestSlots(t *testing.T) {
 		t.Fatal("a freed slot was not handed to its waiter")
 	}
 	b()
+}
+
+func TestShares(t *testing.T) {
+	ctx := t.Context()
+	s := newShares(10)
+	give, err := s.acquire(ctx, "a", 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if _, err := s.acquire(short, "a", 5); err == nil {
+		t.Fatal("acquire(a, 5) with 6 of 10 held granted")
+	}
+	if _, err := s.acquire(ctx, "b", 10); err != nil {
+		t.Fatal("another key's acquire(b, 10) refused")
+	}
+	got := make(chan error, 1)
+	go func() { _, err := s.acquire(ctx, "a", 10); got <- err }()
+	give()
+	give() // gives back once
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("acquire(a, 10) not granted once a gave back")
+	}
+	// A key holding nothing may take more than the limit: one body is
+	// never refused for its own size here (the budget bounds it).
+	if _, err := s.acquire(ctx, "c", 20); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	s := &Server{}
+	for _, c := range []struct{ remote, want string }{
+		{"192.0.2.7:1234", "192.0.2.7"},
+		{"[2001:db8:1:2:3:4:5:6]:80", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff::1]:80", "2001:db8:1:2::/64"},
+		{"[::ffff:192.0.2.7]:80", "192.0.2.7"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.remote
+		if got := s.clientKey(r); got != c.want {
+			t.Errorf("clientKey(%s) = %q, want %q", c.remote, got, c.want)
+		}
+	}
 }

@@ -107,6 +107,24 @@ func (s *Server) clientAddr(r *http.Request) string {
 	return clientOf(r, s.opts.TrustedProxies)
 }
 
+// clientKey is what per-client limits key on: the client's address, and
+// for IPv6 its /64, since one host is commonly given a whole /64 and could
+// otherwise take a new address for every try.
+func (s *Server) clientKey(r *http.Request) string {
+	a := s.clientAddr(r)
+	ip, err := netip.ParseAddr(a)
+	switch {
+	case err != nil:
+		return a
+	case ip.Is4In6():
+		return ip.Unmap().String()
+	case ip.Is6():
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return a
+}
+
 // peerAddr is the host part of the connection's remote address.
 func peerAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -12,6 +12,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,9 +61,6 @@ type readHooks struct {
 	// reserve takes n bytes of the memory budget for the body being read,
 	// before it is read; an error refuses the request.
 	reserve func(n int64) error
-	// pace runs before each read of an upload's file with the bytes read
-	// so far; an error ends the upload.
-	pace func(read int64) error
 }
 
 func (p *params) lookup(name string) (value, bool) {
@@ -202,8 +200,9 @@ func (p *params) reserve(n int64) error {
 // stranger's upload is refused before its file is read into memory. An
 // upload with no key before its file (the key may follow it) is "blind":
 // its file is read, but only while it holds one of s.blind's slots (one per
-// client address, a few in all) and only as fast as blindRate at least, so
-// strangers who trickle bytes cannot hold the slots.
+// client address, a few in all). Every body that reserves memory (uploads,
+// and other bodies over 64 KiB) must arrive at minRate at least, so that
+// clients who trickle bytes cannot hold the memory or the slots.
 type gate struct {
 	s     *Server
 	w     http.ResponseWriter
@@ -211,15 +210,14 @@ type gate struct {
 	a     access
 	c     *call  // authorized as its file part arrived
 	blind func() // frees the slot of s.blind, while held
-	start time.Time
 	frees []func()
 }
 
-// Blind uploads must bring their file at this average rate, after a grace
-// period, or they are cut.
+// Bodies that reserve memory must arrive at this average rate, after a
+// grace period, or they are cut.
 const (
-	blindRate  = 32 << 10 // bytes a second
-	blindGrace = 2 * time.Second
+	minRate  = 32 << 10 // bytes a second
+	minGrace = 2 * time.Second
 )
 
 // decode reads the call's parameters.
@@ -228,13 +226,57 @@ func (g *gate) decode() (*params, error) {
 	if g.a.upload && !g.a.public {
 		h.beforeFile = g.beforeFile
 	}
+	if g.a.upload || bodyCost(g.r.ContentLength) > 0 {
+		g.r.Body = &pacedBody{ReadCloser: g.r.Body, rc: http.NewResponseController(g.w), start: time.Now()}
+	}
 	return decodeParams(g.r, g.s.opts.MaxUploadBytes, g.a.upload, h)
 }
 
-// reserve takes n bytes of the memory budget until the call is done.
+// pacedBody is a request body that must arrive at minRate on average after
+// minGrace: each read is given a deadline that keeps to it, and one that
+// starts late fails.
+type pacedBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	read  int64
+}
+
+func (b *pacedBody) Read(p []byte) (int, error) {
+	p = p[:min(len(p), 64<<10)]
+	due := b.start.Add(minGrace + time.Duration(float64(b.read+int64(len(p)))/minRate*float64(time.Second)))
+	if time.Now().After(due) {
+		return 0, slowBody()
+	}
+	b.rc.SetReadDeadline(due) // not every connection has one; then ReadTimeout holds
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = slowBody()
+	}
+	return n, err
+}
+
+// errSlowBody is the cause of a body cut for arriving too slowly. The read
+// deadline also ends the request's context, yet the client is still there
+// to be told.
+var errSlowBody = errors.New("request body below the minimum rate")
+
+func slowBody() error {
+	return &apiError{code: codeBadRequest, cause: errSlowBody, params: roster.InvalidParams{{Parameter: "body",
+		Reason: fmt.Sprintf("arrived slower than %d KiB/s", minRate>>10)}}}
+}
+
+// reserve takes n bytes of the memory budget until the call is done: at
+// most the client address's share of it, then as the budget allows.
 func (g *gate) reserve(n int64) error {
 	ctx, cancel := context.WithTimeout(g.r.Context(), admitWait)
 	defer cancel()
+	give, err := g.s.bodyShares.acquire(ctx, g.s.clientKey(g.r), n)
+	if err != nil {
+		return g.s.admitError(g.r.Context(), err)
+	}
+	g.frees = append(g.frees, give)
 	free, err := g.s.bodies.reserve(ctx, n)
 	if err != nil {
 		var over *errOverBudget
@@ -248,19 +290,17 @@ func (g *gate) reserve(n int64) error {
 }
 
 // beforeFile runs as an upload's file part arrives, before a byte of it is
-// read: without a key so far, it waits for a blind slot and paces the
-// file; with one, it authorizes the caller.
+// read: without a key so far, it waits for a blind slot; with one, it
+// authorizes the caller.
 func (g *gate) beforeFile(p *params) error {
 	if _, ok := p.hash(g.r); !ok {
 		ctx, cancel := context.WithTimeout(g.r.Context(), admitWait)
 		defer cancel()
-		free, err := g.s.blind.acquire(ctx, g.s.clientAddr(g.r))
+		free, err := g.s.blind.acquire(ctx, g.s.clientKey(g.r))
 		if err != nil {
 			return g.s.admitError(g.r.Context(), err)
 		}
 		g.blind = free
-		g.start = time.Now()
-		p.hooks.pace = g.pace
 		return nil
 	}
 	c := &call{r: g.r, params: p}
@@ -268,19 +308,6 @@ func (g *gate) beforeFile(p *params) error {
 		return err
 	}
 	g.c = c
-	return nil
-}
-
-// pace sets the connection's read deadline so that a blind upload's file
-// arrives at blindRate on average (after blindGrace), with room for the
-// next read and the fields after the file.
-func (g *gate) pace(read int64) error {
-	due := g.start.Add(blindGrace + time.Duration(float64(read+64<<10)/blindRate*float64(time.Second)))
-	if time.Now().After(due) {
-		return failParam(codeBadRequest, "file", fmt.Sprintf(
-			"arrived slower than %d KiB/s before the session key; send hash before the file", blindRate>>10))
-	}
-	http.NewResponseController(g.w).SetReadDeadline(due) // not every connection has one; then ReadTimeout holds
 	return nil
 }
 
@@ -303,7 +330,6 @@ func (g *gate) release() {
 	if g.blind != nil {
 		g.blind()
 		g.blind = nil
-		http.NewResponseController(g.w).SetReadDeadline(time.Time{})
 	}
 }
 
@@ -396,11 +422,6 @@ func (p *params) readFile(part io.Reader, limit, contentLength int64) ([]byte, e
 	}
 	buf := make([]byte, 0, size)
 	for int64(len(buf)) < size {
-		if p.hooks.pace != nil {
-			if err := p.hooks.pace(int64(len(buf))); err != nil {
-				return nil, err
-			}
-		}
 		n, err := part.Read(buf[len(buf):min(cap(buf), len(buf)+64<<10)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
@@ -416,8 +437,8 @@ func (p *params) readFile(part io.Reader, limit, contentLength int64) ([]byte, e
 }
 
 func (p *params) partError(body *limitedReader, isUpload bool, limit int64, err error) error {
-	if _, ok := err.(*apiError); ok {
-		return err // a refusal of the hooks
+	if _, ok := errors.AsType[*apiError](err); ok {
+		return err // a refusal of the hooks or of pacedBody
 	}
 	if body.exceeded {
 		return p.tooLarge(isUpload, limit)

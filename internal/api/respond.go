@@ -69,7 +69,7 @@ func (s *Server) handle(name string, a access, h handler) {
 // the Navixy envelope.
 func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, a access, h handler) {
 	infoOf(r).call = name
-	if ok, wait := s.limits.perIP.take(s.clientAddr(r), 1); !ok {
+	if ok, wait := s.limits.perIP.take(s.clientKey(r), 1); !ok {
 		s.writeError(w, r, rateLimited(wait))
 		return
 	}
@@ -223,7 +223,7 @@ func (s *Server) failure(r *http.Request, err error) (errorBody, int) {
 	info := infoOf(r)
 	info.code = e.code
 	st := statuses[e.code]
-	if clientGone(r) {
+	if clientGone(r) && !errors.Is(err, errSlowBody) {
 		info.code = statusClientGone
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "call cancelled: the client went away", slog.String("request_id", info.id),
 			slog.String("call", info.call), slog.Int("code", e.code), slog.Any("error", err))

@@ -142,11 +142,13 @@ type Server struct {
 	// is the decode workers, shared fairly between accounts.
 	budget *budget
 	bodies *budget
-	pool   *pool
-	limits *limits
-	cache  *fileCache
-	ids    *requestIDs
-	cors   map[string]bool
+	// bodyShares bounds what one client address holds of bodies.
+	bodyShares *shares
+	pool       *pool
+	limits     *limits
+	cache      *fileCache
+	ids        *requestIDs
+	cors       map[string]bool
 
 	// blind bounds the uploads whose file is read before their caller is
 	// known (the key follows the file): one per client address, and a few
@@ -175,12 +177,15 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		mux:    http.NewServeMux(),
 		budget: newBudget(opts.WorkBudget() - opts.bodyBudget()),
 		bodies: newBudget(opts.bodyBudget()),
-		pool:   newPool(opts.DecodeWorkers),
-		blind:  newSlots(max(8, 4*opts.DecodeWorkers), 1),
-		limits: newLimits(opts),
-		ids:    newRequestIDs(),
-		cache:  newFileCache(opts.StaticCacheBytes, time.Minute),
-		cors:   map[string]bool{},
+		// One client address may hold a quarter of the bodies' part, and
+		// always room for one of the largest uploads.
+		bodyShares: newShares(min(opts.bodyBudget(), max(opts.bodyBudget()/4, opts.MaxUploadBytes+128<<10))),
+		pool:       newPool(opts.DecodeWorkers),
+		blind:      newSlots(max(8, 4*opts.DecodeWorkers), 1),
+		limits:     newLimits(opts),
+		ids:        newRequestIDs(),
+		cache:      newFileCache(opts.StaticCacheBytes, time.Minute),
+		cors:       map[string]bool{},
 	}
 	s.streams = newPool(db.ListStreams())
 	s.streamLimits = streamLimits{stall: streamStall, grace: streamGrace, minRate: streamMinRate}

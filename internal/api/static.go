@@ -351,17 +351,26 @@ func (s *Server) renderAndStore(ctx context.Context, name string, size int) erro
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	_, err = io.Copy(&buf, io.LimitReader(obj, maxStoredBytes))
+	// The original's bytes are reserved before they are read, from the
+	// bodies' part like an upload's, so that makers waiting for a worker
+	// hold no memory the budget does not know of.
+	wctx, cancel := context.WithTimeout(ctx, admitWait)
+	freeData, err := s.bodies.reserve(wctx, min(obj.Size(), maxStoredBytes))
+	cancel()
+	if err != nil {
+		obj.Close()
+		return s.admitError(ctx, err)
+	}
+	defer freeData()
+	data := make([]byte, 0, min(obj.Size(), maxStoredBytes))
+	buf := bytes.NewBuffer(data)
+	_, err = io.Copy(buf, io.LimitReader(obj, maxStoredBytes))
 	obj.Close()
 	if err != nil {
 		return err
 	}
-	data := buf.Bytes()
-	img, err := s.process(ctx, account, func() (int64, error) {
-		n, err := avatar.RenditionCost(data, size, avatar.DefaultLimits())
-		return n + int64(len(data)), err // the original, read before admission
-	},
+	data = buf.Bytes()
+	img, err := s.process(ctx, account, func() (int64, error) { return avatar.RenditionCost(data, size, avatar.DefaultLimits()) },
 		func() (avatar.Image, error) { return avatar.Rendition(data, size) })
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ func (s *Server) userAuth(c *call) (any, error) {
 		return nil, err
 	}
 	ctx := c.r.Context()
-	ip, lk := s.clientAddr(c.r), loginKey(login)
+	ip, lk := s.clientKey(c.r), loginKey(login)
 	if ok, wait := s.limits.authIP.take(ip, 1); !ok {
 		return nil, rateLimited(wait)
 	}
