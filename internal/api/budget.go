@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -221,8 +222,9 @@ func (p *pool) dispatch() {
 // workers, short enough that a client is not left hanging.
 const admitWait = 10 * time.Second
 
-// admit takes a decode worker of account's fair share and then need bytes
-// of the memory budget, waiting up to admitWait in all, and returns the function
+// admit takes one of account's entries, need bytes of the memory budget
+// and a decode worker of account's fair share, waiting up to admitWait in
+// all, and returns the function
 // that gives both back. Work that can never fit fails with *errOverBudget
 // (the caller says why in its own terms); work that cannot be admitted in
 // time is refused with 15; a client that goes away ends the wait.
@@ -232,16 +234,23 @@ func (s *Server) admit(ctx context.Context, account, need int64) (func(), error)
 	}
 	wctx, cancel := context.WithTimeout(ctx, admitWait)
 	defer cancel()
-	// A worker first, then the memory: work waiting its account's turn
-	// holds no memory, so one account queueing many jobs cannot take the
-	// budget from the others.
-	freeWorker, err := s.pool.acquire(wctx, account)
+	// An account has at most as many jobs holding memory as there are
+	// workers, so one account queueing many cannot take the budget from
+	// the others; within that, memory first and then the worker, so a job
+	// waiting for memory holds no worker another account could use.
+	leave, err := s.entries.acquire(wctx, strconv.FormatInt(account, 10))
 	if err != nil {
 		return nil, s.admitError(ctx, err)
 	}
 	freeMem, err := s.budget.reserve(wctx, need)
 	if err != nil {
-		freeWorker()
+		leave()
+		return nil, s.admitError(ctx, err)
+	}
+	freeWorker, err := s.pool.acquire(wctx, account)
+	if err != nil {
+		freeMem()
+		leave()
 		return nil, s.admitError(ctx, err)
 	}
 	return func() {
@@ -253,6 +262,7 @@ func (s *Server) admit(ctx context.Context, account, need int64) (func(), error)
 			runtime.GC()
 		}
 		freeMem()
+		leave()
 	}, nil
 }
 

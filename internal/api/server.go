@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/netip"
 	"runtime"
@@ -145,10 +146,13 @@ type Server struct {
 	// bodyShares bounds what one client address holds of bodies.
 	bodyShares *shares
 	pool       *pool
-	limits     *limits
-	cache      *fileCache
-	ids        *requestIDs
-	cors       map[string]bool
+	// entries bounds the image jobs of one account that hold memory at
+	// once: as many as there are workers.
+	entries *slots
+	limits  *limits
+	cache   *fileCache
+	ids     *requestIDs
+	cors    map[string]bool
 
 	// blind bounds the uploads whose file is read before their caller is
 	// known (the key follows the file): one per client address, and a few
@@ -181,6 +185,7 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		// always room for one of the largest uploads.
 		bodyShares: newShares(min(opts.bodyBudget(), max(opts.bodyBudget()/4, opts.MaxUploadBytes+128<<10))),
 		pool:       newPool(opts.DecodeWorkers),
+		entries:    newSlots(math.MaxInt, opts.DecodeWorkers),
 		blind:      newSlots(max(8, 4*opts.DecodeWorkers), 1),
 		limits:     newLimits(opts),
 		ids:        newRequestIDs(),
