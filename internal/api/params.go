@@ -210,6 +210,7 @@ type gate struct {
 	a     access
 	c     *call  // authorized as its file part arrived
 	blind func() // frees the slot of s.blind, while held
+	paced *pacedBody
 	frees []func()
 }
 
@@ -227,7 +228,8 @@ func (g *gate) decode() (*params, error) {
 		h.beforeFile = g.beforeFile
 	}
 	if g.a.upload || bodyCost(g.r.ContentLength) > 0 {
-		g.r.Body = &pacedBody{ReadCloser: g.r.Body, rc: http.NewResponseController(g.w), start: time.Now()}
+		g.paced = &pacedBody{ReadCloser: g.r.Body, rc: http.NewResponseController(g.w), start: time.Now()}
+		g.r.Body = g.paced
 	}
 	return decodeParams(g.r, g.s.opts.MaxUploadBytes, g.a.upload, h)
 }
@@ -240,6 +242,14 @@ type pacedBody struct {
 	rc    *http.ResponseController
 	start time.Time
 	read  int64
+}
+
+// excuse moves the body's clock past a wait of the server's own (for a
+// slot, for memory), which is not the client's slowness.
+func (b *pacedBody) excuse(since time.Time) {
+	if b != nil {
+		b.start = b.start.Add(time.Since(since))
+	}
 }
 
 func (b *pacedBody) Read(p []byte) (int, error) {
@@ -270,6 +280,8 @@ func slowBody() error {
 // reserve takes n bytes of the memory budget until the call is done: at
 // most the client address's share of it, then as the budget allows.
 func (g *gate) reserve(n int64) error {
+	waited := time.Now()
+	defer g.paced.excuse(waited)
 	ctx, cancel := context.WithTimeout(g.r.Context(), admitWait)
 	defer cancel()
 	give, err := g.s.bodyShares.acquire(ctx, g.s.clientKey(g.r), n)
@@ -294,6 +306,8 @@ func (g *gate) reserve(n int64) error {
 // authorizes the caller.
 func (g *gate) beforeFile(p *params) error {
 	if _, ok := p.hash(g.r); !ok {
+		waited := time.Now()
+		defer g.paced.excuse(waited)
 		ctx, cancel := context.WithTimeout(g.r.Context(), admitWait)
 		defer cancel()
 		free, err := g.s.blind.acquire(ctx, g.s.clientKey(g.r))
