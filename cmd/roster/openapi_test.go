@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"testing"
 
@@ -295,4 +296,41 @@ func TestOpenAPIBasePath(t *testing.T) {
 	if len(doc.Servers) != 1 || doc.Servers[0].URL != "/api/navixy" {
 		t.Errorf("servers = %v, want /api/navixy", doc.Servers)
 	}
+}
+
+// TestOpenAPISessionOnly: the calls the document marks x-session-only are
+// exactly those SPEC §2 makes session-only, and they, and only they,
+// refuse an API key with 4.
+func TestOpenAPISessionOnly(t *testing.T) {
+	s, hash := keyServer(t, backends()[0])
+	key, _ := createKey(t, s.api, hash, "probe")
+	doc := apiDoc(t, s)
+	var marked []string
+	for path, item := range doc.Paths.Map() {
+		call := strings.TrimPrefix(path, "/")
+		if strings.HasPrefix(call, "static/") {
+			continue
+		}
+		only := item.Post.Extensions["x-session-only"] == true
+		if get := item.Get.Extensions["x-session-only"] == true; get != only {
+			t.Errorf("%s: x-session-only is %v on POST and %v on GET", call, only, get)
+		}
+		if only {
+			marked = append(marked, call)
+		}
+		r := do(t, s.api, formJSON, call, map[string]any{"hash": key})
+		switch {
+		case only && r.code() != 4:
+			t.Errorf("%s with an API key = %s, want 4: the document marks it session-only", call, r.raw)
+		case !only && r.code() == 4:
+			t.Errorf("%s with an API key = %s, but the document does not mark it session-only", call, r.raw)
+		}
+	}
+	slices.Sort(marked)
+	want := []string{"api/key/create", "api/key/delete", "api/key/list", "user/logout", "user/session/renew"}
+	if !slices.Equal(marked, want) {
+		t.Errorf("x-session-only calls = %v, want %v", marked, want)
+	}
+	// The key was refused, not ended.
+	ok(t, s.api, "user/get_info", map[string]any{"hash": key})
 }

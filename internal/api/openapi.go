@@ -351,6 +351,7 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 	tag := strings.SplitN(c.name, "/", 2)[0]
 	desc := d.summary
 	if c.access.sessionOnly {
+		// Also marked x-session-only, for tools.
 		desc += " Takes a session key from user/auth only: an API key answers 4."
 	}
 	if c.access.right != "" {
@@ -366,6 +367,9 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 	post := map[string]any{
 		"operationId": id + "_post", "tags": []any{tag}, "summary": d.summary, "description": desc,
 		"security": security, "responses": responses,
+	}
+	if c.access.sessionOnly {
+		post["x-session-only"] = true
 	}
 	if c.access.upload {
 		encoding["file"] = map[string]any{"contentType": "image/jpeg, image/pjpeg, image/png, image/gif"}
@@ -400,6 +404,9 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 	get := map[string]any{
 		"operationId": id + "_get", "tags": []any{tag}, "summary": d.summary, "description": desc,
 		"parameters": orEmptyAny(query), "security": security, "responses": responses,
+	}
+	if c.access.sessionOnly {
+		get["x-session-only"] = true
 	}
 	return map[string]any{"get": get, "post": post}
 }
