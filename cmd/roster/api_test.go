@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -181,9 +182,39 @@ var callCases = []callCase{
 		if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(h) || h == st.master.hash {
 			t.Fatalf("user/auth hash = %q, want a new 32-hex key", h)
 		}
+		if len(r.body) != 3 || r.body["type"] != "authenticated" {
+			t.Errorf("user/auth = %s, want success, type authenticated and hash only", r.raw)
+		}
 		info, _ := session{api: st.api, login: "admin", hash: h}.ok(t, "user/get_info", nil).body["user_info"].(map[string]any)
 		if info["login"] != "admin" {
 			t.Errorf("get_info with the new hash = %v, want admin's", info)
+		}
+		// A null dealer_id is no dealer_id.
+		check(t, "user/auth with dealer_id null", do(t, st.api, f, "user/auth",
+			map[string]any{"login": "admin", "password": st.admin, "dealer_id": nil}), 0)
+		// Roster has no dealers: any dealer_id is one the user is not of,
+		// with the right password or not, and a malformed one is 7.
+		for _, tt := range []struct {
+			password string
+			dealer   any
+			want     int
+		}{
+			{st.admin, 1, 102},
+			{st.admin, 0, 102},
+			{st.admin, "42", 102},
+			{"wrong", 1, 102},
+			{st.admin, "abc", 7},
+			{st.admin, 1.5, 7},
+		} {
+			r := do(t, st.api, f, "user/auth", map[string]any{"login": "admin", "password": tt.password, "dealer_id": tt.dealer})
+			if check(t, fmt.Sprintf("user/auth(dealer_id %v, password %q)", tt.dealer, tt.password), r, tt.want) && r.body["hash"] != nil {
+				t.Errorf("refused user/auth carries a hash: %s", r.raw)
+			}
+			if tt.want == 7 {
+				if got := errorParams(r); len(got) != 1 || got[0] != "dealer_id" {
+					t.Errorf("user/auth(dealer_id %v) names %v, want [dealer_id]", tt.dealer, got)
+				}
+			}
 		}
 	})},
 	{"user/logout", each(func(t *testing.T, st *stack, f form) {
@@ -209,14 +240,24 @@ var callCases = []callCase{
 		id := st.master.register(t, map[string]any{"login": name, "first_name": "Zoë", "middle_name": "M",
 			"last_name": "Ng", "phone": "4930123", "security_group_id": g}, "sub-password")
 		sub := st.login(t, name, "sub-password")
+		plain := st.subUser(t, st.master, nil) // the default group: no rights
 		return func(t *testing.T, f form) {
-			info, _ := st.master.want(t, f, "user/get_info", nil, 0).body["user_info"].(map[string]any)
+			r := st.master.want(t, f, "user/get_info", nil, 0)
+			if _, ok := r.body["privileges"]; ok {
+				t.Errorf("master's user/get_info = %s, want no top-level privileges", r.raw)
+			}
+			info, _ := r.body["user_info"].(map[string]any)
 			recent(t, "master", info["creation_date"])
 			delete(info, "creation_date")
 			admin := map[string]any{"id": 1, "login": "admin", "first_name": "", "middle_name": "", "last_name": "", "phone": ""}
 			same(t, "master's user_info", info, with(admin, map[string]any{"master": nil, "privileges": nil}))
 
-			info, _ = sub.want(t, f, "user/get_info", nil, 0).body["user_info"].(map[string]any)
+			r = sub.want(t, f, "user/get_info", nil, 0)
+			same(t, "sub-user's top-level privileges", r.body["privileges"],
+				map[string]any{"rights": []string{"employee_update", "tracker_update"}})
+			same(t, "top-level privileges of a sub-user with no rights",
+				plain.want(t, f, "user/get_info", nil, 0).body["privileges"], map[string]any{"rights": []string{}})
+			info, _ = r.body["user_info"].(map[string]any)
 			recent(t, "sub-user", info["creation_date"])
 			delete(info, "creation_date")
 			master, _ := info["master"].(map[string]any)

@@ -118,6 +118,9 @@ var goldenScenarios = map[string][]goldenStep{
 		failStep("user/auth", 102, func(t *testing.T, st *stack) result {
 			return do(t, st.api, formJSON, "user/auth", map[string]any{"login": "admin", "password": "wrong"})
 		}),
+		{call: "user/auth", file: "user_auth.dealer.err", code: 102, do: func(t *testing.T, st *stack) result {
+			return do(t, st.api, formJSON, "user/auth", map[string]any{"login": "admin", "password": st.admin, "dealer_id": 1})
+		}},
 		okStep("user/logout", func(t *testing.T, st *stack) result {
 			return st.login(t, "admin", st.admin).do(t, formJSON, "user/logout", nil)
 		}),
@@ -135,6 +138,28 @@ var goldenScenarios = map[string][]goldenStep{
 		}},
 		failStep("user/get_info", 3, func(t *testing.T, st *stack) result {
 			return anon(st, "not-a-hash").do(t, formJSON, "user/get_info", nil)
+		}),
+	},
+
+	"keys": {
+		okStep("api/key/create", func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "api/key/create", map[string]any{"title": "Depot sync"})
+		}),
+		failStep("api/key/create", 7, func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "api/key/create", map[string]any{"title": ""})
+		}),
+		okStep("api/key/list", func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "api/key/list", nil)
+		}),
+		failStep("api/key/list", 4, func(t *testing.T, st *stack) result {
+			key := st.master.ok(t, "api/key/create", map[string]any{"title": "Reports"}).body["value"].(map[string]any)["hash"].(string)
+			return anon(st, key).do(t, formJSON, "api/key/list", nil)
+		}),
+		okStep("api/key/delete", func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "api/key/delete", map[string]any{"key_id": 1})
+		}),
+		failStep("api/key/delete", 201, func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "api/key/delete", map[string]any{"key_id": 1})
 		}),
 	},
 

@@ -40,7 +40,8 @@ func createKey(t *testing.T, api, hash, title string) (string, int64) {
 }
 
 // TestAPIKeys: a key works wherever a session hash does, in every request
-// form and the header, survives logout and renewal, and ends when deleted.
+// form and the header, except on the session-only calls, survives the
+// session's logout, and ends when deleted.
 func TestAPIKeys(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s, hash := keyServer(t, b)
@@ -80,26 +81,40 @@ func TestAPIKeys(t *testing.T) {
 			t.Errorf("api/key/list shows the key: %s", r.raw)
 		}
 
-		// Logout and renewal with a key leave it working; logout of the
-		// session does not touch it.
-		ok(t, s.api, "user/session/renew", map[string]any{"hash": key})
-		ok(t, s.api, "user/logout", map[string]any{"hash": key})
+		// The session-only calls refuse the key with 4, in every form and
+		// the header, and change nothing: the key still works, and no key
+		// was made or deleted.
+		for _, tt := range []struct {
+			call   string
+			params map[string]any
+		}{
+			{"user/logout", nil},
+			{"user/session/renew", nil},
+			{"api/key/list", nil},
+			{"api/key/create", map[string]any{"title": "made by a key"}},
+			{"api/key/delete", map[string]any{"key_id": id}},
+			{"api/key/delete", map[string]any{"key": key}},
+		} {
+			k := session{api: s.api, login: "admin's key", hash: key}
+			for _, f := range plainForms {
+				k.want(t, f, tt.call, tt.params, 4)
+			}
+			req := mustRequest(t, http.MethodPost, s.api+"/"+tt.call, strings.NewReader(`{}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "NVX "+key)
+			check(t, tt.call+" with Authorization: NVX <key>", send(t, req), 4)
+		}
 		ok(t, s.api, "user/get_info", map[string]any{"hash": key})
+		if r := ok(t, s.api, "api/key/list", map[string]any{"hash": hash}); len(r.body["list"].([]any)) != 1 {
+			t.Errorf("api/key/list after the refused calls = %s, want the one key", r.raw)
+		}
+		// Logout of the session does not touch the key.
 		ok(t, s.api, "user/logout", map[string]any{"hash": hash})
 		ok(t, s.api, "user/get_info", map[string]any{"hash": key})
 
-		// A key cannot make or delete keys; it can list them.
-		if r := do(t, s.api, formJSON, "api/key/create", map[string]any{"hash": key}); r.code() != 13 {
-			t.Errorf("api/key/create with a key = %s, want 13", r.raw)
-		}
-		if r := do(t, s.api, formJSON, "api/key/delete", map[string]any{"hash": key, "key_id": id}); r.code() != 13 {
-			t.Errorf("api/key/delete with a key = %s, want 13", r.raw)
-		}
-		ok(t, s.api, "api/key/list", map[string]any{"hash": key})
-
 		// Deleting by the key itself and by id: the key then answers 4.
 		hash = login(t, s.api, "admin", "admin-password")
-		key2, _ := createKey(t, s.api, hash, "")
+		key2, _ := createKey(t, s.api, hash, "second")
 		ok(t, s.api, "api/key/delete", map[string]any{"hash": hash, "key": key2})
 		ok(t, s.api, "api/key/delete", map[string]any{"hash": hash, "key_id": id})
 		for _, k := range []string{key, key2} {
@@ -113,26 +128,41 @@ func TestAPIKeys(t *testing.T) {
 	})
 }
 
-// TestAPIKeyParameters: the title and the key to delete are checked.
+// TestAPIKeyParameters: the title (required, 1 to 255 printable
+// characters) and the key to delete are checked, and a refused create
+// makes no key.
 func TestAPIKeyParameters(t *testing.T) {
 	s, hash := freshServer(t, backends()[0])
+	a := session{api: s.api, login: "admin", hash: hash}
 	for _, tt := range []struct {
 		name   string
 		call   string
 		params map[string]any
+		want   string // the parameter named
 	}{
-		{"title too long", "api/key/create", map[string]any{"title": strings.Repeat("x", 256)}},
-		{"title not printable", "api/key/create", map[string]any{"title": "a\nb"}},
-		{"nothing to delete", "api/key/delete", map[string]any{}},
-		{"key not hex", "api/key/delete", map[string]any{"key": "not a key"}},
-		{"key_id not an id", "api/key/delete", map[string]any{"key_id": 0}},
+		{"title missing", "api/key/create", map[string]any{}, "title"},
+		{"title null", "api/key/create", map[string]any{"title": nil}, "title"},
+		{"title empty", "api/key/create", map[string]any{"title": ""}, "title"},
+		{"title too long", "api/key/create", map[string]any{"title": strings.Repeat("x", 256)}, "title"},
+		{"title not printable", "api/key/create", map[string]any{"title": "a\nb"}, "title"},
+		{"title with a tab", "api/key/create", map[string]any{"title": "a\tb"}, "title"},
+		{"nothing to delete", "api/key/delete", map[string]any{}, "key"},
+		{"key not hex", "api/key/delete", map[string]any{"key": "not a key"}, "key"},
+		{"key_id not an id", "api/key/delete", map[string]any{"key_id": 0}, "key_id"},
 	} {
-		tt.params["hash"] = hash
-		if r := do(t, s.api, formJSON, tt.call, tt.params); r.code() != 7 {
-			t.Errorf("%s: %s = %s, want 7", tt.name, tt.call, r.raw)
+		for _, f := range plainForms {
+			r := a.want(t, f, tt.call, tt.params, 7)
+			if got := errorParams(r); len(got) != 1 || got[0] != tt.want {
+				t.Errorf("%s: %s(%v) as %s names %v, want [%s]", tt.name, tt.call, tt.params, f, got, tt.want)
+			}
 		}
 	}
+	if r := a.ok(t, "api/key/list", nil); len(r.body["list"].([]any)) != 0 {
+		t.Errorf("api/key/list after refused creates = %s, want empty", r.raw)
+	}
+	createKey(t, s.api, hash, "x")
 	createKey(t, s.api, hash, strings.Repeat("é", 255))
+	createKey(t, s.api, hash, "Depot sync — Zoë's laptop")
 }
 
 // TestAPIKeyQuota: 20 keys an account, 268 beyond; deleting one makes room.
@@ -147,8 +177,8 @@ func TestAPIKeyQuota(t *testing.T) {
 			}
 		}
 		r := do(t, s.api, formJSON, "api/key/create", map[string]any{"hash": hash, "title": "one too many"})
-		if r.code() != 268 || r.status != 400 {
-			t.Fatalf("21st api/key/create = %d %s, want 400 and code 268", r.status, r.raw)
+		if r.code() != 268 || r.status != 402 {
+			t.Fatalf("21st api/key/create = %d %s, want 402 and code 268", r.status, r.raw)
 		}
 		if st, _ := r.body["status"].(map[string]any); st["description"] != "Over quota" {
 			t.Errorf("268 description = %v, want Over quota", st["description"])

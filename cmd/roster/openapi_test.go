@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,6 +158,7 @@ func TestOpenAPI(t *testing.T) {
 	hash, _ := a.body["hash"].(string)
 	c.call(formURL, "user/auth", map[string]any{"login": "admin", "password": "wrong"})
 	c.call(formGET, "user/auth", map[string]any{})
+	c.call(formJSON, "user/auth", map[string]any{"login": "admin", "password": "admin-password", "dealer_id": 1})
 	c.call(formJSON, "user/get_info", map[string]any{"hash": "short"})
 	c.call(formJSON, "user/get_info", map[string]any{"hash": strings.Repeat("0", 32)})
 	c.call(formGET, "user/get_info", map[string]any{"hash": hash})
@@ -168,13 +170,17 @@ func TestOpenAPI(t *testing.T) {
 	// API keys.
 	k := c.call(formJSON, "api/key/create", map[string]any{"hash": hash, "title": "spec"})
 	key := k.body["value"].(map[string]any)["hash"].(string)
+	c.call(formGET, "api/key/list", map[string]any{"hash": hash})
 	c.call(formGET, "api/key/list", map[string]any{"hash": key})
-	c.call(formJSON, "api/key/create", map[string]any{"hash": key})
+	c.call(formJSON, "api/key/create", map[string]any{"hash": key, "title": "by a key"})
 	c.call(formJSON, "api/key/create", map[string]any{"hash": hash, "title": strings.Repeat("x", 300)})
-	for range 19 {
-		c.call(formJSON, "api/key/create", map[string]any{"hash": hash})
-	}
 	c.call(formJSON, "api/key/create", map[string]any{"hash": hash})
+	for range 19 {
+		c.call(formJSON, "api/key/create", map[string]any{"hash": hash, "title": "spec"})
+	}
+	c.call(formJSON, "api/key/create", map[string]any{"hash": hash, "title": "one too many"})
+	c.call(formJSON, "user/session/renew", map[string]any{"hash": key})
+	c.call(formJSON, "user/logout", map[string]any{"hash": key})
 	c.call(formURL, "api/key/delete", map[string]any{"hash": hash, "key": key})
 	c.call(formURL, "api/key/delete", map[string]any{"hash": hash, "key": key})
 
@@ -270,7 +276,7 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"user/auth 102", "user/auth 7", "user/get_info 3", "user/get_info 4", "employee/list 5",
-		"api/key/create 13", "api/key/create 7", "api/key/create 268", "api/key/delete 201", "department/create 7",
+		"api/key/create 4", "api/key/list 4", "user/session/renew 4", "user/logout 4", "api/key/create 7", "api/key/create 268", "api/key/delete 201", "department/create 7",
 		"department/update 201", "employee/create 247", "employee/create 201", "employee/list 7", "employee/read 201",
 		"employee/avatar/assign 201", "employee/avatar/upload 233", "employee/avatar/upload 234",
 		"employee/avatar/upload 271", "employee/avatar/upload 201", "employee/avatar/upload 5",
@@ -290,4 +296,41 @@ func TestOpenAPIBasePath(t *testing.T) {
 	if len(doc.Servers) != 1 || doc.Servers[0].URL != "/api/navixy" {
 		t.Errorf("servers = %v, want /api/navixy", doc.Servers)
 	}
+}
+
+// TestOpenAPISessionOnly: the calls the document marks x-session-only are
+// exactly those SPEC §2 makes session-only, and they, and only they,
+// refuse an API key with 4.
+func TestOpenAPISessionOnly(t *testing.T) {
+	s, hash := keyServer(t, backends()[0])
+	key, _ := createKey(t, s.api, hash, "probe")
+	doc := apiDoc(t, s)
+	var marked []string
+	for path, item := range doc.Paths.Map() {
+		call := strings.TrimPrefix(path, "/")
+		if strings.HasPrefix(call, "static/") {
+			continue
+		}
+		only := item.Post.Extensions["x-session-only"] == true
+		if get := item.Get.Extensions["x-session-only"] == true; get != only {
+			t.Errorf("%s: x-session-only is %v on POST and %v on GET", call, only, get)
+		}
+		if only {
+			marked = append(marked, call)
+		}
+		r := do(t, s.api, formJSON, call, map[string]any{"hash": key})
+		switch {
+		case only && r.code() != 4:
+			t.Errorf("%s with an API key = %s, want 4: the document marks it session-only", call, r.raw)
+		case !only && r.code() == 4:
+			t.Errorf("%s with an API key = %s, but the document does not mark it session-only", call, r.raw)
+		}
+	}
+	slices.Sort(marked)
+	want := []string{"api/key/create", "api/key/delete", "api/key/list", "user/logout", "user/session/renew"}
+	if !slices.Equal(marked, want) {
+		t.Errorf("x-session-only calls = %v, want %v", marked, want)
+	}
+	// The key was refused, not ended.
+	ok(t, s.api, "user/get_info", map[string]any{"hash": key})
 }

@@ -40,11 +40,12 @@ var specStatus = map[int]struct {
 	15:  {"Too many requests (rate limit exceeded)", 429},
 	102: {"Wrong login or password", 400},
 	201: {"Not found in the database", 400},
-	206: {"Login already in use", 400},
+	206: {"Login already in use", 409},
 	233: {"No data file", 400},
 	234: {"Invalid data format", 400},
 	247: {"Entity already exists", 409},
 	254: {"Cannot save file", 500},
+	268: {"Over quota", 402},
 	271: {"File over max size", 413},
 }
 

@@ -49,12 +49,12 @@ var statuses = map[int]struct {
 	codeRateLimited:    {"Too many requests (rate limit exceeded)", 429},
 	codeBadCredentials: {"Wrong login or password", 400},
 	codeNotFound:       {"Not found in the database", 400},
-	codeLoginTaken:     {"Login already in use", 400},
+	codeLoginTaken:     {"Login already in use", 409},
 	codeNoFile:         {"No data file", 400},
 	codeInvalidFile:    {"Invalid data format", 400},
 	codeExists:         {"Entity already exists", 409},
 	codeCannotSave:     {"Cannot save file", 500},
-	codeOverQuota:      {"Over quota", 400},
+	codeOverQuota:      {"Over quota", 402},
 	codeFileTooLarge:   {"File over max size", 413},
 }
 

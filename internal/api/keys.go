@@ -23,31 +23,29 @@ func apiKeyOf(k sqlstore.APIKey) apiKey {
 	return apiKey{ID: k.ID, Title: k.Title, CreateDate: k.CreatedAt.Format(roster.DateTimeLayout)}
 }
 
-// errKeyByKey refuses managing keys with a key: as in Navixy, keys are made
-// and deleted only from a session signed in with a password, so a leaked
-// key cannot make more keys or revoke the others.
-var errKeyByKey = fail(codeNotPermitted, errors.New("API keys are managed from a session, not with an API key"))
-
 // keyCreate makes an API key of the master user: a session key that never
-// expires. The key is in the answer and nowhere else.
+// expires. The key is in the answer and nowhere else. The title is
+// required, so that the keys of one account can be told apart; an API key
+// cannot make keys (the route is session-only).
 func (s *Server) keyCreate(c *call) (any, error) {
-	title := c.params.Str("title", false)
-	if utf8.RuneCountInString(title) > 255 {
+	title := c.params.String("title", true)
+	switch {
+	case title == nil: // absent or null, recorded by String
+	case *title == "":
+		c.params.add("title", "must not be empty")
+	case utf8.RuneCountInString(*title) > 255:
 		c.params.add("title", "must be at most 255 characters")
-	} else if !printable(title) {
+	case !printable(*title):
 		c.params.add("title", "must be printable characters only")
 	}
 	if err := c.params.Err(); err != nil {
 		return nil, err
 	}
-	if c.caller.APIKeyID != 0 {
-		return nil, errKeyByKey
-	}
 	key, digest, err := roster.NewSessionKey()
 	if err != nil {
 		return nil, fail(codeUnexpected, err)
 	}
-	k, err := s.db.CreateAPIKey(c.r.Context(), c.caller.User.ID, digest, title, s.opts.Now())
+	k, err := s.db.CreateAPIKey(c.r.Context(), c.caller.User.ID, digest, *title, s.opts.Now())
 	if errors.Is(err, sqlstore.ErrKeyQuota) {
 		return nil, fail(codeOverQuota, err)
 	}
@@ -77,7 +75,7 @@ func (s *Server) keyList(c *call) (any, error) {
 
 // keyDelete deletes one of the user's API keys, named by the key itself
 // (key) or by its id (key_id). Another account's key is 201, as if it did
-// not exist.
+// not exist. An API key cannot delete keys (the route is session-only).
 func (s *Server) keyDelete(c *call) (any, error) {
 	key := c.params.String("key", false)
 	id := c.params.ID("key_id", false)
@@ -89,9 +87,6 @@ func (s *Server) keyDelete(c *call) (any, error) {
 	}
 	if err := c.params.Err(); err != nil {
 		return nil, err
-	}
-	if c.caller.APIKeyID != 0 {
-		return nil, errKeyByKey
 	}
 	if key != nil {
 		return nil, s.db.DeleteAPIKeyByDigest(c.r.Context(), c.caller.User.ID, roster.KeyDigest(*key))

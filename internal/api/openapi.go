@@ -25,27 +25,33 @@ type callDoc struct {
 	params   string // JSON object of property schemas
 	required []string
 	result   string // JSON object of property schemas
+	optional string // JSON object of property schemas the answer may leave out
 	codes    []int
 }
 
 // callDocs has one entry per call in routes.go.
 var callDocs = map[string]callDoc{
-	"user/auth": {summary: "Sign in: a session key for a login and password.",
-		params: `{"login": {"type": "string"}, "password": {"type": "string"}}`, required: []string{"login", "password"},
-		result: `{"hash": {"$ref": "#/components/schemas/hash"}}`, codes: []int{codeBadCredentials, codeAccessDenied}},
-	"user/logout": {summary: "End the session. With an API key it does nothing: keys end only by api/key/delete.",
+	"user/auth": {summary: "Sign in: a session key for a login and password. Roster has no dealers, so a dealer_id given answers 102.",
+		params: `{"login": {"type": "string"}, "password": {"type": "string"},
+			"dealer_id": {"type": ["integer", "null"], "description": "refused with 102 when given: no user belongs to a dealer"}}`,
+		required: []string{"login", "password"},
+		result: `{"type": {"const": "authenticated", "description": "Roster has no second factor: the session is ready"},
+			"hash": {"$ref": "#/components/schemas/hash"}}`, codes: []int{codeBadCredentials, codeAccessDenied}},
+	"user/logout": {summary: "End the session. An API key ends only by api/key/delete.",
 		params: `{}`, result: `{}`},
-	"user/session/renew": {summary: "Extend the session's expiry. With an API key it does nothing: keys never expire.",
+	"user/session/renew": {summary: "Extend the session's expiry. An API key never expires.",
 		params: `{}`, result: `{}`},
-	"user/get_info": {summary: "Who the caller is; for a sub-user also its master and rights.",
-		params: `{}`, result: `{"user_info": {"$ref": "#/components/schemas/user_info"}}`},
+	"user/get_info": {summary: "Who the caller is; for a sub-user also its master and rights, the rights both in user_info and at the top level.",
+		params: `{}`, result: `{"user_info": {"$ref": "#/components/schemas/user_info"}}`,
+		optional: `{"privileges": {"$ref": "#/components/schemas/privileges", "description": "a sub-user's rights; absent for a master, who has all"}}`},
 
-	"api/key/create": {summary: "Make an API key (master users, from a password session only). The key is in this answer and nowhere else; at most 20 a user.",
-		params: `{"title": {"type": "string", "maxLength": 255}}`,
-		result: `{"value": {"$ref": "#/components/schemas/api_key_created"}}`, codes: []int{codeOverQuota}},
+	"api/key/create": {summary: "Make an API key (master users only). The key is in this answer and nowhere else; at most 20 a user.",
+		params:   `{"title": {"type": "string", "minLength": 1, "maxLength": 255, "description": "printable characters"}}`,
+		required: []string{"title"},
+		result:   `{"value": {"$ref": "#/components/schemas/api_key_created"}}`, codes: []int{codeOverQuota}},
 	"api/key/list": {summary: "The user's API keys, without the keys themselves (only their digests are stored).",
 		params: `{}`, result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/api_key"}}}`},
-	"api/key/delete": {summary: "Delete an API key, named by the key itself or by its id (from a password session only).",
+	"api/key/delete": {summary: "Delete an API key, named by the key itself or by its id.",
 		params: `{"key": {"$ref": "#/components/schemas/hash"}, "key_id": {"$ref": "#/components/schemas/id"}}`,
 		result: `{}`, codes: []int{codeNotFound}},
 
@@ -217,7 +223,7 @@ const schemas = `{
 
 // callCodes lists the error codes a call can answer: those of the edge
 // every call passes, of its access, and its own.
-func callCodes(name string, a access, d callDoc) []int {
+func callCodes(a access, d callDoc) []int {
 	codes := []int{codeDatabase, codeBadRequest, codeUnexpected, codeTooLarge, codeRateLimited}
 	if d.params != `{}` || a.upload {
 		codes = append(codes, codeInvalidParams)
@@ -227,9 +233,6 @@ func callCodes(name string, a access, d callDoc) []int {
 	}
 	if a.right != "" {
 		codes = append(codes, codeNotPermitted)
-	}
-	if strings.HasPrefix(name, "api/key/") && name != "api/key/list" {
-		codes = append(codes, codeNotPermitted) // with an API key
 	}
 	codes = append(codes, d.codes...)
 	slices.Sort(codes)
@@ -315,6 +318,13 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 		okProps[k] = v
 		okRequired = append(okRequired, k)
 	}
+	if d.optional != "" {
+		var optional map[string]any
+		if err := json.Unmarshal([]byte(d.optional), &optional); err != nil {
+			panic(fmt.Sprintf("openapi %s optional: %v", c.name, err))
+		}
+		maps.Copy(okProps, optional)
+	}
 	slices.Sort(okRequired)
 	responses := map[string]any{"200": map[string]any{
 		"description": "success",
@@ -322,7 +332,7 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 			"type": "object", "required": okRequired, "properties": okProps}}},
 	}}
 	byStatus := map[int][]int{}
-	for _, code := range callCodes(c.name, c.access, d) {
+	for _, code := range callCodes(c.access, d) {
 		st := statuses[code].http
 		byStatus[st] = append(byStatus[st], code)
 	}
@@ -340,6 +350,10 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 	}
 	tag := strings.SplitN(c.name, "/", 2)[0]
 	desc := d.summary
+	if c.access.sessionOnly {
+		// Also marked x-session-only, for tools.
+		desc += " Takes a session key from user/auth only: an API key answers 4."
+	}
 	if c.access.right != "" {
 		desc += fmt.Sprintf(" Needs the right %s (13 otherwise, before any other work).", c.access.right)
 	}
@@ -353,6 +367,9 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 	post := map[string]any{
 		"operationId": id + "_post", "tags": []any{tag}, "summary": d.summary, "description": desc,
 		"security": security, "responses": responses,
+	}
+	if c.access.sessionOnly {
+		post["x-session-only"] = true
 	}
 	if c.access.upload {
 		encoding["file"] = map[string]any{"contentType": "image/jpeg, image/pjpeg, image/png, image/gif"}
@@ -387,6 +404,9 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 	get := map[string]any{
 		"operationId": id + "_get", "tags": []any{tag}, "summary": d.summary, "description": desc,
 		"parameters": orEmptyAny(query), "security": security, "responses": responses,
+	}
+	if c.access.sessionOnly {
+		get["x-session-only"] = true
 	}
 	return map[string]any{"get": get, "post": post}
 }

@@ -34,6 +34,9 @@ type access struct {
 	public bool         // no session needed
 	right  roster.Right // "" = any signed-in user
 	upload bool         // multipart upload with a file part
+	// sessionOnly refuses an API key (code 4): the call acts on the session
+	// itself, or manages keys, which a leaked key must not be able to do.
+	sessionOnly bool
 }
 
 var (
@@ -42,6 +45,12 @@ var (
 )
 
 func need(r roster.Right) access { return access{right: r} }
+
+// session is a, made for a password session only.
+func (a access) session() access {
+	a.sessionOnly = true
+	return a
+}
 
 // callRoute is a registered call and who may make it.
 type callRoute struct {
@@ -115,8 +124,9 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, 
 	writeOK(w, res)
 }
 
-// authorize finds the caller of a call that needs a session and checks its
-// right, before any other work is done.
+// authorize finds the caller of a call that needs a session, refuses an
+// API key on a session-only call, and checks the right, before any other
+// work is done.
 func (s *Server) authorize(c *call, a access) error {
 	if a.public {
 		return nil
@@ -134,6 +144,11 @@ func (s *Server) authorize(c *call, a access) error {
 	}
 	if ok, wait := s.limits.perUser.take(strconv.FormatInt(caller.User.ID, 10), 1); !ok {
 		return rateLimited(wait)
+	}
+	if a.sessionOnly && caller.APIKeyID != 0 {
+		// As in Navixy: the key is valid, but not a session; charged to
+		// the user like any call.
+		return fail(codeNoSession, errors.New("API key on a session-only call"))
 	}
 	if a.right != "" && !caller.Can(a.right) {
 		return fail(codeNotPermitted, fmt.Errorf("right %s", a.right))

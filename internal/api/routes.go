@@ -8,19 +8,21 @@ import (
 )
 
 // routes lists every call Roster serves and who may make it. Reads need a
-// session; writes need the right named here, checked before any work.
+// session; writes need the right named here, checked before any work. The
+// calls on the session itself and on API keys take a password session
+// only, never an API key.
 func (s *Server) routes() {
 	update := need(roster.RightEmployeeUpdate)
 	admin := need(roster.RightAdmin)
 
 	s.handle("user/auth", public, s.userAuth)
-	s.handle("user/logout", signedIn, s.userLogout)
-	s.handle("user/session/renew", signedIn, s.sessionRenew)
+	s.handle("user/logout", signedIn.session(), s.userLogout)
+	s.handle("user/session/renew", signedIn.session(), s.sessionRenew)
 	s.handle("user/get_info", signedIn, s.userGetInfo)
 
-	s.handle("api/key/create", admin, s.keyCreate)
-	s.handle("api/key/list", admin, s.keyList)
-	s.handle("api/key/delete", admin, s.keyDelete)
+	s.handle("api/key/create", admin.session(), s.keyCreate)
+	s.handle("api/key/list", admin.session(), s.keyList)
+	s.handle("api/key/delete", admin.session(), s.keyDelete)
 
 	s.handle("subuser/register", admin, s.subuserRegister)
 	s.handle("subuser/list", admin, s.subuserList)

@@ -7,7 +7,10 @@ import (
 	"roster/internal/roster"
 )
 
+// authResult is user/auth's answer. Type is always "authenticated": Roster
+// has no second factor, so a new session is ready at once.
 type authResult struct {
+	Type string `json:"type"`
 	Hash string `json:"hash"`
 }
 
@@ -19,11 +22,21 @@ type authResult struct {
 // before the password is checked, and refunded if it was right, so that
 // however many guesses arrive at once no more are checked than the buckets
 // hold.
+//
+// A dealer_id asks that the user belong to that dealer. An installation of
+// Roster is one platform with no dealers, so no user belongs to any: a
+// dealer_id given is refused with 102, as Navixy refuses a user of another
+// dealer, before any password is checked, since the answer does not depend
+// on the login.
 func (s *Server) userAuth(c *call) (any, error) {
 	login := c.params.Str("login", true)
 	password := c.params.Str("password", true)
+	dealer := c.params.Int("dealer_id", false)
 	if err := c.params.Err(); err != nil {
 		return nil, err
+	}
+	if dealer != nil {
+		return nil, fail(codeBadCredentials, errors.New("dealer_id given: Roster has no dealers"))
 	}
 	ctx := c.r.Context()
 	ip, lk := s.clientKey(c.r), loginKey(login)
@@ -63,25 +76,18 @@ func (s *Server) userAuth(c *call) (any, error) {
 	if err := s.db.CreateSession(ctx, u.ID, digest, created, created.Add(s.opts.SessionTTL)); err != nil {
 		return nil, err
 	}
-	return authResult{Hash: key}, nil
+	return authResult{Type: "authenticated", Hash: key}, nil
 }
 
-// userLogout ends the caller's session. Signed in with an API key it does
-// nothing: as in Navixy, a key outlives logouts and is ended only by
-// api/key/delete.
+// userLogout ends the caller's session. It is session-only: an API key
+// outlives logouts and is ended only by api/key/delete.
 func (s *Server) userLogout(c *call) (any, error) {
-	if c.caller.APIKeyID != 0 {
-		return nil, nil
-	}
 	return nil, s.db.DeleteSession(c.r.Context(), c.caller.KeyDigest)
 }
 
-// sessionRenew moves the session's expiry; an API key never expires, so
-// with one it does nothing.
+// sessionRenew moves the session's expiry. It is session-only: an API key
+// never expires.
 func (s *Server) sessionRenew(c *call) (any, error) {
-	if c.caller.APIKeyID != 0 {
-		return nil, nil
-	}
 	now := s.opts.Now()
 	return nil, s.db.RenewSession(c.r.Context(), c.caller.KeyDigest, now, now.Add(s.opts.SessionTTL))
 }
@@ -114,6 +120,17 @@ func infoOfUser(u roster.User) *userInfo {
 		LastName: u.LastName, Phone: u.Phone, CreationDate: u.CreatedAt.UTC().Format(roster.DateTimeLayout)}
 }
 
+// getInfo is user/get_info's answer. A sub-user's rights are both in
+// user_info, where Navixy's older pages put them, and at the top level,
+// where its current description does. A master has every right and no
+// list of them to give: its top-level privileges are left out (the
+// description types them as an object, never null), and user_info's are
+// null.
+type getInfo struct {
+	UserInfo   callerInfo  `json:"user_info"`
+	Privileges *privileges `json:"privileges,omitempty"`
+}
+
 func (s *Server) userGetInfo(c *call) (any, error) {
 	u := c.caller.User
 	info := callerInfo{userInfo: infoOfUser(u)}
@@ -130,7 +147,5 @@ func (s *Server) userGetInfo(c *call) (any, error) {
 		slices.Sort(rights)
 		info.Privileges = &privileges{Rights: rights}
 	}
-	return struct {
-		UserInfo callerInfo `json:"user_info"`
-	}{info}, nil
+	return getInfo{UserInfo: info, Privileges: info.Privileges}, nil
 }
