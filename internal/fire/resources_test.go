@@ -26,6 +26,7 @@ import (
 	"roster/internal/api"
 	"roster/internal/avatar"
 	"roster/internal/avatar/avatartest"
+	"roster/internal/proctest"
 )
 
 // trickle opens an upload from the loopback address ip whose key would
@@ -88,18 +89,25 @@ func keyAfterFile(api, hash string, id int64, png []byte) *http.Request {
 	return newReq(http.MethodPost, api+"/employee/avatar/upload", ct, bytes.NewReader(b), int64(len(b)))
 }
 
+// plainWithEmployee starts the plain build with default flags on SQLite,
+// signs in as admin and creates an employee.
+func plainWithEmployee(t *testing.T) (*proctest.Proc, *client, int64) {
+	t.Helper()
+	p := servePlain(t, sqliteStack(t))
+	c := newClient(p.API)
+	if err := c.signIn(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r := c.must(t, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Ann"}})
+	return p, c, int64(r.body["id"].(float64))
+}
+
 // TestTricklingUploads: strangers who open uploads without a key and
 // trickle their file cannot keep a legitimate upload whose key follows its
 // file waiting, and are cut themselves.
 func TestTricklingUploads(t *testing.T) {
 	ctx := t.Context()
-	st := sqliteStack(t)
-	p := servePlain(t, st)
-	c := newClient(p.API)
-	if err := c.signIn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	id := int64(c.must(t, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Ann"}}).body["id"].(float64))
+	p, c, id := plainWithEmployee(t)
 	png := corpus(t, "alpha.png")
 
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -455,13 +463,7 @@ func TestTenantFairness(t *testing.T) {
 // upload gets its documented answer.
 func TestHostileImages(t *testing.T) {
 	ctx := t.Context()
-	st := sqliteStack(t)
-	p := servePlain(t, st)
-	c := newClient(p.API)
-	if err := c.signIn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	id := int64(c.must(t, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Ann"}}).body["id"].(float64))
+	p, c, id := plainWithEmployee(t)
 	bursts := []struct {
 		hostile
 		n     int   // at once
