@@ -305,6 +305,9 @@ func TestListFailsMidStream(t *testing.T) {
 		if !strings.Contains(f.log.String(), "level=ERROR") || !strings.Contains(f.log.String(), "no stored JSON") {
 			t.Errorf("the log does not give the failure as an error with its cause:\n%s", f.log)
 		}
+		if !strings.Contains(f.log.String(), "msg=request") || !strings.Contains(f.log.String(), "aborted=true") {
+			t.Errorf("the cut answer has no request line saying it was aborted:\n%s", f.log)
+		}
 	})
 	t.Run("before the first byte", func(t *testing.T) {
 		f := newListFixture(t, 600, nil)

@@ -214,10 +214,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
 	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
+		v := recover()
+		aborted := v == http.ErrAbortHandler // an answer cut on purpose (a stream that failed)
+		if aborted {
+			// Logged and counted like any request below, then passed on
+			// so that net/http drops the connection.
+			defer panic(v)
+		} else if v != nil {
 			buf := make([]byte, 4<<10)
 			buf = buf[:runtime.Stack(buf, false)]
 			s.log.Error("panic", "request_id", info.id, "panic", v, "stack", string(buf))
@@ -246,6 +249,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if peer := peerAddr(r); peer != info.client {
 			attrs = append(attrs, slog.String("peer", peer)) // the proxy it came through
+		}
+		if aborted {
+			attrs = append(attrs, slog.Bool("aborted", true))
+			level = max(level, slog.LevelWarn)
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}()
