@@ -435,6 +435,15 @@ var callCases = []callCase{
 			subs[i].want(t, formJSON, "employee/create", edit, 13)
 		}
 
+		// The hash may come in the Authorization header instead.
+		req := callRequest(t, m.api, f, "subuser/security_group/assign", map[string]any{"group_id": g, "subuser_ids": ids[:1]})
+		req.Header.Set("Authorization", "NVX "+m.hash)
+		check(t, string(f)+" subuser/security_group/assign with Authorization: NVX", send(t, req), 0)
+		if got := groupOf(ids[0]); got != float64(g) {
+			t.Errorf("sub-user %d's security_group_id after assign by header = %v, want %d", ids[0], got, g)
+		}
+		m.ok(t, "subuser/security_group/assign", map[string]any{"subuser_ids": ids[:1]})
+
 		theirs := st.newAccount(t)
 		stranger := theirs.register(t, map[string]any{"login": unique("theirs")}, "sub-password")
 		strangers := theirs.createGroup(t, unique("theirs"))
