@@ -344,6 +344,145 @@ var callCases = []callCase{
 		st.master.want(t, f, "subuser/delete", map[string]any{"subuser_id": id}, 201)
 	})},
 
+	{"subuser/session/create", each(func(t *testing.T, st *stack, f form) {
+		g := st.master.createGroup(t, unique("group"), "employee_update")
+		name := unique("worker")
+		id := st.master.register(t, map[string]any{"login": name, "first_name": "Wen", "security_group_id": g}, "sub-password")
+		r := st.master.want(t, f, "subuser/session/create", map[string]any{"subuser_id": id}, 0)
+		h, _ := r.body["hash"].(string)
+		if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(h) || len(r.body) != 2 {
+			t.Fatalf("subuser/session/create = %s, want success and a new 32-hex hash only", r.raw)
+		}
+		// The session is the sub-user's: its login, its rights, none more.
+		sub := session{api: st.api, login: name, hash: h}
+		info, _ := sub.ok(t, "user/get_info", nil).body["user_info"].(map[string]any)
+		if info["id"] != float64(id) || info["login"] != name {
+			t.Errorf("user/get_info with the new session = %v, want sub-user %d %s", info, id, name)
+		}
+		sub.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "By proxy"}}, 0)
+		sub.want(t, formJSON, "subuser/list", nil, 13)
+		sub.want(t, formJSON, "subuser/session/create", map[string]any{"subuser_id": id}, 13)
+		// It ends like any session: by logout, or by the sub-user's deactivation.
+		other := session{api: st.api, login: name, hash: st.master.ok(t, "subuser/session/create",
+			map[string]any{"subuser_id": id}).body["hash"].(string)}
+		sub.ok(t, "user/logout", nil)
+		sub.want(t, formJSON, "user/get_info", nil, 4)
+		other.want(t, formJSON, "user/get_info", nil, 0)
+		st.master.ok(t, "subuser/update", map[string]any{"user": map[string]any{"id": id, "login": name, "activated": false}})
+		other.want(t, formJSON, "user/get_info", nil, 4)
+		// A deactivated sub-user gets no session, as user/auth gives it none.
+		if r := st.master.want(t, f, "subuser/session/create", map[string]any{"subuser_id": id}, 11); r.body["hash"] != nil {
+			t.Errorf("refused subuser/session/create carries a hash: %s", r.raw)
+		}
+		check(t, "user/auth of the deactivated sub-user", do(t, st.api, formJSON, "user/auth",
+			map[string]any{"login": name, "password": "sub-password"}), 11)
+
+		stranger := st.newAccount(t).register(t, map[string]any{"login": unique("theirs")}, "sub-password")
+		for _, tt := range []struct {
+			name   string
+			params map[string]any
+			want   int
+			param  string // the parameter a 7 names
+		}{
+			{"another account's sub-user", map[string]any{"subuser_id": stranger}, 201, ""},
+			{"the master itself", map[string]any{"subuser_id": st.master.userID(t)}, 201, ""},
+			{"no such user", map[string]any{"subuser_id": 999999999}, 201, ""},
+			{"no subuser_id", map[string]any{}, 7, "subuser_id"},
+			{"null subuser_id", map[string]any{"subuser_id": nil}, 7, "subuser_id"},
+			{"zero", map[string]any{"subuser_id": 0}, 7, "subuser_id"},
+			{"not a number", map[string]any{"subuser_id": "abc"}, 7, "subuser_id"},
+		} {
+			r := st.master.want(t, f, "subuser/session/create", tt.params, tt.want)
+			if r.body["hash"] != nil {
+				t.Errorf("subuser/session/create(%s) = %s, refused yet with a hash", tt.name, r.raw)
+			}
+			if got := errorParams(r); tt.param != "" && (len(got) != 1 || got[0] != tt.param) {
+				t.Errorf("subuser/session/create(%s) names %v, want [%s]", tt.name, got, tt.param)
+			}
+		}
+	})},
+	{"subuser/security_group/assign", each(func(t *testing.T, st *stack, f form) {
+		// Its own account: the forms run at once, and the refusals below
+		// compare the whole account before and after.
+		m := st.newAccount(t)
+		g := m.createGroup(t, unique("group"), "employee_update")
+		names := []string{unique("one"), unique("two")}
+		var ids []int64
+		var subs []session
+		for _, n := range names {
+			ids = append(ids, m.register(t, map[string]any{"login": n}, "sub-password"))
+			subs = append(subs, st.login(t, n, "sub-password"))
+		}
+		groupOf := func(id int64) any { return m.find(t, "subuser/list", id)["security_group_id"] }
+		edit := map[string]any{"employee": map[string]any{"first_name": "X"}}
+		subs[0].want(t, formJSON, "employee/create", edit, 13)
+
+		m.want(t, f, "subuser/security_group/assign", map[string]any{"group_id": g, "subuser_ids": ids}, 0)
+		for i, id := range ids {
+			if got := groupOf(id); got != float64(g) {
+				t.Errorf("sub-user %d's security_group_id after assign = %v, want %d", id, got, g)
+			}
+			// The group's rights hold at once, for the session already open.
+			subs[i].want(t, formJSON, "employee/create", edit, 0)
+		}
+		// An absent group_id, and a null one, is the default group.
+		m.want(t, f, "subuser/security_group/assign", map[string]any{"subuser_ids": ids[:1]}, 0)
+		m.want(t, f, "subuser/security_group/assign", map[string]any{"group_id": nil, "subuser_ids": ids[1:]}, 0)
+		for i, id := range ids {
+			if got := groupOf(id); got != nil {
+				t.Errorf("sub-user %d's security_group_id after assign to the default = %v, want null", id, got)
+			}
+			subs[i].want(t, formJSON, "employee/create", edit, 13)
+		}
+
+		// The hash may come in the Authorization header instead.
+		req := callRequest(t, m.api, f, "subuser/security_group/assign", map[string]any{"group_id": g, "subuser_ids": ids[:1]})
+		req.Header.Set("Authorization", "NVX "+m.hash)
+		check(t, string(f)+" subuser/security_group/assign with Authorization: NVX", send(t, req), 0)
+		if got := groupOf(ids[0]); got != float64(g) {
+			t.Errorf("sub-user %d's security_group_id after assign by header = %v, want %d", ids[0], got, g)
+		}
+		m.ok(t, "subuser/security_group/assign", map[string]any{"subuser_ids": ids[:1]})
+
+		theirs := st.newAccount(t)
+		stranger := theirs.register(t, map[string]any{"login": unique("theirs")}, "sub-password")
+		strangers := theirs.createGroup(t, unique("theirs"))
+		tooMany := make([]int64, 1001)
+		for i := range tooMany {
+			tooMany[i] = ids[0]
+		}
+		before, theirsBefore := m.snapshot(t), theirs.snapshot(t)
+		for _, tt := range []struct {
+			name   string
+			params map[string]any
+			want   int
+			param  string // the parameter a 7 names
+		}{
+			{"another account's sub-user among ours", map[string]any{"group_id": g, "subuser_ids": []int64{ids[0], stranger}}, 201, ""},
+			{"another account's group", map[string]any{"group_id": strangers, "subuser_ids": ids}, 201, ""},
+			{"no such group", map[string]any{"group_id": 999999999, "subuser_ids": ids}, 201, ""},
+			{"the master itself", map[string]any{"group_id": g, "subuser_ids": []int64{m.userID(t)}}, 201, ""},
+			{"no subuser_ids", map[string]any{"group_id": g}, 7, "subuser_ids"},
+			{"null subuser_ids", map[string]any{"group_id": g, "subuser_ids": nil}, 7, "subuser_ids"},
+			{"empty subuser_ids", map[string]any{"group_id": g, "subuser_ids": []int64{}}, 7, "subuser_ids"},
+			{"a zero id", map[string]any{"group_id": g, "subuser_ids": []int64{ids[0], 0}}, 7, "subuser_ids[1]"},
+			{"not an array", map[string]any{"group_id": g, "subuser_ids": "one"}, 7, "subuser_ids"},
+			{"over 1000 ids", map[string]any{"group_id": g, "subuser_ids": tooMany}, 7, "subuser_ids"},
+			{"group_id zero", map[string]any{"group_id": 0, "subuser_ids": ids}, 7, "group_id"},
+		} {
+			r := m.want(t, f, "subuser/security_group/assign", tt.params, tt.want)
+			if got := errorParams(r); tt.param != "" && (len(got) != 1 || got[0] != tt.param) {
+				t.Errorf("subuser/security_group/assign(%s) names %v, want [%s]", tt.name, got, tt.param)
+			}
+		}
+		if after := m.snapshot(t); after != before {
+			t.Errorf("refused assigns changed the account:\nbefore %s\nafter %s", before, after)
+		}
+		if after := theirs.snapshot(t); after != theirsBefore {
+			t.Errorf("refused assigns changed the other account:\nbefore %s\nafter %s", theirsBefore, after)
+		}
+	})},
+
 	{"subuser/security_group/create", each(func(t *testing.T, st *stack, f form) {
 		group := map[string]any{"label": "Dispatch — Nord", "privileges": map[string]any{
 			"rights": []string{"employee_update", "tag_update"}}, "id": 999}

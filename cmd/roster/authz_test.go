@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"regexp"
 	"testing"
 )
 
@@ -51,6 +53,10 @@ var writeCalls = []writeCall{
 	}},
 	{"subuser/delete", true, false, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"subuser_id": m.register(t, map[string]any{"login": unique("old")}, "password")}
+	}},
+	{"subuser/security_group/assign", true, false, func(t *testing.T, st *stack, m session) map[string]any {
+		id := m.register(t, map[string]any{"login": unique("old")}, "password")
+		return map[string]any{"group_id": m.createGroup(t, "Target"), "subuser_ids": []int64{id}}
 	}},
 	{"subuser/security_group/create", true, true, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"group": map[string]any{"label": "New", "privileges": map[string]any{"rights": []string{"employee_update"}}}}
@@ -133,6 +139,66 @@ func TestAuthorization(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// TestSubUserSessionAuthorization: subuser/session/create changes nothing a
+// snapshot shows, so TestAuthorization cannot judge it; here each kind of
+// caller gets its code, and only a success carries a hash, one that is the
+// sub-user's. It is not session-only: a master's API key works wherever
+// its session does, this call included.
+func TestSubUserSessionAuthorization(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		st := newStack(t, b)
+		master := st.master
+		name := unique("target")
+		target := master.register(t, map[string]any{"login": name}, "sub-password")
+		key, _ := createKey(t, st.api, master.hash, "sessions")
+		editors := master.createGroup(t, "Editors", "employee_update")
+		ended := st.login(t, "admin", st.admin)
+		ended.ok(t, "user/logout", nil)
+		hex := regexp.MustCompile(`^[0-9a-f]{32}$`)
+		for _, tt := range []struct {
+			name string
+			s    session
+			want int
+		}{
+			{"master", master, 0},
+			{"master's API key", session{api: st.api, login: "admin's key", hash: key}, 0},
+			{"sub-user with employee_update", st.subUser(t, master, editors), 13},
+			{"sub-user in the default group", st.subUser(t, master, nil), 13},
+			{"another account's master", st.newAccount(t), 201},
+			{"no hash", session{api: st.api, login: "nobody"}, 3},
+			{"malformed hash", session{api: st.api, login: "nobody", hash: "0123456789abcdef0123456789abcdeg"}, 3},
+			{"logged-out hash", ended, 4},
+		} {
+			for _, f := range plainForms {
+				r := tt.s.want(t, f, "subuser/session/create", map[string]any{"subuser_id": target}, tt.want)
+				h, _ := r.body["hash"].(string)
+				switch {
+				case tt.want != 0 && h != "":
+					t.Errorf("%s subuser/session/create by %s = %s, refused yet with a hash", f, tt.name, r.raw)
+				case tt.want == 0 && !hex.MatchString(h):
+					t.Errorf("%s subuser/session/create by %s = %s, want a 32-hex hash", f, tt.name, r.raw)
+				case tt.want == 0:
+					if got := (session{api: st.api, login: name, hash: h}).userID(t); got != target {
+						t.Errorf("%s subuser/session/create by %s gave a session of user %d, want %d", f, tt.name, got, target)
+					}
+				}
+			}
+		}
+		// The master's hash in the Authorization header, the fourth way to
+		// send it.
+		req := callRequest(t, st.api, formJSON, "subuser/session/create", map[string]any{"subuser_id": target})
+		req.Header.Set("Authorization", "NVX "+master.hash)
+		r := send(t, req)
+		h, _ := r.body["hash"].(string)
+		if r.status != http.StatusOK || !hex.MatchString(h) {
+			t.Fatalf("subuser/session/create with Authorization: NVX = %d %s, want a hash", r.status, r.raw)
+		}
+		if got := (session{api: st.api, login: name, hash: h}).userID(t); got != target {
+			t.Errorf("session from Authorization: NVX is user %d's, want %d", got, target)
 		}
 	})
 }

@@ -207,6 +207,27 @@ var goldenScenarios = map[string][]goldenStep{
 			return st.master.do(t, formJSON, "subuser/update", map[string]any{"user": map[string]any{
 				"id": 3, "login": "dispatcher"}})
 		}),
+		okStep("subuser/session/create", func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "subuser/session/create", map[string]any{"subuser_id": 2})
+		}),
+		failStep("subuser/session/create", 201, func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "subuser/session/create", map[string]any{"subuser_id": 99})
+		}),
+		{call: "subuser/session/create", file: "subuser_session_create.deactivated.err", code: 11, do: func(t *testing.T, st *stack) result {
+			st.master.ok(t, "subuser/update", map[string]any{"user": map[string]any{"id": 3, "login": "viewer2", "activated": false}})
+			r := st.master.do(t, formJSON, "subuser/session/create", map[string]any{"subuser_id": 3})
+			st.master.ok(t, "subuser/update", map[string]any{"user": map[string]any{"id": 3, "login": "viewer2", "first_name": "Vic", "activated": true}})
+			return r
+		}},
+		okStep("subuser/security_group/assign", func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "subuser/security_group/assign", map[string]any{"group_id": 1, "subuser_ids": []int{3}})
+		}),
+		failStep("subuser/security_group/assign", 7, func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "subuser/security_group/assign", map[string]any{"group_id": 1, "subuser_ids": []int{}})
+		}),
+		{call: "subuser/security_group/assign", file: "subuser_security_group_assign.default.ok", do: func(t *testing.T, st *stack) result {
+			return st.master.do(t, formJSON, "subuser/security_group/assign", map[string]any{"group_id": nil, "subuser_ids": []int{3}})
+		}},
 		okStep("subuser/security_group/list", func(t *testing.T, st *stack) result {
 			st.master.createGroup(t, "Viewers")
 			return st.master.do(t, formJSON, "subuser/security_group/list", nil)

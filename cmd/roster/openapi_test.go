@@ -247,9 +247,21 @@ func TestOpenAPI(t *testing.T) {
 	c.call(formGET, "subuser/list", map[string]any{"hash": hash})
 	c.call(formJSON, "subuser/update", map[string]any{"hash": hash, "user": map[string]any{"id": sub, "login": "dispatcher", "last_name": "Ng", "security_group_id": g}})
 	c.call(formJSON, "subuser/update", map[string]any{"hash": hash, "user": map[string]any{"id": 99999, "login": "nobody"}})
+	c.call(formJSON, "subuser/security_group/assign", map[string]any{"hash": hash, "group_id": g, "subuser_ids": []int64{sub}})
+	c.call(formJSON, "subuser/security_group/assign", map[string]any{"hash": hash, "group_id": nil, "subuser_ids": []int64{sub}})
+	c.call(formGET, "subuser/security_group/assign", map[string]any{"hash": hash, "subuser_ids": []int64{99999}})
+	c.call(formJSON, "subuser/security_group/assign", map[string]any{"hash": hash, "subuser_ids": []int64{}})
+	c.call(formJSON, "subuser/session/create", map[string]any{"hash": hash, "subuser_id": sub})
+	c.call(formGET, "subuser/session/create", map[string]any{"hash": hash, "subuser_id": 99999})
+	c.call(formJSON, "subuser/session/create", map[string]any{"hash": hash})
+	idle := c.call(formJSON, "subuser/register", map[string]any{"hash": hash, "password": "sub-password",
+		"user": map[string]any{"login": "idle", "activated": false}}).int("id")
+	c.call(formJSON, "subuser/session/create", map[string]any{"hash": hash, "subuser_id": idle})
 	subHash := c.call(formJSON, "user/auth", map[string]any{"login": "dispatcher", "password": "sub-password"}).body["hash"].(string)
 	c.call(formJSON, "user/get_info", map[string]any{"hash": subHash})
 	c.call(formJSON, "subuser/list", map[string]any{"hash": subHash})
+	c.call(formJSON, "subuser/session/create", map[string]any{"hash": subHash, "subuser_id": sub})
+	c.call(formJSON, "subuser/security_group/assign", map[string]any{"hash": subHash, "subuser_ids": []int64{sub}})
 	c.call(formJSON, "api/key/list", map[string]any{"hash": subHash})
 	c.call(formJSON, "employee/delete", map[string]any{"hash": subHash, "employee_id": emp})
 	c.call(formJSON, "user/logout", map[string]any{"hash": subHash})
@@ -281,7 +293,9 @@ func TestOpenAPI(t *testing.T) {
 		"employee/avatar/assign 201", "employee/avatar/upload 233", "employee/avatar/upload 234",
 		"employee/avatar/upload 271", "employee/avatar/upload 201", "employee/avatar/upload 5",
 		"subuser/security_group/create 7", "subuser/register 206", "subuser/list 13", "subuser/update 201",
-		"api/key/list 13", "employee/delete 13", "subuser/delete 201", "subuser/security_group/delete 201"} {
+		"api/key/list 13", "employee/delete 13", "subuser/delete 201", "subuser/security_group/delete 201",
+		"subuser/security_group/assign 7", "subuser/security_group/assign 13", "subuser/security_group/assign 201",
+		"subuser/session/create 7", "subuser/session/create 11", "subuser/session/create 13", "subuser/session/create 201"} {
 		if !c.seen[want] {
 			t.Errorf("%s: not seen, or not allowed by the document", want)
 		}

@@ -67,6 +67,9 @@ var callDocs = map[string]callDoc{
 	"subuser/delete": {summary: "Delete a sub-user.",
 		params: `{"subuser_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"subuser_id"},
 		result: `{}`, codes: []int{codeNotFound}},
+	"subuser/session/create": {summary: "Open a session as one of the account's sub-users, with its rights, without its password. A deactivated sub-user gets none (11).",
+		params: `{"subuser_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"subuser_id"},
+		result: `{"hash": {"$ref": "#/components/schemas/hash"}}`, codes: []int{codeNotFound, codeAccessDenied}},
 	"subuser/security_group/create": {summary: "Create a security group.",
 		params: `{"group": {"$ref": "#/components/schemas/security_group_input"}}`, required: []string{"group"},
 		result: `{"id": {"$ref": "#/components/schemas/id"}}`},
@@ -78,6 +81,11 @@ var callDocs = map[string]callDoc{
 	"subuser/security_group/delete": {summary: "Delete a security group; its sub-users fall back to the default group.",
 		params: `{"security_group_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"security_group_id"},
 		result: `{}`, codes: []int{codeNotFound}},
+
+	"subuser/security_group/assign": {summary: "Put sub-users in a security group, or with group_id null or absent in the default group. All or nothing: an unknown id moves no one (201).",
+		params: `{"group_id": {"type": ["integer", "null"], "minimum": 1},
+			"subuser_ids": {"type": "array", "items": {"$ref": "#/components/schemas/id"}, "minItems": 1, "maxItems": ` + fmt.Sprint(maxAssign) + `}}`,
+		required: []string{"subuser_ids"}, result: `{}`, codes: []int{codeNotFound}},
 
 	"employee/list": {summary: "The account's employees, optionally paged, sorted and filtered.",
 		params: `{"limit": {"type": "integer", "minimum": 0}, "offset": {"type": "integer", "minimum": 0},

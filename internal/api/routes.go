@@ -28,10 +28,12 @@ func (s *Server) routes() {
 	s.handle("subuser/list", admin, s.subuserList)
 	s.handle("subuser/update", admin, s.subuserUpdate)
 	s.handle("subuser/delete", admin, s.subuserDelete)
+	s.handle("subuser/session/create", admin, s.subuserSession)
 	s.handle("subuser/security_group/create", admin, s.groupCreate)
 	s.handle("subuser/security_group/list", admin, s.groupList)
 	s.handle("subuser/security_group/update", admin, s.groupUpdate)
 	s.handle("subuser/security_group/delete", admin, s.groupDelete)
+	s.handle("subuser/security_group/assign", admin, s.groupAssign)
 
 	s.handle("employee/list", signedIn, s.employeeList)
 	s.handle("employee/read", signedIn, s.employeeRead)

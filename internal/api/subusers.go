@@ -208,3 +208,60 @@ func (s *Server) groupDelete(c *call) (any, error) {
 	}
 	return nil, s.db.DeleteGroup(c.r.Context(), c.caller.Account(), *id)
 }
+
+// maxAssign bounds the sub-users one subuser/security_group/assign moves,
+// so that one call is one short transaction.
+const maxAssign = 1000
+
+// groupAssign moves sub-users into a security group, or with group_id null
+// or absent back to the default group. It is all or nothing: an id that is
+// not one of the account's sub-users, or a group of another account,
+// answers 201 and moves no one.
+func (s *Server) groupAssign(c *call) (any, error) {
+	group := c.params.ID("group_id", false)
+	ids := c.params.Ints("subuser_ids", true)
+	switch {
+	case ids == nil:
+	case len(ids) == 0:
+		c.params.errs.Add("subuser_ids", "must not be empty")
+	case len(ids) > maxAssign:
+		c.params.errs.Add("subuser_ids", "must have at most "+strconv.Itoa(maxAssign)+" ids")
+	default:
+		for i, id := range ids {
+			if id < 1 {
+				c.params.errs.Add("subuser_ids["+strconv.Itoa(i)+"]", "must be a positive integer")
+			}
+		}
+	}
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	return nil, s.db.AssignGroup(c.r.Context(), c.caller.Account(), group, ids)
+}
+
+// sessionResult is subuser/session/create's answer.
+type sessionResult struct {
+	Hash string `json:"hash"`
+}
+
+// subuserSession opens a session as one of the account's sub-users, so a
+// master can work as it without its password. The session is like one of
+// user/auth: the sub-user's rights, the same lifetime, ended by
+// user/logout. A deactivated sub-user gets none, with 11 as user/auth
+// answers it.
+func (s *Server) subuserSession(c *call) (any, error) {
+	id := c.params.ID("subuser_id", true)
+	if err := c.params.Err(); err != nil {
+		return nil, err
+	}
+	key, digest, err := roster.NewSessionKey()
+	if err != nil {
+		return nil, fail(codeUnexpected, err)
+	}
+	created := s.opts.Now()
+	err = s.db.CreateSubUserSession(c.r.Context(), c.caller.Account(), *id, digest, created, created.Add(s.opts.SessionTTL))
+	if err != nil {
+		return nil, err
+	}
+	return sessionResult{Hash: key}, nil
+}

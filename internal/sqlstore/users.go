@@ -284,6 +284,59 @@ func (db *DB) UpdateSubUser(ctx context.Context, account int64, u roster.User) e
 	})
 }
 
+// AssignGroup puts the account's sub-users ids in the security group
+// (nil: the default group, no rights). All or nothing: one id that is not a
+// sub-user of the account, or a group of another account, changes nothing
+// and answers ErrNotFound. Duplicate ids are harmless.
+func (db *DB) AssignGroup(ctx context.Context, account int64, group *int64, ids []int64) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkGroup(ctx, tx, account, group); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, `UPDATE users SET security_group_id = $1 WHERE id = $2 AND master_id = $3`,
+				nullInt(group), id, account)
+			if isForeignKey(err) && group != nil {
+				return fmt.Errorf("security group %d: %w", *group, roster.ErrNotFound)
+			}
+			if err := affected(res, err, "sub-user", id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// CreateSubUserSession opens a session as a sub-user of the account:
+// ErrNotFound when id is not one, ErrAccessDenied when it is deactivated.
+// The check takes the sub-user's row for writing before the session is
+// stored, so a deactivation that commits first is seen, and one that comes
+// after waits and then ends the new session with the others.
+func (db *DB) CreateSubUserSession(ctx context.Context, account, id int64, digest []byte, now, expires time.Time) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET activated = activated
+			WHERE id = $1 AND master_id = $2 AND activated`, id, account)
+		if err := affected(res, err, "active sub-user", id); err != nil {
+			if !errors.Is(err, roster.ErrNotFound) {
+				return err
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id = $1 AND master_id = $2`,
+				id, account).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("sub-user %d: %w", id, roster.ErrNotFound)
+			}
+			return fmt.Errorf("sub-user %d deactivated: %w", id, roster.ErrAccessDenied)
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT INTO sessions (digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+			digest, id, now.Unix(), expires.Unix())
+		return err
+	})
+}
+
 // DeleteSubUser deletes a sub-user of the account and its sessions.
 func (db *DB) DeleteSubUser(ctx context.Context, account, id int64) error {
 	res, err := db.exec(ctx, `DELETE FROM users WHERE id = $1 AND master_id = $2`, id, account)
