@@ -198,10 +198,10 @@ func TestAvatarErrors(t *testing.T) {
 			}, 400, 234, "text/html"},
 			{"HTML declared as image/png", func() *http.Request {
 				return uploadRequest(t, s.api+"/employee/avatar/upload", withFile(corpus(t, "page.html"), "image/png")...)
-			}, 400, 234, "not a JPEG, PNG or GIF"},
+			}, 400, 234, "not a JPEG, PNG, GIF or WebP"},
 			{"SVG declared as image/png", func() *http.Request {
 				return uploadRequest(t, s.api+"/employee/avatar/upload", withFile(corpus(t, "image.svg"), "image/png")...)
-			}, 400, 234, "not a JPEG, PNG or GIF"},
+			}, 400, 234, "not a JPEG, PNG, GIF or WebP"},
 			{"truncated JPEG", func() *http.Request {
 				return uploadRequest(t, s.api+"/employee/avatar/upload", withFile(corpus(t, "truncated.jpg"), "image/jpeg")...)
 			}, 400, 234, ""},
@@ -540,5 +540,60 @@ func TestUploadedImageIsCleaned(t *testing.T) {
 	}
 	if !transparent {
 		t.Errorf("stored PNG lost its transparency")
+	}
+}
+
+// TestUploadWebP: WebP uploads through the real server, declared as WebP or
+// as PNG: the bytes decide, lossless and transparent pictures are stored as
+// PNG, lossy opaque ones as JPEG, nothing of the container or its metadata
+// is kept, and an animation is refused with 234 and its reason.
+func TestUploadWebP(t *testing.T) {
+	s, hash := freshServer(t, backends()[0])
+	id := newEmployee(t, s.api, hash, "Ann")
+	tests := []struct {
+		file, declared string
+		ext            string // empty: refused with 234
+		reason         string
+	}{
+		{"lossy.webp", "image/webp", ".jpg", ""},
+		{"lossy.webp", "image/png", ".jpg", ""},
+		{"lossless.webp", "image/webp", ".png", ""},
+		{"alpha.webp", "image/webp", ".png", ""},
+		{"alpha.webp", "image/png", ".png", ""},
+		{"meta.webp", "image/webp", ".jpg", ""},
+		{"anim.webp", "image/webp", "", "animated WebP"},
+		{"anim.webp", "image/png", "", "animated WebP"},
+	}
+	for _, tt := range tests {
+		r := upload(t, s.api, hash, id, corpus(t, tt.file), tt.declared)
+		if tt.ext == "" {
+			if r.code() != 234 || !strings.Contains(string(r.raw), tt.reason) {
+				t.Errorf("upload(%s as %s) = %s, want 234 saying %q", tt.file, tt.declared, r.raw, tt.reason)
+			}
+			continue
+		}
+		name, _ := r.body["value"].(string)
+		if !storedName.MatchString(name) || !strings.HasSuffix(name, tt.ext) {
+			t.Errorf("upload(%s as %s) = %s, want a stored name ending %s", tt.file, tt.declared, r.raw, tt.ext)
+			continue
+		}
+		got := send(t, mustRequest(t, http.MethodGet, s.api+"/static/employee/avatars/"+name, nil))
+		if got.status != 200 {
+			t.Fatalf("GET %s = %d", name, got.status)
+		}
+		var err error
+		if tt.ext == ".png" {
+			_, err = png.Decode(bytes.NewReader(got.raw))
+		} else {
+			_, err = jpeg.Decode(bytes.NewReader(got.raw))
+		}
+		if err != nil {
+			t.Errorf("stored %s of %s does not decode: %v", name, tt.file, err)
+		}
+		for _, m := range []string{"RIFF", "WEBP", "ROSTER", "Exif", "xmpmeta", "ICCP"} {
+			if bytes.Contains(got.raw, []byte(m)) {
+				t.Errorf("stored %s of %s contains %q", name, tt.file, m)
+			}
+		}
 	}
 }

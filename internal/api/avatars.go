@@ -25,8 +25,10 @@ func (s *Server) avatarAssign(c *call) (any, error) {
 	return nil, s.db.SetIcon(c.r.Context(), c.caller.Account(), *id, icon)
 }
 
-// allowedTypes are the MIME types an upload's file part may declare.
-var allowedTypes = map[string]bool{"image/jpeg": true, "image/pjpeg": true, "image/png": true, "image/gif": true}
+// allowedTypes are the MIME types an upload's file part may declare, as
+// Navixy takes them. The declaration only gates: the bytes decide the
+// format, so a WebP declared as image/png is read as the WebP it is.
+var allowedTypes = map[string]bool{"image/jpeg": true, "image/pjpeg": true, "image/png": true, "image/gif": true, "image/webp": true}
 
 // avatarUpload stores a new avatar for an employee. The order of work keeps
 // every committed state whole: check the request, clean the image, write
@@ -46,7 +48,7 @@ func (s *Server) avatarUpload(c *call) (any, error) {
 	mt, _, _ := mime.ParseMediaType(f.contentType)
 	if !allowedTypes[strings.ToLower(mt)] {
 		return nil, failParam(codeInvalidFile, "file",
-			fmt.Sprintf("declared type %q is not image/jpeg, image/pjpeg, image/png or image/gif", truncate(f.contentType, 60)))
+			fmt.Sprintf("declared type %q is not image/jpeg, image/pjpeg, image/png, image/gif or image/webp", truncate(f.contentType, 60)))
 	}
 	ctx := c.r.Context()
 	account := c.caller.Account()

@@ -6,9 +6,11 @@
 // scale → orient → encode (scaling first, so the turn moves few pixels):
 //
 //   - The format comes from the bytes, never from a declared type or a file
-//     name; only JPEG, PNG and GIF are understood, and only the standard
-//     library's image/jpeg, image/png and image/gif decoders are linked in
-//     (called directly, never through image.Decode's registry).
+//     name; only JPEG, PNG, GIF and still WebP are understood, and only the
+//     standard library's image/jpeg, image/png and image/gif decoders and
+//     golang.org/x/image/webp are linked in (called directly, never through
+//     image.Decode's registry). A WebP is stored as PNG when it is lossless
+//     or transparent and as JPEG otherwise, since nothing here writes WebP.
 //   - Headers are read before any pixel buffer is allocated: dimensions, and
 //     for a GIF every frame, are checked against Limits first.
 //   - The output is always re-encoded with the standard encoders, so nothing
@@ -88,8 +90,9 @@ func FormatOfExt(ext string) (Format, bool) {
 	return 0, false
 }
 
-// Sniff returns the format of data judged by its magic number alone. It says
-// nothing about whether the rest of data decodes.
+// Sniff returns the stored format of data judged by its magic number alone.
+// It says nothing about whether the rest of data decodes. A WebP is none of
+// them: Process reads it and stores it as PNG or JPEG.
 func Sniff(data []byte) (Format, bool) {
 	switch {
 	case len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF:
@@ -162,7 +165,7 @@ func reject(format string, args ...any) error {
 
 // The reasons that are not built from numbers. Each call makes a new
 // error, so that no caller can change another's.
-func errNotImage() error { return &RejectError{Reason: "not a JPEG, PNG or GIF image"} }
+func errNotImage() error { return &RejectError{Reason: "not a JPEG, PNG, GIF or WebP image"} }
 func errCorrupt() error  { return &RejectError{Reason: "image data is truncated or corrupt"} }
 func errEmpty() error    { return &RejectError{Reason: "image has no pixels"} }
 
@@ -234,6 +237,9 @@ type plan struct {
 }
 
 func run(data []byte, lim Limits, p plan) (Image, error) {
+	if isWebP(data) {
+		return processWebP(data, lim, p)
+	}
 	f, ok := Sniff(data)
 	if !ok {
 		return Image{}, errNotImage()

@@ -453,9 +453,9 @@ func TestProcessRejects(t *testing.T) {
 		want string
 	}{
 		{"truncated JPEG", readTestdata(t, "truncated.jpg"), Limits{}, "image data is truncated or corrupt"},
-		{"HTML", readTestdata(t, "page.html"), Limits{}, "not a JPEG, PNG or GIF image"},
-		{"SVG", readTestdata(t, "image.svg"), Limits{}, "not a JPEG, PNG or GIF image"},
-		{"empty", nil, Limits{}, "not a JPEG, PNG or GIF image"},
+		{"HTML", readTestdata(t, "page.html"), Limits{}, "not a JPEG, PNG, GIF or WebP image"},
+		{"SVG", readTestdata(t, "image.svg"), Limits{}, "not a JPEG, PNG, GIF or WebP image"},
+		{"empty", nil, Limits{}, "not a JPEG, PNG, GIF or WebP image"},
 		{"PNG header bomb", readTestdata(t, "huge.png"), Limits{}, "image is 30000×30000 pixels; the limit is 50 megapixels"},
 		{"GIF header bomb", readTestdata(t, "huge.gif"), Limits{}, "image is 30000×30000 pixels; the limit is 50 megapixels"},
 		{"JPEG header bomb", readTestdata(t, "huge.jpg"), Limits{}, "image is 30000×30000 pixels; the limit is 50 megapixels"},

@@ -52,6 +52,9 @@ func RenditionCost(data []byte, size int, lim Limits) (int64, error) {
 }
 
 func cost(data []byte, lim Limits, p plan) (int64, error) {
+	if isWebP(data) {
+		return webpCost(data, lim, p)
+	}
 	f, ok := Sniff(data)
 	if !ok {
 		return 0, errNotImage()

@@ -114,6 +114,13 @@ func processStill(data []byte, f Format, lim Limits, p plan) (Image, error) {
 	if f == JPEG {
 		o = jpegOrientation(data)
 	}
+	return finishStill(img, f, o, p)
+}
+
+// finishStill scales, turns by EXIF orientation o and encodes a decoded
+// picture whose bounds start at (0, 0), as f.
+func finishStill(img image.Image, f Format, o int, p plan) (Image, error) {
+	b := img.Bounds()
 	r, dw, dh := p.geometry(b.Dx(), b.Dy())
 	var out image.Image
 	if r == b && dw == b.Dx() && dh == b.Dy() && o == 1 && encodesAsIs(img, f) {
