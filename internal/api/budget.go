@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -78,12 +79,7 @@ func (b *budget) reserve(ctx context.Context, n int64) (func(), error) {
 		b.used -= n
 		b.grant()
 	default:
-		for i, o := range b.waiters {
-			if o == w {
-				b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
-				break
-			}
-		}
+		b.waiters = slices.DeleteFunc(b.waiters, func(o *budgetWaiter) bool { return o == w })
 	}
 	return nil, ctx.Err()
 }
@@ -169,12 +165,7 @@ func (p *pool) acquire(ctx context.Context, account int64) (func(), error) {
 	case <-w.ready:
 		p.done(account)
 	default:
-		for i, o := range p.queue {
-			if o == w {
-				p.queue = append(p.queue[:i], p.queue[i+1:]...)
-				break
-			}
-		}
+		p.queue = slices.DeleteFunc(p.queue, func(o *poolWaiter) bool { return o == w })
 	}
 	return nil, ctx.Err()
 }
@@ -210,7 +201,7 @@ func (p *pool) dispatch() {
 			}
 		}
 		w := p.queue[best]
-		p.queue = append(p.queue[:best], p.queue[best+1:]...)
+		p.queue = slices.Delete(p.queue, best, best+1)
 		p.free--
 		p.running[w.account]++
 		close(w.ready)
@@ -224,8 +215,7 @@ const admitWait = 10 * time.Second
 
 // admit takes one of account's entries, need bytes of the memory budget
 // and a decode worker of account's fair share, waiting up to admitWait in
-// all, and returns the function
-// that gives both back. Work that can never fit fails with *errOverBudget
+// all, and returns the function that gives them back. Work that can never fit fails with *errOverBudget
 // (the caller says why in its own terms); work that cannot be admitted in
 // time is refused with 15; a client that goes away ends the wait.
 func (s *Server) admit(ctx context.Context, account, need int64) (func(), error) {
@@ -238,7 +228,7 @@ func (s *Server) admit(ctx context.Context, account, need int64) (func(), error)
 	// workers, so one account queueing many cannot take the budget from
 	// the others; within that, memory first and then the worker, so a job
 	// waiting for memory holds no worker another account could use.
-	leave, err := s.entries.acquire(wctx, strconv.FormatInt(account, 10))
+	leave, err := s.entries.acquire(wctx, strconv.FormatInt(account, 10), 1)
 	if err != nil {
 		return nil, s.admitError(ctx, err)
 	}
@@ -284,35 +274,38 @@ func (s *Server) admitError(ctx context.Context, err error) error {
 	return rateLimited(time.Second)
 }
 
-// slots bounds work by count in all and per key (a client address): at
-// most total at once, and at most perKey for one key.
-type slots struct {
-	total, perKey int
+// quota bounds what keys (client addresses, accounts) hold at once: at
+// most total in all, and at most perKey for one key — a count of slots
+// when each takes 1, bytes when each takes its size. A key that holds
+// nothing may take more than perKey, so that one piece of work is never
+// refused for its size alone (the budget bounds that).
+type quota struct {
+	total, perKey int64
 
 	mu      sync.Mutex
-	used    int
-	byKey   map[string]int
-	changed chan struct{} // closed and replaced whenever a slot is freed
+	used    int64
+	byKey   map[string]int64
+	changed chan struct{} // closed and replaced whenever something is given back
 }
 
-func newSlots(total, perKey int) *slots {
-	return &slots{total: total, perKey: perKey, byKey: map[string]int{}, changed: make(chan struct{})}
+func newQuota(total, perKey int64) *quota {
+	return &quota{total: total, perKey: perKey, byKey: map[string]int64{}, changed: make(chan struct{})}
 }
 
-// acquire waits for a slot for key until ctx is done, and returns the
-// function that frees it (call it once).
-func (s *slots) acquire(ctx context.Context, key string) (func(), error) {
+// acquire waits until key may take n more, or ctx is done, and returns the
+// function that gives them back (call it once).
+func (q *quota) acquire(ctx context.Context, key string, n int64) (func(), error) {
 	for {
-		s.mu.Lock()
-		if s.used < s.total && s.byKey[key] < s.perKey {
-			s.used++
-			s.byKey[key]++
-			s.mu.Unlock()
+		q.mu.Lock()
+		if held := q.byKey[key]; q.used+n <= q.total && (held+n <= q.perKey || held == 0) {
+			q.used += n
+			q.byKey[key] = held + n
+			q.mu.Unlock()
 			var once sync.Once
-			return func() { once.Do(func() { s.free(key) }) }, nil
+			return func() { once.Do(func() { q.give(key, n) }) }, nil
 		}
-		changed := s.changed
-		s.mu.Unlock()
+		changed := q.changed
+		q.mu.Unlock()
 		select {
 		case <-changed:
 		case <-ctx.Done():
@@ -321,59 +314,13 @@ func (s *slots) acquire(ctx context.Context, key string) (func(), error) {
 	}
 }
 
-func (s *slots) free(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.used--
-	if s.byKey[key]--; s.byKey[key] <= 0 {
-		delete(s.byKey, key)
+func (q *quota) give(key string, n int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.used -= n
+	if q.byKey[key] -= n; q.byKey[key] <= 0 {
+		delete(q.byKey, key)
 	}
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
-
-// shares bounds the bytes one key (a client address) may hold of a budget
-// at once, so that a few clients cannot take all of it.
-type shares struct {
-	limit int64
-
-	mu      sync.Mutex
-	held    map[string]int64
-	changed chan struct{} // closed and replaced whenever bytes are given back
-}
-
-func newShares(limit int64) *shares {
-	return &shares{limit: limit, held: map[string]int64{}, changed: make(chan struct{})}
-}
-
-// acquire waits until key holds little enough to take n more bytes, or
-// ctx is done, and returns the function that gives them back (call it
-// once).
-func (s *shares) acquire(ctx context.Context, key string, n int64) (func(), error) {
-	for {
-		s.mu.Lock()
-		if s.held[key]+n <= s.limit || s.held[key] == 0 {
-			s.held[key] += n
-			s.mu.Unlock()
-			var once sync.Once
-			return func() { once.Do(func() { s.give(key, n) }) }, nil
-		}
-		changed := s.changed
-		s.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-func (s *shares) give(key string, n int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.held[key] -= n; s.held[key] <= 0 {
-		delete(s.held, key)
-	}
-	close(s.changed)
-	s.changed = make(chan struct{})
+	close(q.changed)
+	q.changed = make(chan struct{})
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -119,29 +120,29 @@ func TestPoolFair(t *testing.T) {
 	}
 }
 
-func TestSlots(t *testing.T) {
+func TestQuotaCount(t *testing.T) {
 	ctx := t.Context()
-	s := newSlots(2, 1)
-	a, err := s.acquire(ctx, "10.0.0.1")
+	s := newQuota(2, 1)
+	a, err := s.acquire(ctx, "10.0.0.1", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
-	if _, err := s.acquire(short, "10.0.0.1"); err == nil {
+	if _, err := s.acquire(short, "10.0.0.1", 1); err == nil {
 		t.Fatal("a second slot for one key was granted")
 	}
-	b, err := s.acquire(ctx, "10.0.0.2")
+	b, err := s.acquire(ctx, "10.0.0.2", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	short2, cancel2 := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel2()
-	if _, err := s.acquire(short2, "10.0.0.3"); err == nil {
+	if _, err := s.acquire(short2, "10.0.0.3", 1); err == nil {
 		t.Fatal("a third slot of two was granted")
 	}
 	got := make(chan error, 1)
-	go func() { f, err := s.acquire(ctx, "10.0.0.1"); got <- err; f() }()
+	go func() { f, err := s.acquire(ctx, "10.0.0.1", 1); got <- err; f() }()
 	a()
 	select {
 	case err := <-got:
@@ -154,9 +155,9 @@ func TestSlots(t *testing.T) {
 	b()
 }
 
-func TestShares(t *testing.T) {
+func TestQuotaBytes(t *testing.T) {
 	ctx := t.Context()
-	s := newShares(10)
+	s := newQuota(math.MaxInt64, 10)
 	give, err := s.acquire(ctx, "a", 6)
 	if err != nil {
 		t.Fatal(err)

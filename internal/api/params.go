@@ -310,7 +310,7 @@ func (g *gate) beforeFile(p *params) error {
 		defer g.paced.excuse(waited)
 		ctx, cancel := context.WithTimeout(g.r.Context(), admitWait)
 		defer cancel()
-		free, err := g.s.blind.acquire(ctx, g.s.clientKey(g.r))
+		free, err := g.s.blind.acquire(ctx, g.s.clientKey(g.r), 1)
 		if err != nil {
 			return g.s.admitError(g.r.Context(), err)
 		}

@@ -144,11 +144,11 @@ type Server struct {
 	budget *budget
 	bodies *budget
 	// bodyShares bounds what one client address holds of bodies.
-	bodyShares *shares
+	bodyShares *quota
 	pool       *pool
 	// entries bounds the image jobs of one account that hold memory at
 	// once: as many as there are workers.
-	entries *slots
+	entries *quota
 	limits  *limits
 	cache   *fileCache
 	ids     *requestIDs
@@ -157,7 +157,7 @@ type Server struct {
 	// blind bounds the uploads whose file is read before their caller is
 	// known (the key follows the file): one per client address, and a few
 	// in all.
-	blind *slots
+	blind *quota
 	// renditions makes each missing ?size= rendition once, however many
 	// requests ask for it at the same time.
 	renditions singleflight.Group
@@ -183,10 +183,10 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		bodies: newBudget(opts.bodyBudget()),
 		// One client address may hold a quarter of the bodies' part, and
 		// always room for one of the largest uploads.
-		bodyShares: newShares(min(opts.bodyBudget(), max(opts.bodyBudget()/4, opts.MaxUploadBytes+128<<10))),
+		bodyShares: newQuota(math.MaxInt64, min(opts.bodyBudget(), max(opts.bodyBudget()/4, opts.MaxUploadBytes+128<<10))),
 		pool:       newPool(opts.DecodeWorkers),
-		entries:    newSlots(math.MaxInt, opts.DecodeWorkers),
-		blind:      newSlots(max(8, 4*opts.DecodeWorkers), 1),
+		entries:    newQuota(math.MaxInt64, int64(opts.DecodeWorkers)),
+		blind:      newQuota(int64(max(8, 4*opts.DecodeWorkers)), 1),
 		limits:     newLimits(opts),
 		ids:        newRequestIDs(),
 		cache:      newFileCache(opts.StaticCacheBytes, time.Minute),
