@@ -133,8 +133,10 @@ func TestLoginTakenThrottle(t *testing.T) {
 	st := newStack(t, backends()[0])
 	prober, other := st.newAccount(t), st.newAccount(t)
 	var mine int64
+	var mineLogin string
 	for range 3 {
-		mine = prober.register(t, map[string]any{"login": unique("mine")}, "password")
+		mineLogin = unique("mine")
+		mine = prober.register(t, map[string]any{"login": mineLogin}, "password")
 	}
 	codes := map[int]int{}
 	for range 12 {
@@ -151,6 +153,10 @@ func TestLoginTakenThrottle(t *testing.T) {
 	}
 	check(t, "renaming a sub-user from the throttled account", prober.do(t, formJSON, "subuser/update",
 		map[string]any{"user": map[string]any{"id": mine, "login": unique("renamed")}}), 15)
+	// An update that keeps the login cannot tell anything: the throttled
+	// master can still deactivate its sub-user.
+	check(t, "deactivating a sub-user from the throttled account", prober.do(t, formJSON, "subuser/update",
+		map[string]any{"user": map[string]any{"id": mine, "login": mineLogin, "activated": false}}), 0)
 	check(t, "a taken login from another account", other.do(t, formJSON, "subuser/register",
 		map[string]any{"user": map[string]any{"login": "admin"}, "password": "password"}), 206)
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"roster/internal/roster"
 )
@@ -123,9 +124,15 @@ func (s *Server) subuserUpdate(c *call) (any, error) {
 	if err := c.params.Err(); err != nil {
 		return nil, err
 	}
-	return nil, s.loginProbe(c.caller.Account(), func() error {
-		return s.db.UpdateSubUser(c.r.Context(), c.caller.Account(), u)
-	})
+	ctx, account := c.r.Context(), c.caller.Account()
+	write := func() error { return s.db.UpdateSubUser(ctx, account, u) }
+	// An update that keeps the sub-user's login cannot answer 206, so it is
+	// not charged: a throttled master can still edit or deactivate its
+	// sub-users.
+	if cur, err := s.db.User(ctx, u.ID); err == nil && cur.MasterID == account && strings.EqualFold(cur.Login, u.Login) {
+		return nil, write()
+	}
+	return nil, s.loginProbe(account, write)
 }
 
 func (s *Server) subuserDelete(c *call) (any, error) {
