@@ -380,7 +380,7 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 		post["x-session-only"] = true
 	}
 	if c.access.upload {
-		encoding["file"] = map[string]any{"contentType": "image/jpeg, image/pjpeg, image/png, image/gif, image/webp"}
+		encoding["file"] = map[string]any{"contentType": strings.Join(allowedTypes, ", ")}
 		post["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 			"multipart/form-data": map[string]any{"schema": paramsRef, "encoding": encoding}}}
 		// Any other method is answered, with 5.
