@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"roster/internal/roster"
 )
@@ -261,12 +262,9 @@ func (s *Server) subuserSession(c *call) (any, error) {
 	if err := c.params.Err(); err != nil {
 		return nil, err
 	}
-	key, digest, err := roster.NewSessionKey()
-	if err != nil {
-		return nil, fail(codeUnexpected, err)
-	}
-	created := s.opts.Now()
-	err = s.db.CreateSubUserSession(c.r.Context(), c.caller.Account(), *id, digest, created, created.Add(s.opts.SessionTTL))
+	key, err := s.newSession(func(digest []byte, created, expires time.Time) error {
+		return s.db.CreateSubUserSession(c.r.Context(), c.caller.Account(), *id, digest, created, expires)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"slices"
+	"time"
 
 	"roster/internal/roster"
 )
@@ -68,15 +69,28 @@ func (s *Server) userAuth(c *call) (any, error) {
 	if !u.Activated {
 		return nil, fail(codeAccessDenied, errors.New("sub-user not activated"))
 	}
-	key, digest, err := roster.NewSessionKey()
+	key, err := s.newSession(func(digest []byte, created, expires time.Time) error {
+		return s.db.CreateSession(ctx, u.ID, digest, created, expires)
+	})
 	if err != nil {
-		return nil, fail(codeUnexpected, err)
-	}
-	created := s.opts.Now()
-	if err := s.db.CreateSession(ctx, u.ID, digest, created, created.Add(s.opts.SessionTTL)); err != nil {
 		return nil, err
 	}
 	return authResult{Type: "authenticated", Hash: key}, nil
+}
+
+// newSession makes a session key and has store keep its digest with the
+// session's creation and expiry; it returns the key, shown only to the
+// caller.
+func (s *Server) newSession(store func(digest []byte, created, expires time.Time) error) (string, error) {
+	key, digest, err := roster.NewSessionKey()
+	if err != nil {
+		return "", fail(codeUnexpected, err)
+	}
+	created := s.opts.Now()
+	if err := store(digest, created, created.Add(s.opts.SessionTTL)); err != nil {
+		return "", err
+	}
+	return key, nil
 }
 
 // userLogout ends the caller's session. It is session-only: an API key

@@ -83,11 +83,11 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (roster.User, strin
 
 // CreateSession stores a session by the digest of its key.
 func (db *DB) CreateSession(ctx context.Context, userID int64, digest []byte, now, expires time.Time) error {
-	_, err := db.exec(ctx,
-		`INSERT INTO sessions (digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		digest, userID, now.Unix(), expires.Unix())
+	_, err := db.exec(ctx, insertSession, digest, userID, now.Unix(), expires.Unix())
 	return err
 }
+
+const insertSession = `INSERT INTO sessions (digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`
 
 // Caller loads who holds the session or API key with that digest: the
 // user, and the rights of its security group. ErrNoSession when the digest
@@ -330,9 +330,7 @@ func (db *DB) CreateSubUserSession(ctx context.Context, account, id int64, diges
 			}
 			return fmt.Errorf("sub-user %d deactivated: %w", id, roster.ErrAccessDenied)
 		}
-		_, err = tx.ExecContext(ctx,
-			`INSERT INTO sessions (digest, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-			digest, id, now.Unix(), expires.Unix())
+		_, err = tx.ExecContext(ctx, insertSession, digest, id, now.Unix(), expires.Unix())
 		return err
 	})
 }
