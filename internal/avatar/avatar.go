@@ -30,7 +30,7 @@ import (
 // Format is an image format Roster stores. The zero value is no format.
 type Format int
 
-// The formats Roster accepts and stores.
+// The formats Roster stores (a WebP upload is stored as PNG or JPEG).
 const (
 	JPEG Format = iota + 1
 	PNG
@@ -200,7 +200,8 @@ func checkAspect(w, h int) error {
 }
 
 // Process turns uploaded bytes into the bytes Roster stores: the same
-// format, at most lim.MaxSide on the long side, EXIF orientation applied,
+// format (a WebP as PNG when lossless or transparent, else JPEG), at most
+// lim.MaxSide on the long side, EXIF orientation applied,
 // animation and transparency kept, every piece of metadata gone.
 //
 // A *RejectError means data is not acceptable; any other error is an

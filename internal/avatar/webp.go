@@ -187,14 +187,16 @@ func nycbcraToRGBA(m *image.NYCbCrA) *image.RGBA {
 // Decoder costs of golang.org/x/image/vp8l, from its source: every Huffman
 // group holds five trees of at most 2n−1 eight-byte nodes for an alphabet
 // of n symbols (280 plus a colour cache of up to 2048 for green, 256 for
-// red, blue and alpha, 40 for distances), and building each tree allocates
-// two slices of four bytes a symbol that are garbage at once. A bitstream
+// red, blue and alpha, 40 for distances) and a 512-byte lookup table each,
+// the largest node slice rounded up to whole pages; building each tree
+// allocates two slices of four bytes a symbol that are garbage at once.
+// Each transform and entropy image brings groups of its own (at most four). A bitstream
 // may decode up to 2600 groups, and how many it has is only known once the
 // entropy image, itself compressed, is decoded: the estimate counts them
 // all, or as many as the chunk has bits for (each group takes at least 20).
 const (
 	vp8lMaxGroups  = 2600
-	vp8lGroupCost  = (2*(280+2048)-1+3*(2*256-1)+2*40-1)*8 + (280+2048+3*256+40)*8 + 5*24
+	vp8lGroupCost  = (2*(280+2048)-1+3*(2*256-1)+2*40-1)*8 + (280+2048+3*256+40)*8 + 5*(24+512) + 8<<10
 	vp8lGroupBits  = 20
 	vp8lFixedCost  = 64 << 10 // the decoder, its bufio.Reader, sub-image trees
 	vp8MBCost      = 32       // per macroblock: filter parameters and row state
@@ -208,7 +210,7 @@ const (
 func vp8lCost(w, h int, n int64) int64 {
 	W, H := int64(w), int64(h)
 	tiles := ((W + 3) >> vp8lTilesShift) * ((H + 3) >> vp8lTilesShift)
-	groups := min(int64(vp8lMaxGroups), 8*n/vp8lGroupBits+1)
+	groups := min(int64(vp8lMaxGroups), 8*n/vp8lGroupBits+1) + 4
 	return vp8lFixedCost + 2*4*W*H + 3*4*tiles + groups*vp8lGroupCost
 }
 
