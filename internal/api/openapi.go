@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"roster/internal/roster"
 )
 
 // The OpenAPI 3.1 document served at /openapi.json is built from the calls
@@ -56,7 +58,8 @@ var callDocs = map[string]callDoc{
 		result: `{}`, codes: []int{codeNotFound}},
 
 	"subuser/register": {summary: "Create a sub-user.",
-		params:   `{"user": {"$ref": "#/components/schemas/subuser_input"}, "password": {"type": "string", "minLength": 6, "maxLength": 20}}`,
+		params: `{"user": {"$ref": "#/components/schemas/subuser_input"}, "password": {"type": "string", "minLength": 6, "maxLength": 20,
+			"description": "with an upper-case letter, a lower-case letter, a digit and a special character (any printable character that is neither a letter nor a digit)"}}`,
 		required: []string{"user", "password"}, result: `{"id": {"$ref": "#/components/schemas/id"}}`,
 		codes: []int{codeLoginTaken, codeNotFound}},
 	"subuser/list": {summary: "The account's sub-users.",
@@ -130,7 +133,7 @@ var callDocs = map[string]callDoc{
 
 // schemas are the objects the calls share (JSON Schema 2020-12, as
 // OpenAPI 3.1 has it).
-const schemas = `{
+var schemas = `{
   "id": {"type": "integer", "minimum": 1},
   "hash": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$", "description": "a session key or an API key"},
   "date_time": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$", "description": "yyyy-MM-dd HH:mm:ss, UTC"},
@@ -185,31 +188,74 @@ const schemas = `{
     "properties": {"id": {"$ref": "#/components/schemas/id"}, "label": {"type": "string", "minLength": 1},
       "location": {"$ref": "#/components/schemas/location"}}},
   "subuser": {"type": "object",
-    "required": ["id", "activated", "login", "first_name", "middle_name", "last_name", "phone", "security_group_id", "creation_date"],
+    "required": ["id", "activated", "login", "first_name", "middle_name", "last_name", "legal_type", "phone",
+      "post_country", "post_index", "post_region", "post_city", "post_street_address", "registered_country",
+      "registered_index", "registered_region", "registered_city", "registered_street_address", "state_reg_num",
+      "tin", "legal_name", "iec", "security_group_id", "creation_date"],
     "properties": {"id": {"$ref": "#/components/schemas/id"}, "activated": {"type": "boolean"},
-      "login": {"type": "string"}, "first_name": {"type": "string"}, "middle_name": {"type": "string"},
-      "last_name": {"type": "string"}, "phone": {"type": "string"},
+      "login": {"type": "string", "description": "an e-mail address; one stored before Roster required that is kept as it is"},
+      "first_name": {"type": "string"}, "middle_name": {"type": "string"},
+      "last_name": {"type": "string"}, "legal_type": {"$ref": "#/components/schemas/legal_type"},
+      "phone": {"type": "string", "pattern": "^[0-9]*$", "description": "10 to 15 digits, or empty; one stored before Roster required that is kept as it is"},
+      "post_country": {"type": "string"}, "post_index": {"type": "string"}, "post_region": {"type": "string"},
+      "post_city": {"type": "string"}, "post_street_address": {"type": "string"},
+      "registered_country": {"type": "string"}, "registered_index": {"type": "string"},
+      "registered_region": {"type": "string"}, "registered_city": {"type": "string"},
+      "registered_street_address": {"type": "string"}, "state_reg_num": {"type": "string"},
+      "tin": {"type": "string"}, "legal_name": {"type": "string"}, "iec": {"type": "string"},
       "security_group_id": {"type": ["integer", "null"], "description": "null: the default group, with no rights"},
       "creation_date": {"$ref": "#/components/schemas/date_time"}}},
   "subuser_input": {"type": "object", "required": ["login"],
+    "description": "a sub-user; register ignores id. Update replaces every field: one left out becomes empty (legal_type: individual). A login or phone sent unchanged is accepted as stored, even if it predates the rules below.",
     "properties": {"id": {"$ref": "#/components/schemas/id"}, "activated": {"type": "boolean"},
-      "login": {"type": "string"}, "first_name": {"type": "string"}, "middle_name": {"type": "string"},
-      "last_name": {"type": "string"}, "phone": {"type": "string"},
+      "login": {"type": "string", "format": "email", "maxLength": 100},
+      "first_name": {"type": ["string", "null"], "maxLength": 100}, "middle_name": {"type": ["string", "null"], "maxLength": 100},
+      "last_name": {"type": ["string", "null"], "maxLength": 100},
+      "legal_type": {"oneOf": [{"$ref": "#/components/schemas/legal_type"}, {"type": "null"}], "description": "individual when left out or null"},
+      "phone": {"type": ["string", "null"], "pattern": "^([0-9]{10,15})?$"},
+      "post_country": {"type": ["string", "null"], "maxLength": 100}, "post_index": {"type": ["string", "null"], "maxLength": 32},
+      "post_region": {"type": ["string", "null"], "maxLength": 100}, "post_city": {"type": ["string", "null"], "maxLength": 100},
+      "post_street_address": {"type": ["string", "null"], "maxLength": 255},
+      "registered_country": {"type": ["string", "null"], "maxLength": 100}, "registered_index": {"type": ["string", "null"], "maxLength": 32},
+      "registered_region": {"type": ["string", "null"], "maxLength": 100}, "registered_city": {"type": ["string", "null"], "maxLength": 100},
+      "registered_street_address": {"type": ["string", "null"], "maxLength": 255},
+      "state_reg_num": {"type": ["string", "null"], "maxLength": 15}, "tin": {"type": ["string", "null"], "maxLength": 32},
+      "legal_name": {"type": ["string", "null"], "maxLength": 255}, "iec": {"type": ["string", "null"], "maxLength": 32},
       "security_group_id": {"type": ["integer", "null"]}}},
+  "legal_type": {"enum": ["legal_entity", "individual", "sole_trader"]},
   "privileges": {"type": "object", "required": ["rights"],
     "properties": {"rights": {"type": "array", "items": {"type": "string"},
-      "description": "employee_update guards every employee and department write and both avatar calls; other Navixy rights are stored; admin cannot be granted"}}},
+      "description": "employee_update guards every employee and department write and both avatar calls; the other sub-user rights are stored and guard nothing yet"}}},
+  "group_privileges": {"type": "object", "required": ["rights", "store_period"],
+    "properties": {"rights": {"type": "array", "items": {"type": "string"},
+        "description": "as set; a group stored with names outside the list of rights keeps them until it is updated"},
+      "store_period": {"type": "string", "description": "empty: no limit. Roster keeps no history: stored for clients"}}},
+  "group_privileges_input": {"type": "object",
+    "properties": {"rights": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/right"}, "maxItems": 100,
+        "description": "employee_update guards every employee and department write and both avatar calls; the others are stored and guard nothing yet; admin cannot be granted. Left out or null: none"},
+      "store_period": {"type": ["string", "null"], "pattern": "^([1-9][0-9]{0,3}[hdmy])?$",
+        "description": "how far back the group's sub-users may look: a number of hours (h), days (d), months (m) or years (y); empty, null or left out: no limit"}}},
+  "right": {"enum": ` + jsonText(roster.GroupRights) + `},
   "security_group": {"type": "object", "required": ["id", "label", "privileges"],
     "properties": {"id": {"$ref": "#/components/schemas/id"}, "label": {"type": "string"},
-      "privileges": {"$ref": "#/components/schemas/privileges"}}},
-  "security_group_input": {"type": "object", "required": ["label", "privileges"],
-    "properties": {"id": {"$ref": "#/components/schemas/id"}, "label": {"type": "string"},
-      "privileges": {"$ref": "#/components/schemas/privileges"}}},
+      "privileges": {"$ref": "#/components/schemas/group_privileges"}}},
+  "security_group_input": {"type": "object", "required": ["label"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "label": {"type": "string", "minLength": 1, "maxLength": 100},
+      "privileges": {"oneOf": [{"$ref": "#/components/schemas/group_privileges_input"}, {"type": "null"}],
+        "description": "left out or null: no rights, no store period"}}},
   "user": {"type": "object",
-    "required": ["id", "login", "first_name", "middle_name", "last_name", "phone", "creation_date"],
+    "required": ["id", "login", "first_name", "middle_name", "last_name", "legal_name", "phone", "creation_date",
+      "legal_type", "tin", "iec", "post_country", "post_region", "post_index", "post_city", "post_street_address",
+      "registered_country", "registered_region", "registered_index", "registered_city", "registered_street_address"],
     "properties": {"id": {"$ref": "#/components/schemas/id"}, "login": {"type": "string"},
       "first_name": {"type": "string"}, "middle_name": {"type": "string"}, "last_name": {"type": "string"},
-      "phone": {"type": "string"}, "creation_date": {"$ref": "#/components/schemas/date_time"}}},
+      "legal_name": {"type": "string"}, "phone": {"type": "string"}, "creation_date": {"$ref": "#/components/schemas/date_time"},
+      "legal_type": {"$ref": "#/components/schemas/legal_type"}, "tin": {"type": "string"}, "iec": {"type": "string"},
+      "post_country": {"type": "string"}, "post_region": {"type": "string"}, "post_index": {"type": "string"},
+      "post_city": {"type": "string"}, "post_street_address": {"type": "string"},
+      "registered_country": {"type": "string"}, "registered_region": {"type": "string"},
+      "registered_index": {"type": "string"}, "registered_city": {"type": "string"},
+      "registered_street_address": {"type": "string"}}},
   "user_info": {"allOf": [{"$ref": "#/components/schemas/user"}],
     "properties": {"master": {"oneOf": [{"$ref": "#/components/schemas/user"}, {"type": "null"}],
         "description": "the account's master user; null or absent for a master"},
@@ -228,6 +274,15 @@ const schemas = `{
         "items": {"type": "object", "required": ["parameter", "error"],
           "properties": {"parameter": {"type": "string"}, "error": {"type": "string"}}}}}}
 }`
+
+// jsonText is v as JSON, for the document.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 // callCodes lists the error codes a call can answer: those of the edge
 // every call passes, of its access, and its own.

@@ -9,27 +9,51 @@ import (
 	"roster/internal/roster"
 )
 
-// subUser is Navixy's sub-user object.
+// subUser is Navixy's sub-user object, in the order of its official
+// description.
 type subUser struct {
-	ID              int64  `json:"id"`
-	Activated       bool   `json:"activated"`
-	Login           string `json:"login"`
-	FirstName       string `json:"first_name"`
-	MiddleName      string `json:"middle_name"`
-	LastName        string `json:"last_name"`
-	Phone           string `json:"phone"`
-	SecurityGroupID *int64 `json:"security_group_id"`
-	CreationDate    string `json:"creation_date"`
+	ID                      int64  `json:"id"`
+	Activated               bool   `json:"activated"`
+	Login                   string `json:"login"`
+	FirstName               string `json:"first_name"`
+	MiddleName              string `json:"middle_name"`
+	LastName                string `json:"last_name"`
+	LegalType               string `json:"legal_type"`
+	Phone                   string `json:"phone"`
+	PostCountry             string `json:"post_country"`
+	PostIndex               string `json:"post_index"`
+	PostRegion              string `json:"post_region"`
+	PostCity                string `json:"post_city"`
+	PostStreetAddress       string `json:"post_street_address"`
+	RegisteredCountry       string `json:"registered_country"`
+	RegisteredIndex         string `json:"registered_index"`
+	RegisteredRegion        string `json:"registered_region"`
+	RegisteredCity          string `json:"registered_city"`
+	RegisteredStreetAddress string `json:"registered_street_address"`
+	StateRegNum             string `json:"state_reg_num"`
+	TIN                     string `json:"tin"`
+	LegalName               string `json:"legal_name"`
+	IEC                     string `json:"iec"`
+	SecurityGroupID         *int64 `json:"security_group_id"`
+	CreationDate            string `json:"creation_date"`
 }
 
 func subUserOf(u roster.User) subUser {
+	d := u.Details
 	return subUser{ID: u.ID, Activated: u.Activated, Login: u.Login, FirstName: u.FirstName,
-		MiddleName: u.MiddleName, LastName: u.LastName, Phone: u.Phone, SecurityGroupID: u.SecurityGroupID,
-		CreationDate: u.CreatedAt.UTC().Format(roster.DateTimeLayout)}
+		MiddleName: u.MiddleName, LastName: u.LastName, LegalType: d.LegalType, Phone: u.Phone,
+		PostCountry: d.PostCountry, PostIndex: d.PostIndex, PostRegion: d.PostRegion, PostCity: d.PostCity,
+		PostStreetAddress: d.PostStreetAddress, RegisteredCountry: d.RegisteredCountry,
+		RegisteredIndex: d.RegisteredIndex, RegisteredRegion: d.RegisteredRegion,
+		RegisteredCity: d.RegisteredCity, RegisteredStreetAddress: d.RegisteredStreetAddress,
+		StateRegNum: d.StateRegNum, TIN: d.TIN, LegalName: d.LegalName, IEC: d.IEC,
+		SecurityGroupID: u.SecurityGroupID, CreationDate: u.CreatedAt.UTC().Format(roster.DateTimeLayout)}
 }
 
-// decodeSubUser reads the user object of register and update.
-// creation_date is read-only and ignored.
+// decodeSubUser reads the user object of register and update. Update
+// replaces every field the master sets, as Navixy's does: a field left out
+// becomes empty, legal_type individual. creation_date is read-only and
+// ignored; the password is not changed here.
 func decodeSubUser(f fields, withID bool) roster.User {
 	var u roster.User
 	if withID {
@@ -47,6 +71,14 @@ func decodeSubUser(f fields, withID bool) roster.User {
 		u.Activated = *a
 	}
 	u.SecurityGroupID = f.ID("security_group_id", false)
+	for _, d := range u.Details.Fields() {
+		*d.Value = f.Str(d.Name, false)
+	}
+	if u.Details.LegalType == "" {
+		if v, ok := f.get("legal_type"); !ok || v.isNull() {
+			u.Details.LegalType = roster.DefaultLegalType
+		}
+	}
 	return u
 }
 
@@ -63,7 +95,7 @@ func (s *Server) subuserRegister(c *call) (any, error) {
 	var u roster.User
 	if obj, ok := p.Object("user", true); ok {
 		u = decodeSubUser(obj, false)
-		p.addInvalid(u.Validate("user"))
+		p.addInvalid(u.Validate("user", nil))
 	}
 	if err := p.Err(); err != nil {
 		return nil, err
@@ -117,20 +149,32 @@ func (s *Server) subuserList(c *call) (any, error) {
 }
 
 func (s *Server) subuserUpdate(c *call) (any, error) {
+	ctx, account := c.r.Context(), c.caller.Account()
 	var u roster.User
+	var kept *roster.User
 	if obj, ok := c.params.Object("user", true); ok {
 		u = decodeSubUser(obj, true)
-		c.params.addInvalid(u.Validate("user"))
+		// The sub-user as stored, if it is one of the account's: a login
+		// or phone it keeps is accepted as it is.
+		if u.ID != 0 {
+			cur, err := s.db.User(ctx, u.ID)
+			switch {
+			case err == nil && cur.MasterID == account:
+				kept = &cur
+			case err != nil && !errors.Is(err, roster.ErrNotFound):
+				return nil, err
+			}
+		}
+		c.params.addInvalid(u.Validate("user", kept))
 	}
 	if err := c.params.Err(); err != nil {
 		return nil, err
 	}
-	ctx, account := c.r.Context(), c.caller.Account()
 	write := func() error { return s.db.UpdateSubUser(ctx, account, u) }
 	// An update that keeps the sub-user's login cannot answer 206, so it is
 	// not charged: a throttled master can still edit or deactivate its
 	// sub-users.
-	if cur, err := s.db.User(ctx, u.ID); err == nil && cur.MasterID == account && strings.EqualFold(cur.Login, u.Login) {
+	if kept != nil && strings.EqualFold(kept.Login, u.Login) {
 		return nil, write()
 	}
 	return nil, s.loginProbe(account, write)
@@ -146,9 +190,16 @@ func (s *Server) subuserDelete(c *call) (any, error) {
 
 // group is Navixy's security group object.
 type group struct {
-	ID         int64      `json:"id"`
-	Label      string     `json:"label"`
-	Privileges privileges `json:"privileges"`
+	ID         int64           `json:"id"`
+	Label      string          `json:"label"`
+	Privileges groupPrivileges `json:"privileges"`
+}
+
+// groupPrivileges are what a group allows: its rights, and how far back
+// its sub-users may look ("" for no limit).
+type groupPrivileges struct {
+	Rights      []roster.Right `json:"rights"`
+	StorePeriod string         `json:"store_period"`
 }
 
 func decodeGroup(f fields, withID bool) roster.SecurityGroup {
@@ -159,10 +210,12 @@ func decodeGroup(f fields, withID bool) roster.SecurityGroup {
 		}
 	}
 	g.Label = f.Str("label", true)
-	if priv, ok := f.Object("privileges", true); ok {
-		for _, r := range priv.Strings("rights", true) {
+	// A group without privileges, or without rights, has none.
+	if priv, ok := f.Object("privileges", false); ok {
+		for _, r := range priv.Strings("rights", false) {
 			g.Rights = append(g.Rights, roster.Right(r))
 		}
+		g.StorePeriod = priv.Str("store_period", false)
 	}
 	return g
 }
@@ -190,7 +243,7 @@ func (s *Server) groupList(c *call) (any, error) {
 	}
 	list := make([]group, len(groups))
 	for i, g := range groups {
-		list[i] = group{ID: g.ID, Label: g.Label, Privileges: privileges{Rights: g.Rights}}
+		list[i] = group{ID: g.ID, Label: g.Label, Privileges: groupPrivileges{Rights: g.Rights, StorePeriod: g.StorePeriod}}
 	}
 	return struct {
 		List []group `json:"list"`

@@ -106,14 +106,31 @@ func (s *Server) sessionRenew(c *call) (any, error) {
 	return nil, s.db.RenewSession(c.r.Context(), c.caller.KeyDigest, now, now.Add(s.opts.SessionTTL))
 }
 
+// userInfo is a user as get_info shows it: the fields Roster keeps, in the
+// order of Navixy's user_info, the legal and address fields empty (and the
+// legal type individual) until set.
 type userInfo struct {
-	ID           int64  `json:"id"`
-	Login        string `json:"login"`
-	FirstName    string `json:"first_name"`
-	MiddleName   string `json:"middle_name"`
-	LastName     string `json:"last_name"`
-	Phone        string `json:"phone"`
-	CreationDate string `json:"creation_date"`
+	ID                      int64  `json:"id"`
+	Login                   string `json:"login"`
+	FirstName               string `json:"first_name"`
+	MiddleName              string `json:"middle_name"`
+	LastName                string `json:"last_name"`
+	LegalName               string `json:"legal_name"`
+	Phone                   string `json:"phone"`
+	CreationDate            string `json:"creation_date"`
+	LegalType               string `json:"legal_type"`
+	TIN                     string `json:"tin"`
+	IEC                     string `json:"iec"`
+	PostCountry             string `json:"post_country"`
+	PostRegion              string `json:"post_region"`
+	PostIndex               string `json:"post_index"`
+	PostCity                string `json:"post_city"`
+	PostStreetAddress       string `json:"post_street_address"`
+	RegisteredCountry       string `json:"registered_country"`
+	RegisteredRegion        string `json:"registered_region"`
+	RegisteredIndex         string `json:"registered_index"`
+	RegisteredCity          string `json:"registered_city"`
+	RegisteredStreetAddress string `json:"registered_street_address"`
 }
 
 // callerInfo is get_info's user_info: the caller, and for a sub-user its
@@ -130,8 +147,14 @@ type privileges struct {
 }
 
 func infoOfUser(u roster.User) *userInfo {
+	d := u.Details
 	return &userInfo{ID: u.ID, Login: u.Login, FirstName: u.FirstName, MiddleName: u.MiddleName,
-		LastName: u.LastName, Phone: u.Phone, CreationDate: u.CreatedAt.UTC().Format(roster.DateTimeLayout)}
+		LastName: u.LastName, LegalName: d.LegalName, Phone: u.Phone,
+		CreationDate: u.CreatedAt.UTC().Format(roster.DateTimeLayout), LegalType: d.LegalType, TIN: d.TIN,
+		IEC: d.IEC, PostCountry: d.PostCountry, PostRegion: d.PostRegion, PostIndex: d.PostIndex,
+		PostCity: d.PostCity, PostStreetAddress: d.PostStreetAddress, RegisteredCountry: d.RegisteredCountry,
+		RegisteredRegion: d.RegisteredRegion, RegisteredIndex: d.RegisteredIndex,
+		RegisteredCity: d.RegisteredCity, RegisteredStreetAddress: d.RegisteredStreetAddress}
 }
 
 // getInfo is user/get_info's answer. A sub-user's rights are both in
@@ -146,7 +169,11 @@ type getInfo struct {
 }
 
 func (s *Server) userGetInfo(c *call) (any, error) {
-	u := c.caller.User
+	// The caller's session carries no details: read them.
+	u, err := s.db.User(c.r.Context(), c.caller.User.ID)
+	if err != nil {
+		return nil, err
+	}
 	info := callerInfo{userInfo: infoOfUser(u)}
 	if !c.caller.Master() {
 		master, err := s.db.User(c.r.Context(), u.MasterID)

@@ -29,12 +29,15 @@ const DateLayout = "2006-01-02"
 type User struct {
 	ID int64
 	// MasterID is the account's master user id; zero for a master user.
-	MasterID        int64
-	Login           string
-	FirstName       string
-	MiddleName      string
-	LastName        string
-	Phone           string
+	MasterID   int64
+	Login      string
+	FirstName  string
+	MiddleName string
+	LastName   string
+	Phone      string
+	// Details are read by User and SubUsers of the store, not with a
+	// caller's session.
+	Details         UserDetails
 	Activated       bool
 	SecurityGroupID *int64
 	CreatedAt       time.Time
@@ -53,6 +56,10 @@ type SecurityGroup struct {
 	ID     int64
 	Label  string
 	Rights []Right
+	// StorePeriod is how far back the group's sub-users may look into
+	// history ("" for no limit). Roster keeps no history: it is stored and
+	// answered for clients.
+	StorePeriod string
 }
 
 // Location is a point with an optional address.

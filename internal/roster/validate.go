@@ -123,60 +123,15 @@ func (d *Department) Validate(param string) error {
 
 var loginPattern = regexp.MustCompile(`^[\p{L}\p{N}._@+-]+$`)
 
-// ValidateLogin checks a login: 1..100 characters of letters, digits and
-// . _ @ + -.
+// ValidateLogin checks a master user's login: 1..100 characters of
+// letters, digits and . _ @ + -. A sub-user's login is an e-mail address
+// (User.Validate).
 func ValidateLogin(errs *InvalidParams, param, login string) {
 	n := len(*errs)
 	Text(errs, param, login, 1, MaxLoginLen)
 	if len(*errs) == n && !loginPattern.MatchString(login) {
 		errs.Add(param, "may hold only letters, digits and . _ @ + -")
 	}
-}
-
-// ValidatePassword checks a sub-user password (6–20 characters).
-func ValidatePassword(errs *InvalidParams, param, password string) {
-	Text(errs, param, password, MinPasswordLen, MaxPasswordLen)
-}
-
-// Validate checks the fields of a sub-user that the master sets.
-func (u *User) Validate(param string) error {
-	var errs InvalidParams
-	ValidateLogin(&errs, param+".login", u.Login)
-	Text(&errs, param+".first_name", u.FirstName, 0, MaxNameLen)
-	Text(&errs, param+".middle_name", u.MiddleName, 0, MaxNameLen)
-	Text(&errs, param+".last_name", u.LastName, 0, MaxNameLen)
-	Text(&errs, param+".phone", u.Phone, 0, MaxPhoneLen)
-	if !digits.MatchString(u.Phone) {
-		errs.Add(param+".phone", "must be digits only, without +")
-	}
-	if u.SecurityGroupID != nil && *u.SecurityGroupID < 1 {
-		errs.Add(param+".security_group_id", "must be a positive id or null")
-	}
-	return errs.Err()
-}
-
-var rightPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
-
-// Validate checks a security group: a label and rights that are right
-// names, never admin.
-func (g *SecurityGroup) Validate(param string) error {
-	var errs InvalidParams
-	Text(&errs, param+".label", g.Label, 1, MaxLabelLen)
-	if len(g.Rights) > MaxRights {
-		errs.Add(param+".privileges.rights", fmt.Sprintf("must hold at most %d rights", MaxRights))
-	}
-	for _, r := range g.Rights {
-		switch {
-		case r == RightAdmin:
-			errs.Add(param+".privileges.rights", "admin cannot be given to a group")
-		case !rightPattern.MatchString(string(r)):
-			errs.Add(param+".privileges.rights", fmt.Sprintf("%q is not a right name", r))
-		default:
-			continue
-		}
-		break
-	}
-	return errs.Err()
 }
 
 // EmployeeSortFields are the fields employee/list can sort by, mapped to

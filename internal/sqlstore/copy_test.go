@@ -53,7 +53,7 @@ func populate(t *testing.T, db *sqlstore.DB) installation {
 		groups := []int64{}
 		for g := range 3 {
 			id, err := db.CreateGroup(ctx, account, roster.SecurityGroup{Label: fmt.Sprintf("group %d/%d", a, g),
-				Rights: []roster.Right{roster.RightEmployeeUpdate, "tag_update"}[:g%3]})
+				Rights: []roster.Right{roster.RightEmployeeUpdate, "tag_update"}[:g%3], StorePeriod: []string{"", "2h", "9999y"}[g]})
 			must(err)
 			groups = append(groups, id)
 		}
@@ -63,6 +63,13 @@ func populate(t *testing.T, db *sqlstore.DB) installation {
 				Phone: "4915112345678", Activated: s != 2}
 			if s < 2 {
 				u.SecurityGroupID = &groups[s]
+			}
+			if s != 1 {
+				// Every detail column, one by one distinct.
+				u.Details.LegalType = roster.LegalTypes[s]
+				for i, f := range u.Details.Fields()[1:] {
+					*f.Value = fmt.Sprintf("%s %d ✓ %s", f.Name, i, strings.Repeat("ß", s))
+				}
 			}
 			_, err := db.CreateSubUser(ctx, account, u, "$argon2id$sub-"+u.Login, copyNow.Add(time.Duration(s)*time.Second))
 			must(err)

@@ -390,8 +390,11 @@ func TestUsers(t *testing.T) {
 			_, _, err := db.UserByLogin(ctx, login)
 			wantErr(t, fmt.Sprintf("UserByLogin(%q)", login), err, roster.ErrNotFound)
 		}
-		if u, err := db.User(ctx, bob); err != nil || u.Login != "bob" || u.MasterID != 0 {
-			t.Errorf("User(%d) = %+v, %v, want master bob", bob, u, err)
+		// A user made without details has the defaults: those of every
+		// row older than the columns.
+		if u, err := db.User(ctx, bob); err != nil || u.Login != "bob" || u.MasterID != 0 ||
+			u.Details != (roster.UserDetails{LegalType: roster.DefaultLegalType}) {
+			t.Errorf("User(%d) = %+v, %v, want master bob, legal type individual and no other details", bob, u, err)
 		}
 		_, err = db.User(ctx, 999999)
 		wantErr(t, "User(999999)", err, roster.ErrNotFound)
@@ -431,7 +434,7 @@ func equalUser(got, want roster.User) bool {
 	return got.ID == want.ID && got.MasterID == want.MasterID && got.Login == want.Login &&
 		got.FirstName == want.FirstName && got.MiddleName == want.MiddleName && got.LastName == want.LastName &&
 		got.Phone == want.Phone && got.Activated == want.Activated && got.CreatedAt.Equal(want.CreatedAt) &&
-		equalPtr(got.SecurityGroupID, want.SecurityGroupID)
+		equalPtr(got.SecurityGroupID, want.SecurityGroupID) && got.Details == want.Details
 }
 
 func equalPtr[T comparable](a, b *T) bool {
@@ -601,12 +604,17 @@ func TestSubUsers(t *testing.T) {
 		}
 
 		in := roster.User{Login: "jo@example.org", FirstName: "Jó", MiddleName: "Ø", LastName: "O'Neil \"Jr\"",
-			Phone: "4915112345678", Activated: true, SecurityGroupID: &g}
+			Phone: "4915112345678", Activated: true, SecurityGroupID: &g, Details: roster.UserDetails{
+				LegalType: roster.LegalEntity, PostCountry: "Deutschland", PostIndex: "10178", PostRegion: "Berlin",
+				PostCity: "Berlin", PostStreetAddress: "Alexanderplatz 1", RegisteredCountry: "Österreich",
+				RegisteredIndex: "1010", RegisteredRegion: "Wien", RegisteredCity: "Wien",
+				RegisteredStreetAddress: "Stephansplatz 3, 2. Stock", StateRegNum: "HRB 123456", TIN: "DE123456789",
+				LegalName: "Jó & Söhne GmbH", IEC: "770101001"}}
 		id, err := db.CreateSubUser(ctx, ann, in, "h", t0)
 		if err != nil {
 			t.Fatalf("CreateSubUser(%+v) = %v", in, err)
 		}
-		in2 := roster.User{Login: "inactive", Activated: false}
+		in2 := roster.User{Login: "inactive", Activated: false, Details: roster.UserDetails{LegalType: roster.SoleTrader}}
 		id2, err := db.CreateSubUser(ctx, ann, in2, "h", t0.Add(time.Second))
 		if err != nil {
 			t.Fatalf("CreateSubUser(%+v) = %v", in2, err)
@@ -624,12 +632,21 @@ func TestSubUsers(t *testing.T) {
 		}
 
 		// Update replaces every field but the password and creation time.
-		upd := roster.User{ID: id, Login: "jo2", FirstName: "J", Phone: "1", Activated: true}
+		upd := roster.User{ID: id, Login: "jo2", FirstName: "J", Phone: "1", Activated: true,
+			Details: roster.UserDetails{LegalType: roster.Individual, PostCity: "Köln", IEC: "1"}}
 		wantErr(t, "UpdateSubUser()", db.UpdateSubUser(ctx, ann, upd), nil)
 		want = upd
 		want.MasterID, want.CreatedAt = ann, t0
+		if u, err := db.User(ctx, id); err != nil || !equalUser(u, want) {
+			t.Errorf("User(%d) after update = %+v, %v, want %+v", id, u, err, want)
+		}
+		// Signing in reads no details.
+		want.Details = roster.UserDetails{}
 		if u, hash, err := db.UserByLogin(ctx, "jo2"); err != nil || hash != "h" || !equalUser(u, want) {
 			t.Errorf("UserByLogin(jo2) after update = %+v, %q, %v, want %+v, h", u, hash, err, want)
+		}
+		if list, err := db.SubUsers(ctx, ann); err != nil || len(list) != 2 || list[0].Details != upd.Details || list[1].Details != in2.Details {
+			t.Errorf("SubUsers() after update = %+v, %v, want the details of %+v and %+v", list, err, upd, in2)
 		}
 		// Keeping one's own login is not a clash; taking another's is.
 		wantErr(t, "UpdateSubUser(same login)", db.UpdateSubUser(ctx, ann, upd), nil)
@@ -693,8 +710,8 @@ func TestGroups(t *testing.T) {
 			wantR []roster.Right
 		}{
 			{"no rights", roster.SecurityGroup{Label: "viewers"}, []roster.Right{}},
-			{"rights", roster.SecurityGroup{Label: "Ærø editors", Rights: []roster.Right{"tracker_update", roster.RightEmployeeUpdate}},
-				[]roster.Right{"tracker_update", roster.RightEmployeeUpdate}},
+			{"rights", roster.SecurityGroup{Label: "Ærø editors", Rights: []roster.Right{"tracker_update", roster.RightEmployeeUpdate},
+				StorePeriod: "3d"}, []roster.Right{"tracker_update", roster.RightEmployeeUpdate}},
 		}
 		var ids []int64
 		for _, tt := range tests {
@@ -709,16 +726,22 @@ func TestGroups(t *testing.T) {
 			t.Fatalf("Groups() = %+v, %v, want %d groups", list, err, len(tests))
 		}
 		for i, tt := range tests {
-			if g := list[i]; g.ID != ids[i] || g.Label != tt.in.Label || fmt.Sprint(g.Rights) != fmt.Sprint(tt.wantR) || g.Rights == nil {
-				t.Errorf("Groups()[%d] = %#v, want %d %q %v", i, g, ids[i], tt.in.Label, tt.wantR)
+			if g := list[i]; g.ID != ids[i] || g.Label != tt.in.Label || fmt.Sprint(g.Rights) != fmt.Sprint(tt.wantR) || g.Rights == nil ||
+				g.StorePeriod != tt.in.StorePeriod {
+				t.Errorf("Groups()[%d] = %#v, want %d %q %v %q", i, g, ids[i], tt.in.Label, tt.wantR, tt.in.StorePeriod)
 			}
 		}
 
-		upd := roster.SecurityGroup{ID: ids[0], Label: "renamed", Rights: []roster.Right{roster.RightEmployeeUpdate}}
+		upd := roster.SecurityGroup{ID: ids[0], Label: "renamed", Rights: []roster.Right{roster.RightEmployeeUpdate}, StorePeriod: "1y"}
 		wantErr(t, "UpdateGroup()", db.UpdateGroup(ctx, ann, upd), nil)
+		upd2 := roster.SecurityGroup{ID: ids[1], Label: tests[1].in.Label, Rights: tests[1].in.Rights}
+		wantErr(t, "UpdateGroup(no store period)", db.UpdateGroup(ctx, ann, upd2), nil)
 		list, _ = db.Groups(ctx, ann)
-		if g := list[0]; g.Label != "renamed" || fmt.Sprint(g.Rights) != "[employee_update]" {
-			t.Errorf("Groups()[0] after update = %+v, want renamed [employee_update]", g)
+		if g := list[0]; g.Label != "renamed" || fmt.Sprint(g.Rights) != "[employee_update]" || g.StorePeriod != "1y" {
+			t.Errorf("Groups()[0] after update = %+v, want renamed [employee_update] 1y", g)
+		}
+		if g := list[1]; g.StorePeriod != "" {
+			t.Errorf("Groups()[1] after an update without a store period = %+v, want none", g)
 		}
 		wantErr(t, "UpdateGroup(unknown)", db.UpdateGroup(ctx, ann, roster.SecurityGroup{ID: 999999, Label: "x"}), roster.ErrNotFound)
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,7 +16,42 @@ import (
 const userColumns = `id, COALESCE(master_id, 0), login, first_name, middle_name, last_name, phone,
 	activated, security_group_id, created_at`
 
+// detailColumns are the columns of roster.UserDetails, which User and
+// SubUsers read and a sub-user's writes set; Caller and UserByLogin leave
+// them out, as signing in and authorizing need none of them.
+var detailColumns = strings.Join(roster.DetailColumns, ", ")
+
+// detailValues gives the values of d for detailColumns.
+func detailValues(d *roster.UserDetails) []any {
+	var values []any
+	for _, f := range d.Fields() {
+		values = append(values, *f.Value)
+	}
+	return values
+}
+
+// placeholders gives n placeholders from $first on, comma-separated.
+func placeholders(first, n int) string {
+	list := make([]string, n)
+	for i := range list {
+		list[i] = fmt.Sprintf("$%d", first+i)
+	}
+	return strings.Join(list, ", ")
+}
+
 type scanner interface{ Scan(dest ...any) error }
+
+// scanFullUser scans userColumns and then detailColumns.
+func scanFullUser(s scanner) (roster.User, error) {
+	var d roster.UserDetails
+	var dest []any
+	for _, f := range d.Fields() {
+		dest = append(dest, f.Value)
+	}
+	u, err := scanUser(s, dest...)
+	u.Details = d
+	return u, err
+}
 
 func scanUser(s scanner, extra ...any) (roster.User, error) {
 	var u roster.User
@@ -222,11 +258,9 @@ func (db *DB) CreateSubUser(ctx context.Context, account int64, u roster.User, p
 		if err := checkGroup(ctx, tx, account, u.SecurityGroupID); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO users (master_id, login, password_hash, first_name,
-			middle_name, last_name, phone, activated, security_group_id, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-			account, u.Login, passwordHash, u.FirstName, u.MiddleName, u.LastName, u.Phone, u.Activated,
-			nullInt(u.SecurityGroupID), now.Unix()).Scan(&id)
+		err := tx.QueryRowContext(ctx, insertSubUser, append([]any{account, u.Login, passwordHash, u.FirstName,
+			u.MiddleName, u.LastName, u.Phone, u.Activated, nullInt(u.SecurityGroupID), now.Unix()},
+			detailValues(&u.Details)...)...).Scan(&id)
 		if isUnique(err) {
 			return fmt.Errorf("login %q: %w", u.Login, roster.ErrLoginTaken)
 		}
@@ -238,16 +272,20 @@ func (db *DB) CreateSubUser(ctx context.Context, account int64, u roster.User, p
 	return id, err
 }
 
+var insertSubUser = `INSERT INTO users (master_id, login, password_hash, first_name, middle_name, last_name,
+	phone, activated, security_group_id, created_at, ` + detailColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ` + placeholders(11, len(roster.DetailColumns)) + `) RETURNING id`
+
 // SubUsers lists the account's sub-users by id.
 func (db *DB) SubUsers(ctx context.Context, account int64) ([]roster.User, error) {
-	rows, err := db.query(ctx, `SELECT `+userColumns+` FROM users WHERE master_id = $1 ORDER BY id`, account)
+	rows, err := db.query(ctx, `SELECT `+userColumns+`, `+detailColumns+` FROM users WHERE master_id = $1 ORDER BY id`, account)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	list := []roster.User{}
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := scanFullUser(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -263,11 +301,9 @@ func (db *DB) UpdateSubUser(ctx context.Context, account int64, u roster.User) e
 		if err := checkGroup(ctx, tx, account, u.SecurityGroupID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE users SET login = $1, first_name = $2, middle_name = $3,
-			last_name = $4, phone = $5, activated = $6, security_group_id = $7
-			WHERE id = $8 AND master_id = $9`,
-			u.Login, u.FirstName, u.MiddleName, u.LastName, u.Phone, u.Activated,
-			nullInt(u.SecurityGroupID), u.ID, account)
+		res, err := tx.ExecContext(ctx, updateSubUser, append([]any{u.Login, u.FirstName, u.MiddleName,
+			u.LastName, u.Phone, u.Activated, nullInt(u.SecurityGroupID), u.ID, account},
+			detailValues(&u.Details)...)...)
 		if isUnique(err) {
 			return fmt.Errorf("login %q: %w", u.Login, roster.ErrLoginTaken)
 		}
@@ -283,6 +319,16 @@ func (db *DB) UpdateSubUser(ctx context.Context, account int64, u roster.User) e
 		return err
 	})
 }
+
+var updateSubUser = func() string {
+	set := make([]string, len(roster.DetailColumns))
+	for i, c := range roster.DetailColumns {
+		set[i] = fmt.Sprintf("%s = $%d", c, 10+i)
+	}
+	return `UPDATE users SET login = $1, first_name = $2, middle_name = $3, last_name = $4, phone = $5,
+	activated = $6, security_group_id = $7, ` + strings.Join(set, ", ") + `
+	WHERE id = $8 AND master_id = $9`
+}()
 
 // AssignGroup puts the account's sub-users ids in the security group
 // (nil: the default group, no rights). All or nothing: one id that is not a
@@ -349,15 +395,15 @@ func (db *DB) CreateGroup(ctx context.Context, account int64, g roster.SecurityG
 	}
 	var id int64
 	err = db.queryRow(ctx,
-		`INSERT INTO security_groups (account_id, label, rights) VALUES ($1, $2, $3) RETURNING id`,
-		account, g.Label, string(rights)).Scan(&id)
+		`INSERT INTO security_groups (account_id, label, rights, store_period) VALUES ($1, $2, $3, $4) RETURNING id`,
+		account, g.Label, string(rights), g.StorePeriod).Scan(&id)
 	return id, err
 }
 
 // Groups lists the account's security groups by id.
 func (db *DB) Groups(ctx context.Context, account int64) ([]roster.SecurityGroup, error) {
 	rows, err := db.query(ctx,
-		`SELECT id, label, rights FROM security_groups WHERE account_id = $1 ORDER BY id`, account)
+		`SELECT id, label, rights, store_period FROM security_groups WHERE account_id = $1 ORDER BY id`, account)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +412,7 @@ func (db *DB) Groups(ctx context.Context, account int64) ([]roster.SecurityGroup
 	for rows.Next() {
 		var g roster.SecurityGroup
 		var rights string
-		if err := rows.Scan(&g.ID, &g.Label, &rights); err != nil {
+		if err := rows.Scan(&g.ID, &g.Label, &rights, &g.StorePeriod); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(rights), &g.Rights); err != nil {
@@ -384,8 +430,8 @@ func (db *DB) UpdateGroup(ctx context.Context, account int64, g roster.SecurityG
 		return err
 	}
 	res, err := db.exec(ctx,
-		`UPDATE security_groups SET label = $1, rights = $2 WHERE id = $3 AND account_id = $4`,
-		g.Label, string(rights), g.ID, account)
+		`UPDATE security_groups SET label = $1, rights = $2, store_period = $3 WHERE id = $4 AND account_id = $5`,
+		g.Label, string(rights), g.StorePeriod, g.ID, account)
 	return affected(res, err, "security group", g.ID)
 }
 
@@ -440,9 +486,9 @@ func ptrInt(n sql.NullInt64) *int64 {
 	return &v
 }
 
-// User reads a user by id.
+// User reads a user by id, with its details.
 func (db *DB) User(ctx context.Context, id int64) (roster.User, error) {
-	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := scanFullUser(db.queryRow(ctx, `SELECT `+userColumns+`, `+detailColumns+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user %d: %w", id, roster.ErrNotFound)
 	}
