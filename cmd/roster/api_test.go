@@ -236,10 +236,11 @@ var callCases = []callCase{
 	}},
 	{"user/get_info", func(t *testing.T, st *stack) func(*testing.T, form) {
 		g := st.master.createGroup(t, unique("group"), "tracker_update", "employee_update")
-		name := unique("sub")
-		id := st.master.register(t, map[string]any{"login": name, "first_name": "Zoë", "middle_name": "M",
-			"last_name": "Ng", "phone": "4930123", "security_group_id": g}, "sub-password")
-		sub := st.login(t, name, "sub-password")
+		name := uniqueLogin("sub")
+		details := someDetails("info")
+		id := st.master.register(t, with(details, map[string]any{"login": name, "first_name": "Zoë", "middle_name": "M",
+			"last_name": "Ng", "phone": "4930123456", "security_group_id": g}), subPassword)
+		sub := st.login(t, name, subPassword)
 		plain := st.subUser(t, st.master, nil) // the default group: no rights
 		return func(t *testing.T, f form) {
 			r := st.master.want(t, f, "user/get_info", nil, 0)
@@ -249,7 +250,7 @@ var callCases = []callCase{
 			info, _ := r.body["user_info"].(map[string]any)
 			recent(t, "master", info["creation_date"])
 			delete(info, "creation_date")
-			admin := map[string]any{"id": 1, "login": "admin", "first_name": "", "middle_name": "", "last_name": "", "phone": ""}
+			admin := with(infoDetails(noDetails), map[string]any{"id": 1, "login": "admin", "first_name": "", "middle_name": "", "last_name": "", "phone": ""})
 			same(t, "master's user_info", info, with(admin, map[string]any{"master": nil, "privileges": nil}))
 
 			r = sub.want(t, f, "user/get_info", nil, 0)
@@ -263,19 +264,19 @@ var callCases = []callCase{
 			master, _ := info["master"].(map[string]any)
 			recent(t, "sub-user's master", master["creation_date"])
 			delete(master, "creation_date")
-			same(t, "sub-user's user_info", info, map[string]any{
-				"id": id, "login": name, "first_name": "Zoë", "middle_name": "M", "last_name": "Ng", "phone": "4930123",
+			same(t, "sub-user's user_info", info, with(infoDetails(details), map[string]any{
+				"id": id, "login": name, "first_name": "Zoë", "middle_name": "M", "last_name": "Ng", "phone": "4930123456",
 				"master": admin, "privileges": map[string]any{"rights": []string{"employee_update", "tracker_update"}},
-			})
+			}))
 		}
 	}},
 
 	{"subuser/register", each(func(t *testing.T, st *stack, f form) {
 		g := st.master.createGroup(t, unique("group"), "employee_update")
-		user := map[string]any{"login": unique("Zoë.sub_"), "first_name": "Zoë", "middle_name": "Ann",
-			"last_name": "Ng", "phone": "4930123", "security_group_id": g, "activated": true,
-			"creation_date": "2001-01-01 00:00:00", "id": 999}
-		r := st.master.want(t, f, "subuser/register", map[string]any{"user": user, "password": "s3cret-pw"}, 0)
+		user := with(someDetails(string(f)), map[string]any{"login": uniqueLogin("Zoë.sub_"), "first_name": "Zoë", "middle_name": "Ann",
+			"last_name": "Ng", "phone": "4930123456", "security_group_id": g, "activated": true,
+			"creation_date": "2001-01-01 00:00:00", "id": 999})
+		r := st.master.want(t, f, "subuser/register", map[string]any{"user": user, "password": subPassword}, 0)
 		id := r.int("id")
 		got := st.master.find(t, "subuser/list", id)
 		recent(t, "new sub-user", got["creation_date"])
@@ -283,18 +284,18 @@ var callCases = []callCase{
 		want := with(user, map[string]any{"id": id})
 		delete(want, "creation_date")
 		same(t, "registered sub-user", got, want)
-		sub := st.login(t, user["login"].(string), "s3cret-pw")
+		sub := st.login(t, user["login"].(string), subPassword)
 		sub.createEmployee(t, map[string]any{"first_name": "By a sub-user"})
 	})},
 	{"subuser/list", func(t *testing.T, st *stack) func(*testing.T, form) {
 		a := st.newAccount(t)
 		g := a.createGroup(t, "g")
-		u1 := map[string]any{"login": unique("one"), "first_name": "One", "middle_name": "", "last_name": "",
-			"phone": "", "security_group_id": g, "activated": true}
-		u2 := map[string]any{"login": unique("two"), "first_name": "", "middle_name": "", "last_name": "Two",
-			"phone": "123", "security_group_id": nil, "activated": false}
-		u1["id"] = a.register(t, u1, "password1")
-		u2["id"] = a.register(t, u2, "password2")
+		u1 := with(noDetails, map[string]any{"login": uniqueLogin("one"), "first_name": "One", "middle_name": "", "last_name": "",
+			"phone": "", "security_group_id": g, "activated": true})
+		u2 := with(someDetails("two"), map[string]any{"login": uniqueLogin("two"), "first_name": "", "middle_name": "", "last_name": "Two",
+			"phone": "123456789012345", "security_group_id": nil, "activated": false, "legal_type": "sole_trader"})
+		u1["id"] = a.register(t, u1, "Passw0rd-1")
+		u2["id"] = a.register(t, u2, "Passw0rd-2")
 		return func(t *testing.T, f form) {
 			list, _ := a.want(t, f, "subuser/list", nil, 0).body["list"].([]any)
 			for _, v := range list {
@@ -313,41 +314,47 @@ var callCases = []callCase{
 	{"subuser/update", each(func(t *testing.T, st *stack, f form) {
 		g1 := st.master.createGroup(t, unique("group"))
 		g2 := st.master.createGroup(t, unique("group"), "employee_update")
-		name := unique("before")
-		id := st.master.register(t, map[string]any{"login": name, "first_name": "Old", "security_group_id": g1}, "sub-password")
-		sub := st.login(t, name, "sub-password")
+		name := uniqueLogin("before")
+		id := st.master.register(t, map[string]any{"login": name, "first_name": "Old", "security_group_id": g1}, subPassword)
+		sub := st.login(t, name, subPassword)
 		created := st.master.find(t, "subuser/list", id)["creation_date"]
 		sub.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "X"}}, 13)
 
-		user := map[string]any{"id": id, "login": unique("after"), "first_name": "New", "middle_name": "Mid",
-			"last_name": "Last", "phone": "4940", "security_group_id": g2, "activated": true,
-			"creation_date": "2001-01-01 00:00:00"}
+		user := with(someDetails(string(f)), map[string]any{"id": id, "login": uniqueLogin("after"), "first_name": "New", "middle_name": "Mid",
+			"last_name": "Last", "phone": "4940123456", "security_group_id": g2, "activated": true,
+			"creation_date": "2001-01-01 00:00:00", "legal_type": "sole_trader"})
 		st.master.want(t, f, "subuser/update", map[string]any{"user": user}, 0)
 		same(t, "updated sub-user", st.master.find(t, "subuser/list", id), with(user, map[string]any{"creation_date": created}))
 		// The new group's rights hold at once, for the session already open.
 		sub.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "X"}}, 0)
-		st.login(t, user["login"].(string), "sub-password")
+		st.login(t, user["login"].(string), subPassword)
 		check(t, "user/auth with the old login", do(t, st.api, formJSON, "user/auth",
-			map[string]any{"login": name, "password": "sub-password"}), 102)
+			map[string]any{"login": name, "password": subPassword}), 102)
+		// Update replaces the whole object: what is left out is emptied,
+		// the legal type back to individual.
+		bare := map[string]any{"id": id, "login": user["login"], "security_group_id": g2}
+		st.master.want(t, f, "subuser/update", map[string]any{"user": bare}, 0)
+		same(t, "sub-user updated with its login alone", st.master.find(t, "subuser/list", id), with(noDetails, with(bare,
+			map[string]any{"first_name": "", "middle_name": "", "last_name": "", "phone": "", "activated": true, "creation_date": created})))
 	})},
 	{"subuser/delete", each(func(t *testing.T, st *stack, f form) {
-		name := unique("doomed")
-		id := st.master.register(t, map[string]any{"login": name}, "sub-password")
-		sub := st.login(t, name, "sub-password")
+		name := uniqueLogin("doomed")
+		id := st.master.register(t, map[string]any{"login": name}, subPassword)
+		sub := st.login(t, name, subPassword)
 		st.master.want(t, f, "subuser/delete", map[string]any{"subuser_id": id}, 0)
 		if got := st.master.find(t, "subuser/list", id); got != nil {
 			t.Errorf("subuser/list after delete still has %v", got)
 		}
 		sub.want(t, formJSON, "user/get_info", nil, 4)
 		check(t, "user/auth of a deleted sub-user", do(t, st.api, formJSON, "user/auth",
-			map[string]any{"login": name, "password": "sub-password"}), 102)
+			map[string]any{"login": name, "password": subPassword}), 102)
 		st.master.want(t, f, "subuser/delete", map[string]any{"subuser_id": id}, 201)
 	})},
 
 	{"subuser/session/create", each(func(t *testing.T, st *stack, f form) {
 		g := st.master.createGroup(t, unique("group"), "employee_update")
-		name := unique("worker")
-		id := st.master.register(t, map[string]any{"login": name, "first_name": "Wen", "security_group_id": g}, "sub-password")
+		name := uniqueLogin("worker")
+		id := st.master.register(t, map[string]any{"login": name, "first_name": "Wen", "security_group_id": g}, subPassword)
 		r := st.master.want(t, f, "subuser/session/create", map[string]any{"subuser_id": id}, 0)
 		h, _ := r.body["hash"].(string)
 		if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(h) || len(r.body) != 2 {
@@ -375,9 +382,9 @@ var callCases = []callCase{
 			t.Errorf("refused subuser/session/create carries a hash: %s", r.raw)
 		}
 		check(t, "user/auth of the deactivated sub-user", do(t, st.api, formJSON, "user/auth",
-			map[string]any{"login": name, "password": "sub-password"}), 11)
+			map[string]any{"login": name, "password": subPassword}), 11)
 
-		stranger := st.newAccount(t).register(t, map[string]any{"login": unique("theirs")}, "sub-password")
+		stranger := st.newAccount(t).register(t, map[string]any{"login": uniqueLogin("theirs")}, subPassword)
 		for _, tt := range []struct {
 			name   string
 			params map[string]any
@@ -406,12 +413,12 @@ var callCases = []callCase{
 		// compare the whole account before and after.
 		m := st.newAccount(t)
 		g := m.createGroup(t, unique("group"), "employee_update")
-		names := []string{unique("one"), unique("two")}
+		names := []string{uniqueLogin("one"), uniqueLogin("two")}
 		var ids []int64
 		var subs []session
 		for _, n := range names {
-			ids = append(ids, m.register(t, map[string]any{"login": n}, "sub-password"))
-			subs = append(subs, st.login(t, n, "sub-password"))
+			ids = append(ids, m.register(t, map[string]any{"login": n}, subPassword))
+			subs = append(subs, st.login(t, n, subPassword))
 		}
 		groupOf := func(id int64) any { return m.find(t, "subuser/list", id)["security_group_id"] }
 		edit := map[string]any{"employee": map[string]any{"first_name": "X"}}
@@ -445,7 +452,7 @@ var callCases = []callCase{
 		m.ok(t, "subuser/security_group/assign", map[string]any{"subuser_ids": ids[:1]})
 
 		theirs := st.newAccount(t)
-		stranger := theirs.register(t, map[string]any{"login": unique("theirs")}, "sub-password")
+		stranger := theirs.register(t, map[string]any{"login": uniqueLogin("theirs")}, subPassword)
 		strangers := theirs.createGroup(t, unique("theirs"))
 		tooMany := make([]int64, 1001)
 		for i := range tooMany {
@@ -485,26 +492,36 @@ var callCases = []callCase{
 
 	{"subuser/security_group/create", each(func(t *testing.T, st *stack, f form) {
 		group := map[string]any{"label": "Dispatch — Nord", "privileges": map[string]any{
-			"rights": []string{"employee_update", "tag_update"}}, "id": 999}
+			"rights": []string{"employee_update", "tag_update"}, "store_period": "12h"}, "id": 999}
 		id := st.master.want(t, f, "subuser/security_group/create", map[string]any{"group": group}, 0).int("id")
 		same(t, "created group", st.master.find(t, "subuser/security_group/list", id), with(group, map[string]any{"id": id}))
 	})},
 	{"subuser/security_group/list", func(t *testing.T, st *stack) func(*testing.T, form) {
 		a := st.newAccount(t)
-		g1 := map[string]any{"label": "Empty", "privileges": map[string]any{"rights": []string{}}}
-		g2 := map[string]any{"label": "Editors", "privileges": map[string]any{"rights": []string{"tracker_update", "employee_update"}}}
+		g1 := map[string]any{"label": "Empty", "privileges": map[string]any{"rights": []string{}, "store_period": ""}}
+		g2 := map[string]any{"label": "Editors", "privileges": map[string]any{"rights": []string{"tracker_update", "employee_update"}, "store_period": "3d"}}
 		g1["id"] = a.ok(t, "subuser/security_group/create", map[string]any{"group": g1}).int("id")
 		g2["id"] = a.ok(t, "subuser/security_group/create", map[string]any{"group": g2}).int("id")
+		// A group without privileges, or without rights, has none.
+		g3 := map[string]any{"label": "No privileges"}
+		g3["id"] = a.ok(t, "subuser/security_group/create", map[string]any{"group": g3}).int("id")
+		g3["privileges"] = map[string]any{"rights": []string{}, "store_period": ""}
+		g4 := map[string]any{"label": "No rights", "privileges": map[string]any{"store_period": "5m"}}
+		g4["id"] = a.ok(t, "subuser/security_group/create", map[string]any{"group": g4}).int("id")
+		g4["privileges"] = map[string]any{"rights": []string{}, "store_period": "5m"}
+		g5 := map[string]any{"label": "Null privileges", "privileges": nil}
+		g5["id"] = a.ok(t, "subuser/security_group/create", map[string]any{"group": g5}).int("id")
+		g5["privileges"] = map[string]any{"rights": []string{}, "store_period": ""}
 		return func(t *testing.T, f form) {
 			list, _ := a.want(t, f, "subuser/security_group/list", nil, 0).body["list"].([]any)
-			same(t, "subuser/security_group/list", list, []any{g1, g2})
+			same(t, "subuser/security_group/list", list, []any{g1, g2, g3, g4, g5})
 		}
 	}},
 	{"subuser/security_group/update", each(func(t *testing.T, st *stack, f form) {
 		g := st.master.createGroup(t, unique("group"), "tag_update")
 		sub := st.subUser(t, st.master, g)
 		sub.want(t, formJSON, "department/create", map[string]any{"department": map[string]any{"label": "D"}}, 13)
-		group := map[string]any{"id": g, "label": "Renamed", "privileges": map[string]any{"rights": []string{"employee_update"}}}
+		group := map[string]any{"id": g, "label": "Renamed", "privileges": map[string]any{"rights": []string{"employee_update"}, "store_period": "1y"}}
 		st.master.want(t, f, "subuser/security_group/update", map[string]any{"group": group}, 0)
 		same(t, "updated group", st.master.find(t, "subuser/security_group/list", g), group)
 		sub.want(t, formJSON, "department/create", map[string]any{"department": map[string]any{"label": "D"}}, 0)

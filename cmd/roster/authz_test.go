@@ -45,17 +45,17 @@ var writeCalls = []writeCall{
 		return map[string]any{"department_id": m.createDepartment(t, map[string]any{"label": "Old"})}
 	}},
 	{"subuser/register", true, true, func(t *testing.T, st *stack, m session) map[string]any {
-		return map[string]any{"user": map[string]any{"login": unique("new")}, "password": "password"}
+		return map[string]any{"user": map[string]any{"login": uniqueLogin("new")}, "password": subPassword}
 	}},
 	{"subuser/update", true, false, func(t *testing.T, st *stack, m session) map[string]any {
-		id := m.register(t, map[string]any{"login": unique("old")}, "password")
-		return map[string]any{"user": map[string]any{"id": id, "login": unique("new")}}
+		id := m.register(t, map[string]any{"login": uniqueLogin("old")}, subPassword)
+		return map[string]any{"user": map[string]any{"id": id, "login": uniqueLogin("new")}}
 	}},
 	{"subuser/delete", true, false, func(t *testing.T, st *stack, m session) map[string]any {
-		return map[string]any{"subuser_id": m.register(t, map[string]any{"login": unique("old")}, "password")}
+		return map[string]any{"subuser_id": m.register(t, map[string]any{"login": uniqueLogin("old")}, subPassword)}
 	}},
 	{"subuser/security_group/assign", true, false, func(t *testing.T, st *stack, m session) map[string]any {
-		id := m.register(t, map[string]any{"login": unique("old")}, "password")
+		id := m.register(t, map[string]any{"login": uniqueLogin("old")}, subPassword)
 		return map[string]any{"group_id": m.createGroup(t, "Target"), "subuser_ids": []int64{id}}
 	}},
 	{"subuser/security_group/create", true, true, func(t *testing.T, st *stack, m session) map[string]any {
@@ -152,8 +152,8 @@ func TestSubUserSessionAuthorization(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		st := newStack(t, b)
 		master := st.master
-		name := unique("target")
-		target := master.register(t, map[string]any{"login": name}, "sub-password")
+		name := uniqueLogin("target")
+		target := master.register(t, map[string]any{"login": name}, subPassword)
 		key, _ := createKey(t, st.api, master.hash, "sessions")
 		editors := master.createGroup(t, "Editors", "employee_update")
 		ended := st.login(t, "admin", st.admin)

@@ -121,12 +121,13 @@ func newCopySource(t *testing.T) *copySource {
 	for a, master := range src.masters {
 		hash := login(t, s.api, master, src.passwords[master])
 		group := ok(t, s.api, "subuser/security_group/create", map[string]any{"hash": hash,
-			"group": map[string]any{"label": "Dispatch " + master, "privileges": map[string]any{"rights": []string{"employee_update", "tag_update"}}}}).int("id")
-		sub := "dispatch." + master
-		src.passwords[sub] = "sub-pass-" + master
+			"group": map[string]any{"label": "Dispatch " + master, "privileges": map[string]any{"rights": []string{"employee_update", "tag_update"},
+				"store_period": strconv.Itoa(a+2) + "m"}}}).int("id")
+		sub := "dispatch." + master + "@example.com"
+		src.passwords[sub] = "Sub-pass-" + master + "1"
 		id := ok(t, s.api, "subuser/register", map[string]any{"hash": hash, "password": src.passwords[sub],
-			"user": map[string]any{"login": sub, "first_name": "Dee", "last_name": "Ispatch", "phone": "4930123",
-				"activated": true, "security_group_id": group}}).int("id")
+			"user": with(someDetails(master), map[string]any{"login": sub, "first_name": "Dee", "last_name": "Ispatch", "phone": "4930123456",
+				"activated": true, "security_group_id": group})}).int("id")
 		src.maxUser = max(src.maxUser, id)
 		var depts []int64
 		for d, label := range []string{"North", "Süd"} {
@@ -242,8 +243,8 @@ func (src *copySource) check(t *testing.T, storeArgs []string) {
 	if id := ok(t, s.api, "department/create", map[string]any{"hash": hash, "department": map[string]any{"label": "New"}}).int("id"); id <= src.maxDepartment {
 		t.Errorf("new department on the copy got id %d, want above %d", id, src.maxDepartment)
 	}
-	if id := ok(t, s.api, "subuser/register", map[string]any{"hash": hash, "password": "new-pass-1",
-		"user": map[string]any{"login": "newcomer", "activated": true}}).int("id"); id <= src.maxUser {
+	if id := ok(t, s.api, "subuser/register", map[string]any{"hash": hash, "password": "New-pass-1",
+		"user": map[string]any{"login": "newcomer@example.com", "activated": true}}).int("id"); id <= src.maxUser {
 		t.Errorf("new sub-user on the copy got id %d, want above %d", id, src.maxUser)
 	}
 	// The old session ends on the copy like any other.

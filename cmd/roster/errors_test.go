@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -172,17 +171,31 @@ func TestErrorCodes(t *testing.T) {
 			d := map[string]any{"label": strings.Repeat("d", 100), "location": map[string]any{"lat": 90, "lng": 180, "address": ""}}
 			d["id"] = st.master.createDepartment(t, d)
 			same(t, "department at every limit", st.master.find(t, "department/list", d["id"].(int64)), d)
+			// 100 rights: the list of sub-user rights, over and over.
+			known := []string{"tracker_update", "tracker_configure", "tracker_set_output", "tracker_register",
+				"tracker_rule_update", "tag_update", "task_update", "form_template_update", "zone_update",
+				"place_update", "places_custom_fields_update", "employee_update", "vehicle_update", "video_monitoring"}
 			rights := []string{}
 			for i := range 100 {
-				rights = append(rights, fmt.Sprintf("right_%d", i))
+				rights = append(rights, known[i%len(known)])
 			}
-			g := map[string]any{"label": strings.Repeat("g", 100), "privileges": map[string]any{"rights": rights}}
+			g := map[string]any{"label": strings.Repeat("g", 100), "privileges": map[string]any{"rights": rights, "store_period": "9999y"}}
 			g["id"] = st.master.ok(t, "subuser/security_group/create", map[string]any{"group": g}).int("id")
 			same(t, "group at every limit", st.master.find(t, "subuser/security_group/list", g["id"].(int64)), g)
-			for _, password := range []string{"123456", strings.Repeat("p", 20)} {
-				login := unique("l") + strings.Repeat("x", 90)
-				login += strings.Repeat("y", 100-len(login))
-				st.master.register(t, map[string]any{"login": login, "first_name": strings.Repeat("f", 100)}, password)
+			for _, password := range []string{"Aa1!aa", "Aa1!" + strings.Repeat("p", 16)} {
+				login := unique("l")
+				login += strings.Repeat("y", 100-len(login)-len("@example.com")) + "@example.com"
+				user := map[string]any{"login": login, "first_name": strings.Repeat("f", 100), "phone": strings.Repeat("9", 15)}
+				for name, max := range map[string]int{"post_country": 100, "post_index": 32, "post_region": 100, "post_city": 100,
+					"post_street_address": 255, "registered_country": 100, "registered_index": 32, "registered_region": 100,
+					"registered_city": 100, "registered_street_address": 255, "state_reg_num": 15, "tin": 32,
+					"legal_name": 255, "iec": 32} {
+					user[name] = strings.Repeat("ü", max)
+				}
+				id := st.master.register(t, user, password)
+				same(t, "sub-user at every limit", st.master.find(t, "subuser/list", id), with(user, map[string]any{
+					"id": id, "activated": true, "middle_name": "", "last_name": "", "legal_type": "individual",
+					"security_group_id": nil, "creation_date": st.master.find(t, "subuser/list", id)["creation_date"]}))
 				st.login(t, login, password)
 			}
 			st.master.want(t, formGET, "employee/list", map[string]any{"filter": strings.Repeat("é", 100)}, 0)
@@ -234,7 +247,7 @@ func TestErrorCodes(t *testing.T) {
 				{"department/delete", map[string]any{"department_id": 1}},
 				{"employee/avatar/assign", map[string]any{"employee_id": 1}},
 				{"subuser/list", nil},
-				{"subuser/register", map[string]any{"user": map[string]any{"login": "x"}, "password": "password"}},
+				{"subuser/register", map[string]any{"user": map[string]any{"login": "x"}, "password": subPassword}},
 				{"subuser/security_group/list", nil},
 				{"subuser/security_group/create", map[string]any{"group": map[string]any{"label": "x", "privileges": map[string]any{"rights": []string{}}}}},
 			} {
@@ -281,13 +294,16 @@ func TestErrorCodes(t *testing.T) {
 
 		t.Run("206 login already in use", func(t *testing.T) {
 			a := quiet
-			taken := unique("taken")
-			id := a.register(t, map[string]any{"login": taken}, "password")
-			other.register(t, map[string]any{"login": unique("mine")}, "password")
+			taken := uniqueLogin("taken")
+			id := a.register(t, map[string]any{"login": taken}, subPassword)
+			other.register(t, map[string]any{"login": uniqueLogin("mine")}, subPassword)
 			before := a.snapshot(t)
 			// Logins are unique across accounts, masters and sub-users.
-			for _, login := range []string{taken, "admin", a.login, other.login, viewer.login} {
-				r := a.want(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": login}, "password": "password"}, 206)
+			// (A master's login need not be an e-mail address, as admin's
+			// is not, and such a login is refused with 7 before it is
+			// looked up.)
+			for _, login := range []string{taken, a.login, other.login, viewer.login} {
+				r := a.want(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": login}, "password": subPassword}, 206)
 				if _, ok := r.body["errors"]; ok {
 					t.Errorf("206 answer %s has an errors list", r.raw)
 				}
@@ -317,7 +333,8 @@ func testInvalidParams(t *testing.T, a session) {
 	id := a.createEmployee(t, map[string]any{"first_name": "Valid"})
 	dept := a.createDepartment(t, map[string]any{"label": "Valid"})
 	group := a.createGroup(t, "Valid")
-	sub := a.register(t, map[string]any{"login": unique("valid")}, "password")
+	subLogin := uniqueLogin("valid")
+	sub := a.register(t, map[string]any{"login": subLogin}, subPassword)
 	emp := func(m map[string]any) map[string]any {
 		return map[string]any{"employee": with(map[string]any{"first_name": "Ann"}, m)}
 	}
@@ -393,30 +410,47 @@ func testInvalidParams(t *testing.T, a session) {
 		{"auth without login", "user/auth", map[string]any{"password": "x"}, []string{"login"}},
 		{"auth without password", "user/auth", map[string]any{"login": "admin"}, []string{"password"}},
 
-		{"password too short", "subuser/register", map[string]any{"user": map[string]any{"login": unique("u")}, "password": "12345"}, []string{"password"}},
-		{"password too long", "subuser/register", map[string]any{"user": map[string]any{"login": unique("u")}, "password": strings.Repeat("p", 21)}, []string{"password"}},
-		{"password missing", "subuser/register", map[string]any{"user": map[string]any{"login": unique("u")}}, []string{"password"}},
-		{"user missing", "subuser/register", map[string]any{"password": "password"}, []string{"user"}},
-		{"login missing", "subuser/register", map[string]any{"user": map[string]any{"first_name": "x"}, "password": "password"}, []string{"user.login"}},
-		{"login with a space", "subuser/register", map[string]any{"user": map[string]any{"login": "a b"}, "password": "password"}, []string{"user.login"}},
-		{"login too long", "subuser/register", map[string]any{"user": map[string]any{"login": strings.Repeat("l", 101)}, "password": "password"}, []string{"user.login"}},
-		{"sub-user phone", "subuser/register", map[string]any{"user": map[string]any{"login": unique("u"), "phone": "+1"}, "password": "password"}, []string{"user.phone"}},
-		{"activated not boolean", "subuser/register", map[string]any{"user": map[string]any{"login": unique("u"), "activated": "yes"}, "password": "password"}, []string{"user.activated"}},
-		{"sub-user group zero", "subuser/update", map[string]any{"user": map[string]any{"id": sub, "login": "x", "security_group_id": 0}}, []string{"user.security_group_id"}},
+		{"password too short", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u")}, "password": "12345"}, []string{"password"}},
+		{"password too long", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u")}, "password": strings.Repeat("p", 21)}, []string{"password"}},
+		{"password missing", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u")}}, []string{"password"}},
+		{"user missing", "subuser/register", map[string]any{"password": subPassword}, []string{"user"}},
+		{"login missing", "subuser/register", map[string]any{"user": map[string]any{"first_name": "x"}, "password": subPassword}, []string{"user.login"}},
+		{"login with a space", "subuser/register", map[string]any{"user": map[string]any{"login": "a b"}, "password": subPassword}, []string{"user.login"}},
+		{"login too long", "subuser/register", map[string]any{"user": map[string]any{"login": strings.Repeat("l", 101)}, "password": subPassword}, []string{"user.login"}},
+		{"sub-user phone", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u"), "phone": "+1"}, "password": subPassword}, []string{"user.phone"}},
+		{"activated not boolean", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u"), "activated": "yes"}, "password": subPassword}, []string{"user.activated"}},
+		{"sub-user group zero", "subuser/update", map[string]any{"user": map[string]any{"id": sub, "login": subLogin, "security_group_id": 0}}, []string{"user.security_group_id"}},
+		{"login not an e-mail address", "subuser/register", map[string]any{"user": map[string]any{"login": unique("plain")}, "password": subPassword}, []string{"user.login"}},
+		{"login changed to one that is not an e-mail address", "subuser/update", map[string]any{"user": map[string]any{"id": sub, "login": unique("plain")}}, []string{"user.login"}},
+		{"sub-user phone too short", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u"), "phone": "123456789"}, "password": subPassword}, []string{"user.phone"}},
+		{"sub-user phone too long", "subuser/update", map[string]any{"user": map[string]any{"id": sub, "login": subLogin, "phone": "1234567890123456"}}, []string{"user.phone"}},
+		{"password without a special character", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u")}, "password": "Passw0rd"}, []string{"password"}},
+		{"password without an upper-case letter", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u")}, "password": "passw0rd!"}, []string{"password"}},
+		{"legal type unknown", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u"), "legal_type": "company"}, "password": subPassword}, []string{"user.legal_type"}},
+		{"legal type empty", "subuser/update", map[string]any{"user": map[string]any{"id": sub, "login": subLogin, "legal_type": ""}}, []string{"user.legal_type"}},
+		{"sub-user details too long", "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("u"),
+			"state_reg_num": strings.Repeat("1", 16), "post_index": strings.Repeat("1", 33), "legal_name": strings.Repeat("x", 256), "tin": 12},
+			"password": subPassword}, []string{"user.post_index", "user.state_reg_num", "user.legal_name"}},
 		{"register all wrong", "subuser/register", map[string]any{"user": map[string]any{"login": "a b", "first_name": long}, "password": "1"},
 			[]string{"password", "user.login", "user.first_name"}},
-		{"update without id", "subuser/update", map[string]any{"user": map[string]any{"login": "x"}}, []string{"user.id"}},
+		{"update without id", "subuser/update", map[string]any{"user": map[string]any{"login": "x@example.com"}}, []string{"user.id"}},
 		{"subuser_id text", "subuser/delete", map[string]any{"subuser_id": "x"}, []string{"subuser_id"}},
 
 		{"admin in a group", "subuser/security_group/create", map[string]any{"group": map[string]any{"label": "A",
 			"privileges": map[string]any{"rights": []string{"employee_update", "admin"}}}}, []string{"group.privileges.rights"}},
+		{"a right Navixy does not list", "subuser/security_group/create", map[string]any{"group": map[string]any{"label": "A",
+			"privileges": map[string]any{"rights": []string{"employee_update", "report_update"}}}}, []string{"group.privileges.rights"}},
+		{"store period without a unit", "subuser/security_group/create", map[string]any{"group": map[string]any{"label": "A",
+			"privileges": map[string]any{"rights": []string{}, "store_period": "30"}}}, []string{"group.privileges.store_period"}},
+		{"store period and rights wrong", "subuser/security_group/update", map[string]any{"group": map[string]any{"id": group, "label": "",
+			"privileges": map[string]any{"rights": []string{"admin"}, "store_period": "1w"}}},
+			[]string{"group.label", "group.privileges.rights", "group.privileges.store_period"}},
 		{"admin in a group by update", "subuser/security_group/update", map[string]any{"group": map[string]any{"id": group, "label": "A",
 			"privileges": map[string]any{"rights": []string{"admin"}}}}, []string{"group.privileges.rights"}},
 		{"not a right name", "subuser/security_group/create", map[string]any{"group": map[string]any{"label": "A",
 			"privileges": map[string]any{"rights": []string{"Employee Update"}}}}, []string{"group.privileges.rights"}},
 		{"rights not strings", "subuser/security_group/create", map[string]any{"group": map[string]any{"label": "A",
 			"privileges": map[string]any{"rights": []int{1}}}}, []string{"group.privileges.rights"}},
-		{"privileges missing", "subuser/security_group/create", map[string]any{"group": map[string]any{"label": "A"}}, []string{"group.privileges"}},
 		{"group label empty", "subuser/security_group/create", map[string]any{"group": map[string]any{"label": "",
 			"privileges": map[string]any{"rights": []string{}}}}, []string{"group.label"}},
 		{"group without id", "subuser/security_group/update", map[string]any{"group": map[string]any{"label": "A",
@@ -468,9 +502,9 @@ func testNotFound(t *testing.T, mine, other session) {
 	theirEmployee := other.createEmployee(t, map[string]any{"first_name": "Theirs"})
 	theirDept := other.createDepartment(t, map[string]any{"label": "Theirs"})
 	theirGroup := other.createGroup(t, "Theirs")
-	theirSub := other.register(t, map[string]any{"login": unique("theirs")}, "password")
+	theirSub := other.register(t, map[string]any{"login": uniqueLogin("theirs")}, subPassword)
 	myEmployee := mine.createEmployee(t, map[string]any{"first_name": "Mine"})
-	mySub := mine.register(t, map[string]any{"login": unique("mine")}, "password")
+	mySub := mine.register(t, map[string]any{"login": uniqueLogin("mine")}, subPassword)
 	const missing = 987654
 	theirs := other.snapshot(t)
 	before := mine.snapshot(t)
@@ -490,11 +524,11 @@ func testNotFound(t *testing.T, mine, other session) {
 		}, theirDept},
 		{"department/delete", func(id int64) map[string]any { return map[string]any{"department_id": id} }, theirDept},
 		{"subuser/update", func(id int64) map[string]any {
-			return map[string]any{"user": map[string]any{"id": id, "login": unique("x")}}
+			return map[string]any{"user": map[string]any{"id": id, "login": uniqueLogin("x")}}
 		}, theirSub},
 		{"subuser/delete", func(id int64) map[string]any { return map[string]any{"subuser_id": id} }, theirSub},
 		{"subuser/update", func(id int64) map[string]any {
-			return map[string]any{"user": map[string]any{"id": id, "login": unique("x")}}
+			return map[string]any{"user": map[string]any{"id": id, "login": uniqueLogin("x")}}
 		}, other.userID(t)},
 		{"subuser/delete", func(id int64) map[string]any { return map[string]any{"subuser_id": id} }, other.userID(t)},
 		{"subuser/delete", func(id int64) map[string]any { return map[string]any{"subuser_id": id} }, 1},
@@ -509,10 +543,10 @@ func testNotFound(t *testing.T, mine, other session) {
 			return map[string]any{"employee": map[string]any{"id": myEmployee, "first_name": "X", "department_id": id}}
 		}, theirDept},
 		{"subuser/register", func(id int64) map[string]any {
-			return map[string]any{"user": map[string]any{"login": unique("x"), "security_group_id": id}, "password": "password"}
+			return map[string]any{"user": map[string]any{"login": uniqueLogin("x"), "security_group_id": id}, "password": subPassword}
 		}, theirGroup},
 		{"subuser/update", func(id int64) map[string]any {
-			return map[string]any{"user": map[string]any{"id": mySub, "login": unique("x"), "security_group_id": id}}
+			return map[string]any{"user": map[string]any{"id": mySub, "login": uniqueLogin("x"), "security_group_id": id}}
 		}, theirGroup},
 	} {
 		for _, f := range plainForms {

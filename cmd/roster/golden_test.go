@@ -166,7 +166,7 @@ var goldenScenarios = map[string][]goldenStep{
 	"sub-users": {
 		okStep("subuser/security_group/create", func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "subuser/security_group/create", map[string]any{"group": map[string]any{
-				"label": "Dispatch", "privileges": map[string]any{"rights": []string{"tracker_update", "employee_update"}}}})
+				"label": "Dispatch", "privileges": map[string]any{"rights": []string{"tracker_update", "employee_update"}, "store_period": "30d"}}})
 		}),
 		failStep("subuser/security_group/create", 7, func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "subuser/security_group/create", map[string]any{"group": map[string]any{
@@ -174,7 +174,7 @@ var goldenScenarios = map[string][]goldenStep{
 		}),
 		okStep("subuser/security_group/update", func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "subuser/security_group/update", map[string]any{"group": map[string]any{
-				"id": 1, "label": "Dispatchers", "privileges": map[string]any{"rights": []string{"tracker_update", "employee_update"}}}})
+				"id": 1, "label": "Dispatchers", "privileges": map[string]any{"rights": []string{"tracker_update", "employee_update"}, "store_period": "1y"}}})
 		}),
 		failStep("subuser/security_group/update", 201, func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "subuser/security_group/update", map[string]any{"group": map[string]any{
@@ -182,30 +182,35 @@ var goldenScenarios = map[string][]goldenStep{
 		}),
 		okStep("subuser/register", func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{
-				"login": "dispatcher", "first_name": "Zoë", "middle_name": "Ann", "last_name": "Ng", "phone": "4930123",
-				"security_group_id": 1}, "password": "sub-password"})
+				"login": "dispatcher@example.com", "first_name": "Zoë", "middle_name": "Ann", "last_name": "Ng", "phone": "4930123456",
+				"legal_type": "sole_trader", "post_country": "Norge", "post_index": "0150", "post_region": "Oslo",
+				"post_city": "Oslo", "post_street_address": "Karl Johans gate 1", "registered_country": "Norge",
+				"registered_index": "5003", "registered_region": "Vestland", "registered_city": "Bergen",
+				"registered_street_address": "Bryggen 2", "state_reg_num": "987654321", "tin": "NO987654321MVA",
+				"legal_name": "Zoë Ng ENK", "iec": "", "security_group_id": 1}, "password": subPassword})
 		}),
 		failStep("subuser/register", 7, func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{
-				"login": "two words", "phone": "+49"}, "password": "short"})
+				"login": "two words", "phone": "493012345", "legal_type": "company", "state_reg_num": "1234567890123456"},
+				"password": "password"})
 		}),
 		okStep("user/get_info", func(t *testing.T, st *stack) result {
-			return st.login(t, "dispatcher", "sub-password").do(t, formJSON, "user/get_info", nil)
+			return st.login(t, "dispatcher@example.com", subPassword).do(t, formJSON, "user/get_info", nil)
 		}),
 		okStep("subuser/list", func(t *testing.T, st *stack) result {
-			st.master.register(t, map[string]any{"login": "viewer", "activated": false}, "sub-password")
+			st.master.register(t, map[string]any{"login": "viewer@example.com", "activated": false}, subPassword)
 			return st.master.do(t, formJSON, "subuser/list", nil)
 		}),
 		failStep("subuser/list", 13, func(t *testing.T, st *stack) result {
-			return st.login(t, "dispatcher", "sub-password").do(t, formJSON, "subuser/list", nil)
+			return st.login(t, "dispatcher@example.com", subPassword).do(t, formJSON, "subuser/list", nil)
 		}),
 		okStep("subuser/update", func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "subuser/update", map[string]any{"user": map[string]any{
-				"id": 3, "login": "viewer2", "first_name": "Vic", "activated": true}})
+				"id": 3, "login": "viewer2@example.com", "first_name": "Vic", "activated": true}})
 		}),
 		failStep("subuser/update", 206, func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "subuser/update", map[string]any{"user": map[string]any{
-				"id": 3, "login": "dispatcher"}})
+				"id": 3, "login": "dispatcher@example.com"}})
 		}),
 		okStep("subuser/session/create", func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "subuser/session/create", map[string]any{"subuser_id": 2})
@@ -214,9 +219,9 @@ var goldenScenarios = map[string][]goldenStep{
 			return st.master.do(t, formJSON, "subuser/session/create", map[string]any{"subuser_id": 99})
 		}),
 		{call: "subuser/session/create", file: "subuser_session_create.deactivated.err", code: 11, do: func(t *testing.T, st *stack) result {
-			st.master.ok(t, "subuser/update", map[string]any{"user": map[string]any{"id": 3, "login": "viewer2", "activated": false}})
+			st.master.ok(t, "subuser/update", map[string]any{"user": map[string]any{"id": 3, "login": "viewer2@example.com", "activated": false}})
 			r := st.master.do(t, formJSON, "subuser/session/create", map[string]any{"subuser_id": 3})
-			st.master.ok(t, "subuser/update", map[string]any{"user": map[string]any{"id": 3, "login": "viewer2", "first_name": "Vic", "activated": true}})
+			st.master.ok(t, "subuser/update", map[string]any{"user": map[string]any{"id": 3, "login": "viewer2@example.com", "first_name": "Vic", "activated": true}})
 			return r
 		}},
 		okStep("subuser/security_group/assign", func(t *testing.T, st *stack) result {
@@ -230,6 +235,7 @@ var goldenScenarios = map[string][]goldenStep{
 		}},
 		okStep("subuser/security_group/list", func(t *testing.T, st *stack) result {
 			st.master.createGroup(t, "Viewers")
+			st.master.ok(t, "subuser/security_group/create", map[string]any{"group": map[string]any{"label": "Guests"}})
 			return st.master.do(t, formJSON, "subuser/security_group/list", nil)
 		}),
 		failStep("subuser/security_group/list", 4, func(t *testing.T, st *stack) result {

@@ -195,9 +195,9 @@ func TestAPIKeyQuota(t *testing.T) {
 func TestAPIKeyAccounts(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s, hash := keyServer(t, b)
-		ok(t, s.api, "subuser/register", map[string]any{"hash": hash, "password": "sub-password",
-			"user": map[string]any{"login": "dispatcher", "first_name": "Zoë"}})
-		sub := login(t, s.api, "dispatcher", "sub-password")
+		ok(t, s.api, "subuser/register", map[string]any{"hash": hash, "password": subPassword,
+			"user": map[string]any{"login": "dispatcher@example.com", "first_name": "Zoë"}})
+		sub := login(t, s.api, "dispatcher@example.com", subPassword)
 		for _, call := range []string{"api/key/create", "api/key/list", "api/key/delete"} {
 			for _, f := range plainForms {
 				if r := do(t, s.api, f, call, map[string]any{"hash": sub, "key_id": 1}); r.code() != 13 || r.status != 403 {

@@ -131,34 +131,34 @@ func TestCORS(t *testing.T) {
 // another account is not affected.
 func TestLoginTakenThrottle(t *testing.T) {
 	st := newStack(t, backends()[0])
-	prober, other := st.newAccount(t), st.newAccount(t)
+	prober, other, owner := st.newAccount(t), st.newAccount(t), st.newAccount(t)
 	var mine int64
 	var mineLogin string
 	for range 3 {
-		mineLogin = unique("mine")
-		mine = prober.register(t, map[string]any{"login": mineLogin}, "password")
+		mineLogin = uniqueLogin("mine")
+		mine = prober.register(t, map[string]any{"login": mineLogin}, subPassword)
 	}
 	codes := map[int]int{}
 	for range 12 {
-		r := prober.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": "admin"}, "password": "password"})
+		r := prober.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": owner.login}, "password": subPassword})
 		codes[r.code()]++
 	}
 	if codes[206] != 10 || codes[15] != 2 {
 		t.Errorf("12 registrations of a taken login: codes %v, want ten 206 then 15s", codes)
 	}
-	r := prober.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": unique("free")}, "password": "password"})
+	r := prober.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": uniqueLogin("free")}, "password": subPassword})
 	check(t, "a free login from the throttled account", r, 15)
 	if r.header.Get("Retry-After") == "" {
 		t.Errorf("a throttled registration has no Retry-After")
 	}
 	check(t, "renaming a sub-user from the throttled account", prober.do(t, formJSON, "subuser/update",
-		map[string]any{"user": map[string]any{"id": mine, "login": unique("renamed")}}), 15)
+		map[string]any{"user": map[string]any{"id": mine, "login": uniqueLogin("renamed")}}), 15)
 	// An update that keeps the login cannot tell anything: the throttled
 	// master can still deactivate its sub-user.
 	check(t, "deactivating a sub-user from the throttled account", prober.do(t, formJSON, "subuser/update",
 		map[string]any{"user": map[string]any{"id": mine, "login": mineLogin, "activated": false}}), 0)
 	check(t, "a taken login from another account", other.do(t, formJSON, "subuser/register",
-		map[string]any{"user": map[string]any{"login": "admin"}, "password": "password"}), 206)
+		map[string]any{"user": map[string]any{"login": owner.login}, "password": subPassword}), 206)
 }
 
 // TestMemoryLimitTooSmall: a --memory-limit that leaves too little for a

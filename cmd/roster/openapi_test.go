@@ -231,7 +231,8 @@ func TestOpenAPI(t *testing.T) {
 
 	// Sub-users and groups.
 	g := c.call(formJSON, "subuser/security_group/create", map[string]any{"hash": hash,
-		"group": map[string]any{"label": "Dispatch", "privileges": map[string]any{"rights": []string{"employee_update"}}}}).int("id")
+		"group": map[string]any{"label": "Dispatch", "privileges": map[string]any{"rights": []string{"employee_update"}, "store_period": "2h"}}}).int("id")
+	c.call(formURL, "subuser/security_group/create", map[string]any{"hash": hash, "group": map[string]any{"label": "Guests"}})
 	c.call(formJSON, "subuser/security_group/create", map[string]any{"hash": hash,
 		"group": map[string]any{"label": "Admins", "privileges": map[string]any{"rights": []string{"admin"}}}})
 	c.call(formGET, "subuser/security_group/list", map[string]any{"hash": hash})
@@ -239,14 +240,15 @@ func TestOpenAPI(t *testing.T) {
 		"group": map[string]any{"id": g, "label": "Dispatchers", "privileges": map[string]any{"rights": []string{}}}})
 	c.call(formURL, "subuser/security_group/update", map[string]any{"hash": hash,
 		"group": map[string]any{"id": 99999, "label": "None", "privileges": map[string]any{"rights": []string{}}}})
-	sub := c.call(formJSON, "subuser/register", map[string]any{"hash": hash, "password": "sub-password",
-		"user": map[string]any{"login": "dispatcher", "first_name": "Zoë", "security_group_id": g}}).int("id")
-	c.call(formJSON, "subuser/register", map[string]any{"hash": hash, "password": "sub-password",
-		"user": map[string]any{"login": "dispatcher"}})
+	sub := c.call(formJSON, "subuser/register", map[string]any{"hash": hash, "password": subPassword,
+		"user": map[string]any{"login": "dispatcher@example.com", "first_name": "Zoë", "security_group_id": g, "legal_type": "legal_entity",
+			"legal_name": "Zoë AS", "state_reg_num": "123456789", "post_country": "Norge", "phone": "4791234567"}}).int("id")
+	c.call(formJSON, "subuser/register", map[string]any{"hash": hash, "password": subPassword,
+		"user": map[string]any{"login": "dispatcher@example.com"}})
 	c.call(formJSON, "subuser/register", map[string]any{"hash": hash, "password": "short", "user": map[string]any{"login": "x y"}})
 	c.call(formGET, "subuser/list", map[string]any{"hash": hash})
-	c.call(formJSON, "subuser/update", map[string]any{"hash": hash, "user": map[string]any{"id": sub, "login": "dispatcher", "last_name": "Ng", "security_group_id": g}})
-	c.call(formJSON, "subuser/update", map[string]any{"hash": hash, "user": map[string]any{"id": 99999, "login": "nobody"}})
+	c.call(formJSON, "subuser/update", map[string]any{"hash": hash, "user": map[string]any{"id": sub, "login": "dispatcher@example.com", "last_name": "Ng", "security_group_id": g}})
+	c.call(formJSON, "subuser/update", map[string]any{"hash": hash, "user": map[string]any{"id": 99999, "login": "nobody@example.com"}})
 	c.call(formJSON, "subuser/security_group/assign", map[string]any{"hash": hash, "group_id": g, "subuser_ids": []int64{sub}})
 	c.call(formJSON, "subuser/security_group/assign", map[string]any{"hash": hash, "group_id": nil, "subuser_ids": []int64{sub}})
 	c.call(formGET, "subuser/security_group/assign", map[string]any{"hash": hash, "subuser_ids": []int64{99999}})
@@ -254,10 +256,10 @@ func TestOpenAPI(t *testing.T) {
 	c.call(formJSON, "subuser/session/create", map[string]any{"hash": hash, "subuser_id": sub})
 	c.call(formGET, "subuser/session/create", map[string]any{"hash": hash, "subuser_id": 99999})
 	c.call(formJSON, "subuser/session/create", map[string]any{"hash": hash})
-	idle := c.call(formJSON, "subuser/register", map[string]any{"hash": hash, "password": "sub-password",
-		"user": map[string]any{"login": "idle", "activated": false}}).int("id")
+	idle := c.call(formJSON, "subuser/register", map[string]any{"hash": hash, "password": subPassword,
+		"user": map[string]any{"login": "idle@example.com", "activated": false}}).int("id")
 	c.call(formJSON, "subuser/session/create", map[string]any{"hash": hash, "subuser_id": idle})
-	subHash := c.call(formJSON, "user/auth", map[string]any{"login": "dispatcher", "password": "sub-password"}).body["hash"].(string)
+	subHash := c.call(formJSON, "user/auth", map[string]any{"login": "dispatcher@example.com", "password": subPassword}).body["hash"].(string)
 	c.call(formJSON, "user/get_info", map[string]any{"hash": subHash})
 	c.call(formJSON, "subuser/list", map[string]any{"hash": subHash})
 	c.call(formJSON, "subuser/session/create", map[string]any{"hash": subHash, "subuser_id": sub})

@@ -149,6 +149,9 @@ func checkLog(t *testing.T, p *proctest.Proc) {
 	}
 }
 
+// restartPassword is every registered sub-user's password.
+const restartPassword = "Sub-pw-1"
+
 // subUserView is the part of a sub-user object the test writes and reads.
 type subUserView struct {
 	ID              int64  `json:"id"`
@@ -635,11 +638,11 @@ func (c *restartClient) next() writeOp {
 					return w
 				}}
 		case 9:
-			login := c.tag("s")
+			login := c.tag("s") + "@example.com"
 			u := subUserView{Login: login, FirstName: restartNames[r.IntN(len(restartNames))], LastName: "Sub",
-				Phone: fmt.Sprint(r.IntN(1000)), Activated: r.IntN(4) > 0}
+				Phone: fmt.Sprint(4900000000 + r.IntN(1000)), Activated: r.IntN(4) > 0}
 			return writeOp{name: "register sub-user", call: "subuser/register",
-				params: map[string]any{"user": u, "password": "sub-pw-" + login},
+				params: map[string]any{"user": u, "password": restartPassword},
 				apply: func(w world, answer map[string]any) world {
 					u.ID = answerID(answer)
 					w.subs[login] = u
@@ -709,7 +712,7 @@ func testKillRestart(t *testing.T, bin string, in install) {
 				continue
 			}
 			a := &restartClient{api: srv.API, http: c.http}
-			answer, err := a.send(writeOp{call: "user/auth", params: map[string]any{"login": s.Login, "password": "sub-pw-" + s.Login}})
+			answer, err := a.send(writeOp{call: "user/auth", params: map[string]any{"login": s.Login, "password": restartPassword}})
 			if err != nil || answer["success"] != true {
 				t.Errorf("user/auth as %s after the kills = %v, %v, want success", s.Login, answer, err)
 			}

@@ -17,16 +17,16 @@ func TestAccountRules(t *testing.T) {
 
 		t.Run("a deactivated sub-user cannot sign in and its sessions end", func(t *testing.T) {
 			t.Parallel()
-			name := unique("worker")
-			id := st.master.register(t, map[string]any{"login": name}, "sub-password")
-			sub := st.login(t, name, "sub-password")
-			other := st.login(t, name, "sub-password")
+			name := uniqueLogin("worker")
+			id := st.master.register(t, map[string]any{"login": name}, subPassword)
+			sub := st.login(t, name, subPassword)
+			other := st.login(t, name, subPassword)
 			st.master.ok(t, "subuser/update", map[string]any{"user": map[string]any{"id": id, "login": name, "activated": false}})
 			sub.want(t, formJSON, "user/get_info", nil, 4)
 			other.want(t, formGET, "employee/list", nil, 4)
 			for _, f := range plainForms {
 				check(t, string(f)+" user/auth of a deactivated sub-user",
-					do(t, st.api, f, "user/auth", map[string]any{"login": name, "password": "sub-password"}), 11)
+					do(t, st.api, f, "user/auth", map[string]any{"login": name, "password": subPassword}), 11)
 			}
 			// A wrong password says nothing of the account's state.
 			check(t, "user/auth of a deactivated sub-user with a wrong password",
@@ -35,13 +35,13 @@ func TestAccountRules(t *testing.T) {
 				t.Errorf("activated after deactivation = %v, want false", got)
 			}
 			st.master.ok(t, "subuser/update", map[string]any{"user": map[string]any{"id": id, "login": name, "activated": true}})
-			st.login(t, name, "sub-password").want(t, formJSON, "user/get_info", nil, 0)
+			st.login(t, name, subPassword).want(t, formJSON, "user/get_info", nil, 0)
 
 			// Registered deactivated: no sign-in from the start.
-			name = unique("dormant")
-			st.master.register(t, map[string]any{"login": name, "activated": false}, "sub-password")
+			name = uniqueLogin("dormant")
+			st.master.register(t, map[string]any{"login": name, "activated": false}, subPassword)
 			check(t, "user/auth of a sub-user registered deactivated",
-				do(t, st.api, formJSON, "user/auth", map[string]any{"login": name, "password": "sub-password"}), 11)
+				do(t, st.api, formJSON, "user/auth", map[string]any{"login": name, "password": subPassword}), 11)
 		})
 
 		t.Run("deleting a security group puts its sub-users in the default group", func(t *testing.T) {
@@ -146,13 +146,13 @@ func TestAccountRules(t *testing.T) {
 		t.Run("registers racing for one login: one wins", func(t *testing.T) {
 			t.Parallel()
 			a := st.newAccount(t)
-			name := unique("contested")
+			name := uniqueLogin("contested")
 			const n = 4
 			codes := make([]int, n)
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {
-					r := a.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": name}, "password": "sub-password"})
+					r := a.do(t, formJSON, "subuser/register", map[string]any{"user": map[string]any{"login": name}, "password": subPassword})
 					codes[i] = r.code()
 					if r.code() != 0 {
 						check(t, "a losing register", r, 206)
@@ -168,8 +168,8 @@ func TestAccountRules(t *testing.T) {
 		t.Run("a security group deleted while a sub-user joins it", func(t *testing.T) {
 			t.Parallel()
 			a := st.newAccount(t)
-			name := unique("joiner")
-			id := a.register(t, map[string]any{"login": name}, "sub-password")
+			name := uniqueLogin("joiner")
+			id := a.register(t, map[string]any{"login": name}, subPassword)
 			for range 20 {
 				g := a.createGroup(t, "Short-lived", "employee_update")
 				var update, del result

@@ -95,6 +95,38 @@ var seq atomic.Int64
 
 func unique(prefix string) string { return fmt.Sprintf("%s%d", prefix, seq.Add(1)) }
 
+// uniqueLogin is a unique sub-user login: an e-mail address.
+func uniqueLogin(prefix string) string { return unique(prefix) + "@example.com" }
+
+// noDetails are the legal and address fields of a user who was never
+// given any, as the API answers them.
+var noDetails = map[string]any{"legal_type": "individual", "post_country": "", "post_index": "", "post_region": "",
+	"post_city": "", "post_street_address": "", "registered_country": "", "registered_index": "",
+	"registered_region": "", "registered_city": "", "registered_street_address": "", "state_reg_num": "",
+	"tin": "", "legal_name": "", "iec": ""}
+
+// someDetails are legal and address fields with every one set, distinct
+// from the others and marked with tag.
+func someDetails(tag string) map[string]any {
+	return map[string]any{"legal_type": "legal_entity", "post_country": "Deutschland " + tag, "post_index": "10178",
+		"post_region": "Berlin " + tag, "post_city": "Berlin", "post_street_address": "Alexanderplatz 1, " + tag,
+		"registered_country": "Österreich", "registered_index": "A-1010", "registered_region": "Wien",
+		"registered_city": "Wien " + tag, "registered_street_address": "Stephansplatz 3", "state_reg_num": "HRB 123456",
+		"tin": "DE123456789", "legal_name": "Zoë & Söhne GmbH " + tag, "iec": "770101001"}
+}
+
+// infoDetails are the fields of details that user/get_info's user_info
+// shows (all but state_reg_num).
+func infoDetails(details map[string]any) map[string]any {
+	out := maps.Clone(details)
+	delete(out, "state_reg_num")
+	return out
+}
+
+// subPassword is a password a sub-user may have: it holds an upper-case
+// and a lower-case letter, a digit and a special character.
+const subPassword = "Sub-passw0rd"
+
 // stack is a running server on a fresh installation of one backend, with
 // the store flags that reach it, so that operator commands and the test's
 // own database connection can work beside it.
@@ -132,10 +164,11 @@ func (st *stack) login(t *testing.T, user, password string) session {
 }
 
 // newAccount creates another master user with `roster user create` on the
-// same stores, and signs in as it.
+// same stores, and signs in as it. Its login is an e-mail address, which a
+// sub-user's login may clash with.
 func (st *stack) newAccount(t *testing.T) session {
 	t.Helper()
-	name, password := unique("account"), "account-password"
+	name, password := uniqueLogin("account"), "account-password"
 	args := append([]string{"user", "create", "--login", name, "--password", password}, st.stores...)
 	var out bytes.Buffer
 	if err := run(t.Context(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
@@ -148,9 +181,9 @@ func (st *stack) newAccount(t *testing.T) session {
 // group (nil: the default group), and signs in as it.
 func (st *stack) subUser(t *testing.T, master session, group any) session {
 	t.Helper()
-	name := unique("sub")
-	master.register(t, map[string]any{"login": name, "security_group_id": group}, "sub-password")
-	return st.login(t, name, "sub-password")
+	name := uniqueLogin("sub")
+	master.register(t, map[string]any{"login": name, "security_group_id": group}, subPassword)
+	return st.login(t, name, subPassword)
 }
 
 // sqlDB opens the stack's database directly, as an operator would.

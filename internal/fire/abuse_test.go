@@ -318,9 +318,9 @@ func abuseCases(t *testing.T, api, base, hash string, id int64, avatarName strin
 			case c.object == "group":
 				obj = `{"label":"` + invalid + `","privileges":{"rights":[]}}`
 			case c.object == "user" && c.param != "login":
-				obj = `{"login":"newlogin","` + c.param + `":"` + invalid + `"}`
+				obj = `{"login":"newlogin@example.com","` + c.param + `":"` + invalid + `"}`
 			}
-			body = "hash=" + hash + "&password=secret1&" + c.object + "=" + url.QueryEscape(obj)
+			body = "hash=" + hash + "&password=Secret-1&" + c.object + "=" + url.QueryEscape(obj)
 		}
 		cases = append(cases, abuseCase{name: "invalid UTF-8 in " + c.call + " " + c.param,
 			req: formReq(c.call, body), status: bad, code: []int{5, 7}, within: quick})
@@ -464,7 +464,7 @@ func populate(t *testing.T, ctx context.Context, c *client, base string) (int64,
 	dept := c.must(t, "department/create", map[string]any{"department": map[string]any{"label": "Depot"}}).body["id"]
 	id := int64(c.must(t, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Ann", "last_name": "Lee", "department_id": dept}}).body["id"].(float64))
 	group := c.must(t, "subuser/security_group/create", map[string]any{"group": map[string]any{"label": "Editors", "privileges": map[string]any{"rights": []string{"employee_update"}}}}).body["id"]
-	c.must(t, "subuser/register", map[string]any{"user": map[string]any{"login": "editor", "first_name": "Ed", "security_group_id": group, "activated": true}, "password": "editor-pass"})
+	c.must(t, "subuser/register", map[string]any{"user": map[string]any{"login": "editor@example.com", "first_name": "Ed", "security_group_id": group, "activated": true}, "password": "Editor-pass1"})
 	r, err := c.upload(ctx, id, corpus(t, "baseline.jpg"), "image/jpeg")
 	if err != nil || r.code() != 0 {
 		t.Fatalf("upload = %v %v", r, err)
@@ -549,7 +549,7 @@ func TestAbuse(t *testing.T) {
 			t.Fatalf("the server died:\n%s", p.Stderr())
 		}
 		// A hundred odd requests logged, and never a secret among them.
-		for _, secret := range []string{c.hash, adminPassword, "editor-pass"} {
+		for _, secret := range []string{c.hash, adminPassword, "Editor-pass1"} {
 			if strings.Contains(p.Stderr(), secret) {
 				t.Errorf("the log holds a secret (%.6s…)", secret)
 			}
@@ -742,7 +742,7 @@ func TestInjectionStoredVerbatim(t *testing.T) {
 			}
 			c.must(t, "department/create", map[string]any{"department": map[string]any{"label": inj}})
 			group := c.must(t, "subuser/security_group/create", map[string]any{"group": map[string]any{"label": inj, "privileges": map[string]any{"rights": []string{}}}}).body["id"]
-			c.must(t, "subuser/register", map[string]any{"user": map[string]any{"login": fmt.Sprintf("inj%d", len(ids)), "first_name": inj, "last_name": inj, "middle_name": inj, "security_group_id": group}, "password": "secret-1"})
+			c.must(t, "subuser/register", map[string]any{"user": map[string]any{"login": fmt.Sprintf("inj%d@example.com", len(ids)), "first_name": inj, "last_name": inj, "middle_name": inj, "security_group_id": group}, "password": "Secret-1"})
 			tried += len(limits) + 6
 			for _, l := range []struct{ call, key string }{{"department/list", "label"}, {"subuser/security_group/list", "label"}} {
 				found := false

@@ -50,9 +50,9 @@ func TestPerUserRateLimit(t *testing.T) {
 	if err := admin.signIn(ctx); err != nil {
 		t.Fatal(err)
 	}
-	admin.must(t, "subuser/register", map[string]any{"user": map[string]any{"login": "other", "activated": true}, "password": "other-pass"})
+	admin.must(t, "subuser/register", map[string]any{"user": map[string]any{"login": "other@example.com", "activated": true}, "password": "Other-pass1"})
 	other := clientAt(p.API, "127.0.0.7")
-	r, err := other.call(ctx, "user/auth", map[string]any{"login": "other", "password": "other-pass"})
+	r, err := other.call(ctx, "user/auth", map[string]any{"login": "other@example.com", "password": "Other-pass1"})
 	if err != nil || r.code() != 0 {
 		t.Fatalf("sub-user sign-in = %v %v", r, err)
 	}

@@ -906,3 +906,46 @@ func TestIntegrityCheck(t *testing.T) {
 		conn.Raw(func(any) error { return driver.ErrBadConn })
 	})
 }
+
+// TestSubUserFieldsMigration: a database from before 0007 (the migration
+// undone: its columns dropped and its version forgotten) migrates, and its
+// users and groups read as before plus the defaults of the new fields.
+func TestSubUserFieldsMigration(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		url := b.url(t)
+		db := openDB(t, url)
+		ann := newMaster(t, db, "ann")
+		g := newGroup(t, db, ann, "drivers", roster.RightEmployeeUpdate)
+		sub := newSubUser(t, db, ann, "legacy-login", &g)
+		for _, c := range roster.DetailColumns {
+			if _, err := db.sql.ExecContext(ctx, `ALTER TABLE users DROP COLUMN `+c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, q := range []string{`ALTER TABLE security_groups DROP COLUMN store_period`,
+			`DELETE FROM schema_migrations WHERE version = '0007_subuser_fields'`} {
+			if _, err := db.sql.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+
+		db = openDB(t, url)
+		if applied, files := migrationCount(t, db); applied != files {
+			t.Errorf("%d migrations recorded, want %d", applied, files)
+		}
+		want := roster.User{ID: sub, MasterID: ann, Login: "legacy-login", FirstName: "Sub", Activated: true,
+			SecurityGroupID: &g, CreatedAt: t0, Details: roster.UserDetails{LegalType: roster.DefaultLegalType}}
+		if list, err := db.SubUsers(ctx, ann); err != nil || len(list) != 1 || !equalUser(list[0], want) {
+			t.Errorf("SubUsers() after migrating = %+v, %v, want [%+v]", list, err, want)
+		}
+		if u, err := db.User(ctx, ann); err != nil || u.Details != (roster.UserDetails{LegalType: roster.DefaultLegalType}) {
+			t.Errorf("User(master) after migrating = %+v, %v, want legal type individual", u, err)
+		}
+		if list, err := db.Groups(ctx, ann); err != nil || len(list) != 1 || list[0].StorePeriod != "" ||
+			fmt.Sprint(list[0].Rights) != "[employee_update]" {
+			t.Errorf("Groups() after migrating = %+v, %v, want drivers [employee_update] without a store period", list, err)
+		}
+	})
+}
