@@ -52,7 +52,7 @@ func TestGolden(t *testing.T) {
 				st := newStack(t, b)
 				for _, step := range steps {
 					r := step.do(t, st)
-					if check(t, step.file, r, step.code) {
+					if checkCall(t, step.call, step.file, r, step.code) {
 						golden(t, b, step.file+".golden", r)
 					}
 				}

@@ -102,7 +102,7 @@ func TestAPIKeys(t *testing.T) {
 			req := mustRequest(t, http.MethodPost, s.api+"/"+tt.call, strings.NewReader(`{}`))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "NVX "+key)
-			check(t, tt.call+" with Authorization: NVX <key>", send(t, req), 4)
+			checkCall(t, tt.call, tt.call+" with Authorization: NVX <key>", send(t, req), 4)
 		}
 		ok(t, s.api, "user/get_info", map[string]any{"hash": key})
 		if r := ok(t, s.api, "api/key/list", map[string]any{"hash": hash}); len(r.body["list"].([]any)) != 1 {

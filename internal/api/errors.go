@@ -58,6 +58,24 @@ var statuses = map[int]struct {
 	codeFileTooLarge:   {"File over max size", 413},
 }
 
+// callStatuses are the calls that answer a code with another HTTP status
+// than statuses gives it, as Navixy's current description has them: the
+// API-key calls answer 4 (no session, or an API key where a password
+// session is needed) with 403.
+var callStatuses = map[string]map[int]int{
+	"api/key/create": {codeNoSession: 403},
+	"api/key/list":   {codeNoSession: 403},
+	"api/key/delete": {codeNoSession: 403},
+}
+
+// httpStatus is the HTTP status of code answered by call.
+func httpStatus(call string, code int) int {
+	if st, ok := callStatuses[call][code]; ok {
+		return st
+	}
+	return statuses[code].http
+}
+
 // apiError is an error with its Navixy code, the parameters it names and,
 // for the log only, its cause.
 type apiError struct {

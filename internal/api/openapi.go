@@ -396,7 +396,7 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 	}}
 	byStatus := map[int][]int{}
 	for _, code := range callCodes(c.access, d) {
-		st := statuses[code].http
+		st := httpStatus(c.name, code)
 		byStatus[st] = append(byStatus[st], code)
 	}
 	for st, codes := range byStatus {

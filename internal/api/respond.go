@@ -252,7 +252,7 @@ func (s *Server) failure(r *http.Request, err error) (errorBody, int) {
 	for _, p := range e.params {
 		body.Errors = append(body.Errors, paramError{Parameter: p.Parameter, Error: p.Reason})
 	}
-	return body, st.http
+	return body, httpStatus(info.call, e.code)
 }
 
 // statusClientGone is the status and code recorded for a request whose
