@@ -89,7 +89,7 @@ func populate(t *testing.T, db *sqlstore.DB) installation {
 			if e%2 == 0 {
 				tracker := int64(1<<53 + e)
 				emp.TrackerID = &tracker
-				till, key := "2030-01-31", "hw-key-ß"
+				till, key := "2030-01-31", fmt.Sprintf("hw-key-ß%d", e)
 				emp.DriverLicenseValidTill, emp.HardwareKey = &till, &key
 				emp.DepartmentID = &depts[e%3]
 				emp.Location = &roster.Location{Lat: 89.999999, Lng: 1e-9, Address: "北京"}
