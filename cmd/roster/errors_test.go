@@ -158,10 +158,10 @@ func TestErrorCodes(t *testing.T) {
 				"first_name": strings.Repeat("é", 100), "middle_name": strings.Repeat("ü", 100),
 				"last_name": strings.Repeat("ß", 100), "email": strings.Repeat("a", 88) + "@example.com",
 				"phone": strings.Repeat("9", 32), "driver_license_number": strings.Repeat("N", 32),
-				"driver_license_cats": strings.Repeat("C", 32), "driver_license_valid_till": "2099-12-31",
-				"driver_license_issue_date": "0001-01-01",
-				"hardware_key": strings.Repeat("k", 64), "personnel_number": strings.Repeat("7", 15),
-				"ssn": strings.Repeat("ш", 32), "tracker_id": int64(math.MaxInt64), "tags": tags,
+				"driver_license_cats": strings.Repeat("C", 32), "driver_license_issue_date": "0001-01-01",
+				"driver_license_valid_till": "2099-12-31", "hardware_key": strings.Repeat("k", 64),
+				"personnel_number": strings.Repeat("7", 15), "ssn": strings.Repeat("ш", 32),
+				"tracker_id": int64(math.MaxInt64), "tags": tags,
 				"location": map[string]any{"lat": -90, "lng": -180, "address": strings.Repeat("a", 255), "radius": 1_000_000},
 			}
 			id := st.master.createEmployee(t, e)
