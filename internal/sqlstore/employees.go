@@ -17,21 +17,25 @@ import (
 )
 
 // employeeColumns are the columns scanEmployee reads: the id, the two
-// only the avatar calls write, and employeeFields.
-var employeeColumns = `id, icon_id, avatar_file_name, ` + strings.Join(employeeFields, ", ")
+// only the avatar calls write, and writableFields.
+var employeeColumns = `id, icon_id, avatar_file_name, ` + strings.Join(writableFields, ", ")
 
-// employeeFields are the columns an employee's writable fields are stored
-// in, in the order of employeeArgs and scanEmployee; derivedFields are
+// writableFields are the columns an employee's writable fields are stored
+// in, in the order of writableArgs and scanEmployee; derivedFields are
 // computed from them on every write.
-var employeeFields = []string{"tracker_id", "first_name", "middle_name", "last_name", "email", "phone",
+var writableFields = []string{"tracker_id", "first_name", "middle_name", "last_name", "email", "phone",
 	"driver_license_number", "driver_license_cats", "driver_license_issue_date", "driver_license_valid_till",
 	"hardware_key", "department_id", "location_lat", "location_lng", "location_address", "location_radius",
 	"personnel_number", "ssn", "tags"}
 
 var derivedFields = []string{"search", "wire_head", "wire_tail"}
 
-// employeeArgs are the values of employeeFields for an employee.
-func employeeArgs(e roster.Employee) ([]any, error) {
+// employeeFields are the columns a create or an update writes, in the
+// order of employeeArgs.
+var employeeFields = append(slices.Clone(writableFields), derivedFields...)
+
+// writableArgs are the values of writableFields for an employee.
+func writableArgs(e roster.Employee) ([]any, error) {
 	tags, err := json.Marshal(e.Tags)
 	if err != nil {
 		return nil, err
@@ -496,11 +500,10 @@ func refuseDuplicateKeys(ctx context.Context, tx *sql.Tx) error {
 		"(employee/update), then start this one again: nothing was changed", ErrDuplicateKeys, strings.Join(parts, "; "))
 }
 
-// insertEmployee and updateEmployee take the values of employeeFields and
-// derivedFields (writeArgs), then the account (and, before it, the id for
-// an update).
+// insertEmployee and updateEmployee take employeeArgs, then the account
+// (and, before it, the id for an update).
 var insertEmployee, updateEmployee = func() (string, string) {
-	cols := append(slices.Clone(employeeFields), derivedFields...)
+	cols := employeeFields
 	var marks, sets []string
 	for i, c := range cols {
 		marks = append(marks, fmt.Sprintf("$%d", i+1))
@@ -513,10 +516,9 @@ var insertEmployee, updateEmployee = func() (string, string) {
 			strings.Join(sets, ", "), n+1, n+2)
 }()
 
-// writeArgs are the values of employeeFields and derivedFields for an
-// employee.
-func writeArgs(e roster.Employee) ([]any, error) {
-	args, err := employeeArgs(e)
+// employeeArgs are the values of employeeFields for an employee.
+func employeeArgs(e roster.Employee) ([]any, error) {
+	args, err := writableArgs(e)
 	if err != nil {
 		return nil, err
 	}
@@ -531,8 +533,8 @@ func writeArgs(e roster.Employee) ([]any, error) {
 // account_id, for a program that loads rows in bulk; it must then call
 // RecountEmployees.
 func EmployeeRow(e roster.Employee) (cols []string, vals []any, err error) {
-	vals, err = writeArgs(e)
-	return append(slices.Clone(employeeFields), derivedFields...), vals, err
+	vals, err = employeeArgs(e)
+	return slices.Clone(employeeFields), vals, err
 }
 
 // RecountEmployees sets every account's employee count from its rows.
@@ -549,7 +551,7 @@ const recountEmployees = `UPDATE users SET employee_count =
 // another employee or another employee holds the hardware key; ErrNotFound when the department is not the account's
 // (also when it is deleted while this runs).
 func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employee) (int64, error) {
-	args, err := writeArgs(e)
+	args, err := employeeArgs(e)
 	if err != nil {
 		return 0, err
 	}
@@ -596,7 +598,7 @@ func countEmployees(ctx context.Context, tx *sql.Tx, account int64, delta int) e
 // UpdateEmployee replaces an employee's writable fields; icon_id and
 // avatar_file_name are kept. The errors are CreateEmployee's.
 func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employee) error {
-	args, err := writeArgs(e)
+	args, err := employeeArgs(e)
 	if err != nil {
 		return err
 	}

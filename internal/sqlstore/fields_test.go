@@ -195,7 +195,7 @@ func TestRewriteInBatches(t *testing.T) {
 					e.Location = &roster.Location{Lat: float64(i) / 100, Lng: -1, Address: "a\"b", Radius: int64(i)}
 					e.DriverLicenseIssueDate = ptr("2020-02-02")
 				}
-				args, err := writeArgs(e)
+				args, err := employeeArgs(e)
 				if err != nil {
 					return err
 				}
