@@ -310,7 +310,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		for _, r := range refills {
 			if pending&r.set != 0 {
 				if err := r.fill(ctx, tx); err != nil {
-					return err
+					return fmt.Errorf("recomputing derived columns: %w", err)
 				}
 			}
 		}
