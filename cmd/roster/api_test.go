@@ -575,9 +575,9 @@ var callCases = []callCase{
 		e := map[string]any{
 			"id": id, "tracker_id": seq.Add(1), "first_name": "Émile", "middle_name": "", "last_name": "Zola",
 			"email": "emile@example.org", "phone": "331", "driver_license_number": "X1",
-			"driver_license_cats": "D", "driver_license_valid_till": "2029-02-28", "hardware_key": "ffff",
-			"department_id": d2, "location": map[string]any{"lat": -33.8688, "lng": 151.2093, "address": ""},
-			"personnel_number": "7", "tags": []int64{9},
+			"driver_license_cats": "D", "driver_license_issue_date": "2019-03-01", "driver_license_valid_till": "2029-02-28",
+			"hardware_key": unique("ffff-"), "department_id": d2, // the forms share an account: keys differ "location": map[string]any{"lat": -33.8688, "lng": 151.2093, "address": "", "radius": 40},
+			"personnel_number": "7", "ssn": "", "tags": []int64{9},
 			"icon_id": 5, "avatar_file_name": "ffffffffffffffffffffffffffffffff.png",
 		}
 		st.master.want(t, f, "employee/update", map[string]any{"employee": e}, 0)
