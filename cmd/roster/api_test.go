@@ -27,11 +27,13 @@ func fullEmployee(dept, tracker int64) map[string]any {
 		"phone":                     "4915112345678",
 		"driver_license_number":     "B072RRE2I55",
 		"driver_license_cats":       "A,B,C1",
+		"driver_license_issue_date": "2011-05-31",
 		"driver_license_valid_till": "2031-05-30",
-		"hardware_key":              "a1b2c3d4",
+		"hardware_key":              fmt.Sprintf("a1b2c3d4-%d", tracker), // unique in an account, as the tracker
 		"department_id":             dept,
-		"location":                  map[string]any{"lat": 52.520008, "lng": -13.404954, "address": "Alexanderplatz 1, Berlin"},
+		"location":                  map[string]any{"lat": 52.520008, "lng": -13.404954, "address": "Alexanderplatz 1, Berlin", "radius": 150},
 		"personnel_number":          "HR-0042",
+		"ssn":                       "078-05-1120",
 		"tags":                      []int64{3, 1, 2},
 		"icon_id":                   77,
 		"avatar_file_name":          "0123456789abcdef0123456789abcdef.png",
@@ -40,13 +42,14 @@ func fullEmployee(dept, tracker int64) map[string]any {
 
 // wantEmployee is what reading an employee should give after it was written
 // with the object sent: every writable field as sent (absent ones null or
-// empty), and icon_id and avatar_file_name as the avatar calls left them.
+// empty, a location's radius 0), and icon_id and avatar_file_name as the
+// avatar calls left them.
 func wantEmployee(id int64, sent map[string]any, icon, avatar any) map[string]any {
 	want := map[string]any{
 		"id": id, "tracker_id": nil, "first_name": "", "middle_name": "", "last_name": "", "email": "",
-		"phone": "", "driver_license_number": "", "driver_license_cats": "", "driver_license_valid_till": nil,
-		"hardware_key": nil, "icon_id": icon, "avatar_file_name": avatar, "department_id": nil,
-		"location": nil, "personnel_number": "", "tags": []any{},
+		"phone": "", "driver_license_number": "", "driver_license_cats": "", "driver_license_issue_date": nil,
+		"driver_license_valid_till": nil, "hardware_key": nil, "icon_id": icon, "avatar_file_name": avatar,
+		"department_id": nil, "location": nil, "personnel_number": "", "ssn": "", "tags": []any{},
 	}
 	for k, v := range sent {
 		switch k {
@@ -57,6 +60,28 @@ func wantEmployee(id int64, sent map[string]any, icon, avatar any) map[string]an
 			want[k] = v
 		}
 	}
+	want["location"] = wantLocation(want["location"])
+	return want
+}
+
+// wantLocation is a location as answers give it after it was sent: a
+// radius left out (or null) reads as 0.
+func wantLocation(sent any) any {
+	m, ok := sent.(map[string]any)
+	if !ok {
+		return sent
+	}
+	if m["radius"] == nil {
+		return with(m, map[string]any{"radius": 0})
+	}
+	return m
+}
+
+// wantDepartment is a department as department/list gives it after it was
+// sent.
+func wantDepartment(sent map[string]any) map[string]any {
+	want := with(map[string]any{"location": nil}, sent)
+	want["location"] = wantLocation(want["location"])
 	return want
 }
 
@@ -567,9 +592,9 @@ var callCases = []callCase{
 		e := map[string]any{
 			"id": id, "tracker_id": seq.Add(1), "first_name": "Émile", "middle_name": "", "last_name": "Zola",
 			"email": "emile@example.org", "phone": "331", "driver_license_number": "X1",
-			"driver_license_cats": "D", "driver_license_valid_till": "2029-02-28", "hardware_key": "ffff",
-			"department_id": d2, "location": map[string]any{"lat": -33.8688, "lng": 151.2093, "address": ""},
-			"personnel_number": "7", "tags": []int64{9},
+			"driver_license_cats": "D", "driver_license_issue_date": "2019-03-01", "driver_license_valid_till": "2029-02-28",
+			"hardware_key": unique("ffff-"), "department_id": d2, // the forms share an account: keys differ "location": map[string]any{"lat": -33.8688, "lng": 151.2093, "address": "", "radius": 40},
+			"personnel_number": "7", "ssn": "", "tags": []int64{9},
 			"icon_id": 5, "avatar_file_name": "ffffffffffffffffffffffffffffffff.png",
 		}
 		st.master.want(t, f, "employee/update", map[string]any{"employee": e}, 0)
@@ -603,28 +628,36 @@ var callCases = []callCase{
 
 	{"department/list", func(t *testing.T, st *stack) func(*testing.T, form) {
 		a := st.newAccount(t)
-		d1 := map[string]any{"label": "Nord", "location": map[string]any{"lat": 59.9139, "lng": 10.7522, "address": "Oslo"}}
+		d1 := map[string]any{"label": "Nord", "location": map[string]any{"lat": 59.9139, "lng": 10.7522, "address": "Oslo", "radius": 800}}
 		d2 := map[string]any{"label": "Süd", "location": nil}
+		d3 := map[string]any{"label": "Ost", "location": map[string]any{"lat": 1, "lng": 2, "address": "no radius"}}
 		d1["id"] = a.createDepartment(t, d1)
 		d2["id"] = a.createDepartment(t, d2)
+		d3["id"] = a.createDepartment(t, d3)
 		return func(t *testing.T, f form) {
 			list, _ := a.want(t, f, "department/list", nil, 0).body["list"].([]any)
-			same(t, "department/list", list, []any{d1, d2})
+			same(t, "department/list", list, []any{d1, d2, wantDepartment(d3)})
 		}
 	}},
 	{"department/create", each(func(t *testing.T, st *stack, f form) {
-		d := map[string]any{"label": "Dépôt — Nord", "location": map[string]any{"lat": -90, "lng": 180, "address": "Pole"}, "id": 999}
+		d := map[string]any{"label": "Dépôt — Nord", "location": map[string]any{"lat": -90, "lng": 180, "address": "Pole", "radius": 0}, "id": 999}
 		id := st.master.want(t, f, "department/create", map[string]any{"department": d}, 0).int("id")
 		same(t, "created department", st.master.find(t, "department/list", id), with(d, map[string]any{"id": id}))
+		d = map[string]any{"label": "Null radius", "location": map[string]any{"lat": 1, "lng": 1, "address": "", "radius": nil}}
+		id = st.master.want(t, f, "department/create", map[string]any{"department": d}, 0).int("id")
+		same(t, "created department", st.master.find(t, "department/list", id), wantDepartment(with(d, map[string]any{"id": id})))
 		bare := map[string]any{"label": "Bare"}
 		id = st.master.want(t, f, "department/create", map[string]any{"department": bare}, 0).int("id")
 		same(t, "created department", st.master.find(t, "department/list", id), map[string]any{"id": id, "label": "Bare", "location": nil})
 	})},
 	{"department/update", each(func(t *testing.T, st *stack, f form) {
 		id := st.master.createDepartment(t, map[string]any{"label": "Old", "location": map[string]any{"lat": 1, "lng": 2, "address": "A"}})
-		d := map[string]any{"id": id, "label": "New", "location": map[string]any{"lat": 3.5, "lng": -4.25, "address": "B"}}
+		d := map[string]any{"id": id, "label": "New", "location": map[string]any{"lat": 3.5, "lng": -4.25, "address": "B", "radius": 25}}
 		st.master.want(t, f, "department/update", map[string]any{"department": d}, 0)
 		same(t, "updated department", st.master.find(t, "department/list", id), d)
+		d = map[string]any{"id": id, "label": "New", "location": map[string]any{"lat": 3.5, "lng": -4.25, "address": "B"}}
+		st.master.want(t, f, "department/update", map[string]any{"department": d}, 0)
+		same(t, "department updated without a radius", st.master.find(t, "department/list", id), wantDepartment(d))
 		d = map[string]any{"id": id, "label": "Newer"}
 		st.master.want(t, f, "department/update", map[string]any{"department": d}, 0)
 		same(t, "department updated without location", st.master.find(t, "department/list", id), with(d, map[string]any{"location": nil}))

@@ -133,7 +133,7 @@ func newCopySource(t *testing.T) *copySource {
 		for d, label := range []string{"North", "Süd"} {
 			dept := map[string]any{"label": label}
 			if d == 0 {
-				dept["location"] = map[string]any{"lat": 52.520008, "lng": 13.404954, "address": "Alexanderplatz 1"}
+				dept["location"] = map[string]any{"lat": 52.520008, "lng": 13.404954, "address": "Alexanderplatz 1", "radius": 300}
 			}
 			depts = append(depts, ok(t, s.api, "department/create", map[string]any{"hash": hash, "department": dept}).int("id"))
 		}
@@ -147,9 +147,11 @@ func newCopySource(t *testing.T) *copySource {
 			if e%2 == 0 {
 				emp["tracker_id"] = 1000*a + e + 1
 				emp["driver_license_valid_till"] = "2031-12-31"
+				emp["driver_license_issue_date"] = "2016-02-29"
 				emp["hardware_key"] = "hk-" + strconv.Itoa(e)
 				emp["department_id"] = depts[e%2]
-				emp["location"] = map[string]any{"lat": -33.86882, "lng": 151.209296, "address": "Sydney"}
+				emp["ssn"] = "078-05-112" + strconv.Itoa(e)
+				emp["location"] = map[string]any{"lat": -33.86882, "lng": 151.209296, "address": "Sydney", "radius": 1_000_000 - e}
 			}
 			emps = append(emps, ok(t, s.api, "employee/create", map[string]any{"hash": hash, "employee": emp}).int("id"))
 		}

@@ -157,10 +157,11 @@ func TestErrorCodes(t *testing.T) {
 				"first_name": strings.Repeat("é", 100), "middle_name": strings.Repeat("ü", 100),
 				"last_name": strings.Repeat("ß", 100), "email": strings.Repeat("a", 88) + "@example.com",
 				"phone": strings.Repeat("9", 32), "driver_license_number": strings.Repeat("N", 32),
-				"driver_license_cats": strings.Repeat("C", 32), "driver_license_valid_till": "2099-12-31",
-				"hardware_key": strings.Repeat("k", 64), "personnel_number": strings.Repeat("7", 15),
+				"driver_license_cats": strings.Repeat("C", 32), "driver_license_issue_date": "0001-01-01",
+				"driver_license_valid_till": "2099-12-31", "hardware_key": strings.Repeat("k", 64),
+				"personnel_number": strings.Repeat("7", 15), "ssn": strings.Repeat("ш", 32),
 				"tracker_id": int64(math.MaxInt64), "tags": tags,
-				"location": map[string]any{"lat": -90, "lng": -180, "address": strings.Repeat("a", 255)},
+				"location": map[string]any{"lat": -90, "lng": -180, "address": strings.Repeat("a", 255), "radius": 1_000_000},
 			}
 			id := st.master.createEmployee(t, e)
 			r := st.master.want(t, formJSON, "employee/read", map[string]any{"employee_id": id}, 0)
@@ -168,7 +169,7 @@ func TestErrorCodes(t *testing.T) {
 			if !bytes.Contains(r.raw, []byte(`"tracker_id":9223372036854775807,`)) {
 				t.Errorf("employee/read = %s, want tracker_id 9223372036854775807 exactly", r.raw)
 			}
-			d := map[string]any{"label": strings.Repeat("d", 100), "location": map[string]any{"lat": 90, "lng": 180, "address": ""}}
+			d := map[string]any{"label": strings.Repeat("d", 100), "location": map[string]any{"lat": 90, "lng": 180, "address": "", "radius": 1_000_000}}
 			d["id"] = st.master.createDepartment(t, d)
 			same(t, "department at every limit", st.master.find(t, "department/list", d["id"].(int64)), d)
 			// 100 rights: the list of sub-user rights, over and over.
@@ -368,6 +369,19 @@ func testInvalidParams(t *testing.T, a session) {
 		{"date with time", "employee/create", emp(map[string]any{"driver_license_valid_till": "2030-01-01 00:00:00"}), []string{"employee.driver_license_valid_till"}},
 		{"license too long", "employee/create", emp(map[string]any{"driver_license_number": strings.Repeat("1", 33), "driver_license_cats": strings.Repeat("B", 33)}),
 			[]string{"employee.driver_license_number", "employee.driver_license_cats"}},
+		{"may be empty but not null", "employee/create", emp(map[string]any{"middle_name": nil, "last_name": nil, "email": nil,
+			"phone": nil, "driver_license_number": nil, "driver_license_cats": nil, "personnel_number": nil, "ssn": nil}),
+			[]string{"employee.middle_name", "employee.last_name", "employee.email", "employee.phone", "employee.driver_license_number"}},
+		{"null last_name by update", "employee/update", upd(map[string]any{"last_name": nil}), []string{"employee.last_name"}},
+		{"ssn too long", "employee/create", emp(map[string]any{"ssn": strings.Repeat("1", 33)}), []string{"employee.ssn"}},
+		{"ssn with control characters", "employee/update", upd(map[string]any{"ssn": "12\x0034"}), []string{"employee.ssn"}},
+		{"ssn not a string", "employee/create", emp(map[string]any{"ssn": []int{1}}), []string{"employee.ssn"}},
+		{"bad issue date", "employee/create", emp(map[string]any{"driver_license_issue_date": "2021-02-29"}), []string{"employee.driver_license_issue_date"}},
+		{"issue date in another layout", "employee/update", upd(map[string]any{"driver_license_issue_date": "31.12.2020"}), []string{"employee.driver_license_issue_date"}},
+		{"negative radius", "employee/create", emp(map[string]any{"location": map[string]any{"lat": 1, "lng": 2, "radius": -1}}), []string{"employee.location.radius"}},
+		{"radius too large", "employee/update", upd(map[string]any{"location": map[string]any{"lat": 1, "lng": 2, "radius": 1_000_001}}), []string{"employee.location.radius"}},
+		{"fractional radius", "employee/create", emp(map[string]any{"location": map[string]any{"lat": 1, "lng": 2, "radius": 2.5}}), []string{"employee.location.radius"}},
+		{"radius not a number", "employee/create", emp(map[string]any{"location": map[string]any{"lat": 1, "lng": 2, "radius": "far"}}), []string{"employee.location.radius"}},
 		{"hardware key too long", "employee/create", emp(map[string]any{"hardware_key": strings.Repeat("k", 65)}), []string{"employee.hardware_key"}},
 		{"personnel number too long", "employee/create", emp(map[string]any{"personnel_number": strings.Repeat("1", 16)}), []string{"employee.personnel_number"}},
 		{"latitude", "employee/create", emp(map[string]any{"location": map[string]any{"lat": 90.0001, "lng": 0}}), []string{"employee.location.lat"}},
@@ -402,6 +416,8 @@ func testInvalidParams(t *testing.T, a session) {
 		{"department label too long", "department/create", map[string]any{"department": map[string]any{"label": long}}, []string{"department.label"}},
 		{"department location", "department/update", map[string]any{"department": map[string]any{"id": dept, "label": "x",
 			"location": map[string]any{"lat": -91, "lng": 0}}}, []string{"department.location.lat"}},
+		{"department radius", "department/create", map[string]any{"department": map[string]any{"label": "x",
+			"location": map[string]any{"lat": 1, "lng": 0, "radius": -5}}}, []string{"department.location.radius"}},
 		{"department without id", "department/update", map[string]any{"department": map[string]any{"label": "x"}}, []string{"department.id"}},
 		{"department_id missing", "department/delete", nil, []string{"department_id"}},
 

@@ -260,11 +260,11 @@ var goldenScenarios = map[string][]goldenStep{
 	"employees": {
 		okStep("department/create", func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "department/create", map[string]any{"department": map[string]any{
-				"label": "Nord", "location": map[string]any{"lat": 59.9139, "lng": 10.7522, "address": "Oslo"}}})
+				"label": "Nord", "location": map[string]any{"lat": 59.9139, "lng": 10.7522, "address": "Oslo", "radius": 500}}})
 		}),
 		failStep("department/create", 7, func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "department/create", map[string]any{"department": map[string]any{
-				"label": "", "location": map[string]any{"lat": 91, "lng": 0}}})
+				"label": "", "location": map[string]any{"lat": 91, "lng": 0, "radius": -1}}})
 		}),
 		okStep("department/list", func(t *testing.T, st *stack) result {
 			st.master.createDepartment(t, map[string]any{"label": "Süd"})
@@ -286,9 +286,10 @@ var goldenScenarios = map[string][]goldenStep{
 		}),
 		failStep("employee/create", 7, func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{
-				"first_name": "", "last_name": strings.Repeat("x", 101), "email": "not-an-address",
-				"phone": "+49 30", "driver_license_valid_till": "31.12.2030", "tracker_id": "one",
-				"location": map[string]any{"lat": 90.5, "lng": -181}}})
+				"first_name": "", "middle_name": nil, "last_name": strings.Repeat("x", 101), "email": "not-an-address",
+				"phone": "+49 30", "driver_license_issue_date": "2020-13-01", "driver_license_valid_till": "31.12.2030",
+				"tracker_id": "one", "ssn": strings.Repeat("9", 33),
+				"location": map[string]any{"lat": 90.5, "lng": -181, "radius": 1_000_001}}})
 		}),
 		okStep("employee/avatar/assign", func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "employee/avatar/assign", map[string]any{"employee_id": 1, "icon_id": 3654})

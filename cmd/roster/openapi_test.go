@@ -193,8 +193,11 @@ func TestOpenAPI(t *testing.T) {
 	c.call(formJSON, "department/update", map[string]any{"hash": hash, "department": map[string]any{"id": 99999, "label": "None"}})
 	emp := c.call(formJSON, "employee/create", map[string]any{"hash": hash, "employee": map[string]any{
 		"first_name": "Ann", "last_name": "Lee", "tracker_id": 7, "department_id": dep, "tags": []int{1, 2},
-		"driver_license_valid_till": "2030-01-31", "hardware_key": "k1"}}).int("id")
+		"driver_license_valid_till": "2030-01-31", "hardware_key": "k1", "driver_license_issue_date": "2020-01-31",
+		"ssn": "123", "location": map[string]any{"lat": 1, "lng": 2, "address": "x", "radius": 30}}}).int("id")
 	c.call(formURL, "employee/create", map[string]any{"hash": hash, "employee": map[string]any{"first_name": "Bo", "tracker_id": 7}})
+	c.call(formJSON, "employee/create", map[string]any{"hash": hash, "employee": map[string]any{"first_name": "Bo", "hardware_key": "k1"}})
+	c.call(formJSON, "employee/create", map[string]any{"hash": hash, "employee": map[string]any{"first_name": "Bo", "last_name": nil}})
 	c.call(formGET, "employee/create", map[string]any{"hash": hash, "employee": map[string]any{"first_name": "Cy", "department_id": 99999}})
 	c.call(formMultipart, "employee/create", map[string]any{"hash": hash, "employee": map[string]any{"first_name": ""}})
 	c.call(formGET, "employee/list", map[string]any{"hash": hash, "sort": []string{"last_name=asc"}, "filter": "lee", "limit": 10})
@@ -291,7 +294,7 @@ func TestOpenAPI(t *testing.T) {
 	}
 	for _, want := range []string{"user/auth 102", "user/auth 7", "user/get_info 3", "user/get_info 4", "employee/list 5",
 		"api/key/create 4", "api/key/list 4", "user/session/renew 4", "user/logout 4", "api/key/create 7", "api/key/create 268", "api/key/delete 201", "department/create 7",
-		"department/update 201", "employee/create 247", "employee/create 201", "employee/list 7", "employee/read 201",
+		"department/update 201", "employee/create 247", "employee/create 201", "employee/create 7", "employee/list 7", "employee/read 201",
 		"employee/avatar/assign 201", "employee/avatar/upload 233", "employee/avatar/upload 234",
 		"employee/avatar/upload 271", "employee/avatar/upload 201", "employee/avatar/upload 5",
 		"subuser/security_group/create 7", "subuser/register 206", "subuser/list 13", "subuser/update 201",

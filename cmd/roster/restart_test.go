@@ -500,7 +500,7 @@ func (c *restartClient) employee(tag string) roster.Employee {
 		e.DriverLicenseValidTill = refTo(fmt.Sprintf("20%02d-%02d-%02d", 30+r.IntN(10), 1+r.IntN(12), 1+r.IntN(28)))
 	}
 	if r.IntN(2) == 0 {
-		e.HardwareKey = refTo(fmt.Sprintf("hk-%x", r.Uint32()))
+		e.HardwareKey = refTo(fmt.Sprintf("hk-%s-%x", tag, r.Uint32())) // unique in an account, as its tag
 	}
 	if r.IntN(2) == 0 {
 		e.Location = &roster.Location{Lat: float64(r.IntN(180)-90) + 0.25, Lng: float64(r.IntN(360)-180) + 0.5, Address: "Straße " + fmt.Sprint(r.IntN(99))}

@@ -114,6 +114,54 @@ func TestAccountRules(t *testing.T) {
 			}
 		})
 
+		t.Run("a hardware key belongs to one employee per account", func(t *testing.T) {
+			t.Parallel()
+			a, b := st.newAccount(t), st.newAccount(t)
+			key := unique("ibutton-")
+			first := a.createEmployee(t, map[string]any{"first_name": "First", "hardware_key": key})
+			second := a.createEmployee(t, map[string]any{"first_name": "Second", "hardware_key": key + "-2"})
+			before := a.snapshot(t)
+			for _, f := range plainForms {
+				a.want(t, f, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Third", "hardware_key": key}}, 247)
+				a.want(t, f, "employee/update", map[string]any{"employee": map[string]any{"id": second, "first_name": "Second", "hardware_key": key}}, 247)
+			}
+			if after := a.snapshot(t); after != before {
+				t.Errorf("calls refused with 247 changed the account:\nbefore %s\nafter %s", before, after)
+			}
+			// An employee keeps its own key; another account has its own
+			// keys; a deleted employee's key is free again.
+			a.want(t, formJSON, "employee/update", map[string]any{"employee": map[string]any{"id": first, "first_name": "First!", "hardware_key": key}}, 0)
+			b.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Theirs", "hardware_key": key}}, 0)
+			a.ok(t, "employee/delete", map[string]any{"employee_id": first})
+			a.want(t, formJSON, "employee/update", map[string]any{"employee": map[string]any{"id": second, "first_name": "Second", "hardware_key": key}}, 0)
+			// No key and the empty key are nobody's.
+			for _, none := range []any{nil, "", nil, ""} {
+				a.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Keyless", "hardware_key": none}}, 0)
+			}
+		})
+
+		t.Run("creates racing for one hardware key: one wins", func(t *testing.T) {
+			t.Parallel()
+			a := st.newAccount(t)
+			key := unique("rfid-")
+			const n = 8
+			codes := make([]int, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					r := a.do(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "Racer", "hardware_key": key}})
+					codes[i] = r.code()
+					if r.code() != 0 {
+						check(t, "a losing create", r, 247)
+					}
+				})
+			}
+			wg.Wait()
+			if won := slices.Index(codes, 0); won < 0 || slices.Index(codes[won+1:], 0) >= 0 || a.ok(t, "employee/list", nil).int("count") != 1 {
+				t.Errorf("%d creates with one hardware key answered %v, want one success and 247 for the rest", n, codes)
+			}
+		})
+
 		t.Run("a department deleted while employees join it", func(t *testing.T) {
 			t.Parallel()
 			a := st.newAccount(t)

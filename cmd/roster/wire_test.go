@@ -124,7 +124,7 @@ func TestWire(t *testing.T) {
 			read := st.master.want(t, formJSON, "employee/read", map[string]any{"employee_id": id}, 0)
 			list := st.master.want(t, formJSON, "employee/list", map[string]any{"filter": "Zero"}, 0)
 			for _, raw := range []string{string(read.raw), string(list.raw)} {
-				if !strings.Contains(raw, `"location":{"lat":0,"lng":0,"address":""}`) || strings.Contains(raw, "-0") {
+				if !strings.Contains(raw, `"location":{"lat":0,"lng":0,"address":"","radius":0}`) || strings.Contains(raw, "-0") {
 					t.Errorf("an employee created at -0 reads as %s, want lat and lng 0", raw)
 				}
 			}

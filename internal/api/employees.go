@@ -11,7 +11,9 @@ import (
 )
 
 // decodeEmployee reads an employee object. Update replaces every writable
-// field, as Navixy's does: a field left out becomes null or empty. icon_id
+// field, as Navixy's does: a field left out becomes null or empty. The
+// fields Navixy describes as "may be empty but not null" refuse an explicit
+// null (7 naming the field); left out, they are empty as before. icon_id
 // and avatar_file_name are never read: only the avatar calls change them.
 func decodeEmployee(f fields, withID bool) roster.Employee {
 	var e roster.Employee
@@ -29,17 +31,19 @@ func decodeEmployee(f fields, withID bool) roster.Employee {
 	}
 	e.TrackerID = f.Int("tracker_id", false)
 	e.FirstName = f.Str("first_name", true)
-	e.MiddleName = f.Str("middle_name", false)
-	e.LastName = f.Str("last_name", false)
-	e.Email = f.Str("email", false)
-	e.Phone = f.Str("phone", false)
-	e.DriverLicenseNumber = f.Str("driver_license_number", false)
+	e.MiddleName = f.NotNull("middle_name")
+	e.LastName = f.NotNull("last_name")
+	e.Email = f.NotNull("email")
+	e.Phone = f.NotNull("phone")
+	e.DriverLicenseNumber = f.NotNull("driver_license_number")
 	e.DriverLicenseCats = f.Str("driver_license_cats", false)
+	e.DriverLicenseIssueDate = f.String("driver_license_issue_date", false)
 	e.DriverLicenseValidTill = f.String("driver_license_valid_till", false)
 	e.HardwareKey = f.String("hardware_key", false)
 	e.DepartmentID = f.Int("department_id", false)
 	e.Location = decodeLocation(f, "location")
 	e.PersonnelNumber = f.Str("personnel_number", false)
+	e.SSN = f.Str("ssn", false)
 	e.Tags = f.Ints("tags", false)
 	return e
 }
@@ -52,12 +56,18 @@ func decodeLocation(f fields, name string) *roster.Location {
 	lat := obj.Float("lat", true)
 	lng := obj.Float("lng", true)
 	address := obj.Str("address", false)
+	// No radius (absent or null) is a radius of 0: the answer always has
+	// an integer, as Navixy's description types it.
+	var radius int64
+	if r := obj.Int("radius", false); r != nil {
+		radius = *r
+	}
 	if lat == nil || lng == nil {
 		return nil
 	}
 	// Adding 0 turns -0 into 0: SQLite drops the sign of a zero and
 	// PostgreSQL keeps it, and the answer must not depend on the database.
-	return &roster.Location{Lat: *lat + 0, Lng: *lng + 0, Address: address}
+	return &roster.Location{Lat: *lat + 0, Lng: *lng + 0, Address: address, Radius: radius}
 }
 
 // readEmployee reads and checks the employee parameter.

@@ -169,7 +169,7 @@ func listEmployee(i int, depts []int64) roster.Employee {
 	}
 	if i%6 == 0 {
 		e.DriverLicenseValidTill = ptr(fmt.Sprintf("20%02d-01-31", 30+i%10))
-		e.HardwareKey = ptr(fmt.Sprintf("key-%d", i%9))
+		e.HardwareKey = ptr(fmt.Sprintf("key-%d", i)) // unique in an account
 	}
 	return e
 }

@@ -658,6 +658,16 @@ func (f fields) Str(name string, required bool) string {
 	return ""
 }
 
+// NotNull reads a string that may be empty but not null: absent reads as
+// "", an explicit null is refused.
+func (f fields) NotNull(name string) string {
+	if v, ok := f.get(name); ok && v.isNull() {
+		f.add(name, "may be empty but not null")
+		return ""
+	}
+	return f.Str(name, false)
+}
+
 // Bool reads true or false.
 func (f fields) Bool(name string, required bool) *bool {
 	v, ok := f.present(name, required)

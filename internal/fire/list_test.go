@@ -49,10 +49,14 @@ func bigEmployee(i int) roster.Employee {
 		Phone:               fmt.Sprintf("49151%08d", i),
 		DriverLicenseNumber: strings.Repeat("D", roster.MaxLicenseLen),
 		DriverLicenseCats:   strings.Repeat("C", roster.MaxLicenseLen),
-		HardwareKey:         new(strings.Repeat(`"`, roster.MaxHardwareKeyLen)),
-		Location:            &roster.Location{Lat: 52.5, Lng: 13.4, Address: strings.Repeat("&", roster.MaxAddressLen)},
-		PersonnelNumber:     fmt.Sprintf("P%06d", i),
-		Tags:                tags,
+		// Hardware keys are unique in an account.
+		HardwareKey:            new(fmt.Sprintf("%06d", i) + strings.Repeat(`"`, roster.MaxHardwareKeyLen-6)),
+		DriverLicenseIssueDate: new("2020-02-29"),
+		Location: &roster.Location{Lat: 52.5, Lng: 13.4, Address: strings.Repeat("&", roster.MaxAddressLen),
+			Radius: roster.MaxRadius},
+		PersonnelNumber: fmt.Sprintf("P%06d", i),
+		SSN:             strings.Repeat("<", roster.MaxSSNLen),
+		Tags:            tags,
 	}
 }
 

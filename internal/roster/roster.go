@@ -62,15 +62,18 @@ type SecurityGroup struct {
 	StorePeriod string
 }
 
-// Location is a point with an optional address.
+// Location is a point with an optional address and a radius around it in
+// metres (0 when none was given).
 type Location struct {
 	Lat     float64 `json:"lat"`
 	Lng     float64 `json:"lng"`
 	Address string  `json:"address"`
+	Radius  int64   `json:"radius"`
 }
 
 // Employee is a person of an account. The JSON form is Navixy's employee
-// object; every field is always present.
+// object, its fields in the order of Navixy's description; every field is
+// always present.
 type Employee struct {
 	ID                     int64     `json:"id"`
 	TrackerID              *int64    `json:"tracker_id"`
@@ -81,6 +84,7 @@ type Employee struct {
 	Phone                  string    `json:"phone"`
 	DriverLicenseNumber    string    `json:"driver_license_number"`
 	DriverLicenseCats      string    `json:"driver_license_cats"`
+	DriverLicenseIssueDate *string   `json:"driver_license_issue_date"`
 	DriverLicenseValidTill *string   `json:"driver_license_valid_till"`
 	HardwareKey            *string   `json:"hardware_key"`
 	IconID                 *int64    `json:"icon_id"`
@@ -88,6 +92,7 @@ type Employee struct {
 	DepartmentID           *int64    `json:"department_id"`
 	Location               *Location `json:"location"`
 	PersonnelNumber        string    `json:"personnel_number"`
+	SSN                    string    `json:"ssn"`
 	Tags                   []int64   `json:"tags"`
 }
 

@@ -18,6 +18,8 @@ const (
 	MaxLicenseLen     = 32
 	MaxHardwareKeyLen = 64
 	MaxPersonnelLen   = 15
+	MaxSSNLen         = 32
+	MaxRadius         = 1_000_000 // metres
 	MaxAddressLen     = 255
 	MaxLabelLen       = 100
 	MaxLoginLen       = 100
@@ -72,11 +74,8 @@ func (e *Employee) Validate(param string) error {
 	}
 	Text(&errs, p("driver_license_number"), e.DriverLicenseNumber, 0, MaxLicenseLen)
 	Text(&errs, p("driver_license_cats"), e.DriverLicenseCats, 0, MaxLicenseLen)
-	if d := e.DriverLicenseValidTill; d != nil {
-		if _, err := time.Parse(DateLayout, *d); err != nil {
-			errs.Add(p("driver_license_valid_till"), "must be a date yyyy-MM-dd or null")
-		}
-	}
+	date(&errs, p("driver_license_issue_date"), e.DriverLicenseIssueDate)
+	date(&errs, p("driver_license_valid_till"), e.DriverLicenseValidTill)
 	if k := e.HardwareKey; k != nil {
 		Text(&errs, p("hardware_key"), *k, 0, MaxHardwareKeyLen)
 	}
@@ -87,6 +86,7 @@ func (e *Employee) Validate(param string) error {
 		e.Location.validate(&errs, p("location"))
 	}
 	Text(&errs, p("personnel_number"), e.PersonnelNumber, 0, MaxPersonnelLen)
+	Text(&errs, p("ssn"), e.SSN, 0, MaxSSNLen)
 	if len(e.Tags) > MaxTags {
 		errs.Add(p("tags"), fmt.Sprintf("must hold at most %d tags", MaxTags))
 	}
@@ -94,6 +94,16 @@ func (e *Employee) Validate(param string) error {
 		e.Tags = []int64{}
 	}
 	return errs.Err()
+}
+
+// date checks an optional date: yyyy-MM-dd, a real day of the calendar.
+func date(errs *InvalidParams, param string, d *string) {
+	if d == nil {
+		return
+	}
+	if _, err := time.Parse(DateLayout, *d); err != nil {
+		errs.Add(param, "must be a date yyyy-MM-dd or null")
+	}
 }
 
 func validEmail(s string) bool {
@@ -109,6 +119,9 @@ func (l *Location) validate(errs *InvalidParams, param string) {
 		errs.Add(param+".lng", "must be a longitude in [-180, 180]")
 	}
 	Text(errs, param+".address", l.Address, 0, MaxAddressLen)
+	if l.Radius < 0 || l.Radius > MaxRadius {
+		errs.Add(param+".radius", fmt.Sprintf("must be a whole number of metres in [0, %d]", MaxRadius))
+	}
 }
 
 // Validate checks a department's fields.

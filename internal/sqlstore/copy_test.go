@@ -79,7 +79,7 @@ func populate(t *testing.T, db *sqlstore.DB) installation {
 		for d := range 3 {
 			dept := roster.Department{Label: fmt.Sprintf("Depot %d", d)}
 			if d == 1 {
-				dept.Location = &roster.Location{Lat: -33.868820, Lng: 151.209296, Address: "Sydney"}
+				dept.Location = &roster.Location{Lat: -33.868820, Lng: 151.209296, Address: "Sydney", Radius: 1200}
 			}
 			if d == 2 {
 				dept.Location = &roster.Location{Lat: 0.1, Lng: -180}
@@ -96,10 +96,11 @@ func populate(t *testing.T, db *sqlstore.DB) installation {
 			if e%2 == 0 {
 				tracker := int64(1<<53 + e)
 				emp.TrackerID = &tracker
-				till, key := "2030-01-31", "hw-key-ß"
+				till, key := "2030-01-31", fmt.Sprintf("hw-key-ß%d", e)
 				emp.DriverLicenseValidTill, emp.HardwareKey = &till, &key
 				emp.DepartmentID = &depts[e%3]
-				emp.Location = &roster.Location{Lat: 89.999999, Lng: 1e-9, Address: "北京"}
+				emp.Location = &roster.Location{Lat: 89.999999, Lng: 1e-9, Address: "北京", Radius: roster.MaxRadius}
+				emp.DriverLicenseIssueDate, emp.SSN = new("2012-12-12"), "SSN-ß-"+fmt.Sprint(e)
 			}
 			id, err := db.CreateEmployee(ctx, account, emp)
 			must(err)
@@ -229,6 +230,13 @@ func TestCopy(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, takeSnapshot(t, to, in)); diff != "" {
 			t.Fatalf("target differs from source (-source +target):\n%s", diff)
+		}
+		// Every column, not only the stored answer the snapshot reads.
+		src, err1 := sqlstore.StoredEmployees(ctx, from)
+		dst, err2 := sqlstore.StoredEmployees(ctx, to)
+		if err1 != nil || err2 != nil || dst != src || !strings.Contains(src, `"ssn":"SSN-ß-0"`) ||
+			!strings.Contains(src, `"driver_license_issue_date":"2012-12-12"`) || !strings.Contains(src, `"radius":1000000`) {
+			t.Errorf("employees' columns in the target (%v):\n%s\nin the source (%v):\n%s", err2, dst, err1, src)
 		}
 		for _, table := range []string{"users", "sessions", "security_groups", "departments", "employees"} {
 			if want.Counts[table] == 0 {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -174,11 +175,80 @@ func (db *DB) Ping(ctx context.Context) error {
 // Postgres reports whether the database is PostgreSQL.
 func (db *DB) Postgres() bool { return db.dialect == dialectPostgres }
 
-// fills compute, after a migration that adds derived columns, their values
-// for the rows already there.
-var fills = map[string]func(context.Context, *sql.Tx) error{
-	searchMigration: fillSearch,
-	wireMigration:   fillWire,
+// A migration is one SQL file per dialect in migrations/, named by its
+// version, and what the store does beside it in Go. steps lists every
+// migration in order; Open refuses to run when the files and the list do
+// not match (a file missing, renamed or not listed), rather than skip a
+// step.
+type step struct {
+	version string
+	// before runs, in the migration's transaction, before its SQL; an
+	// error stops the migration with nothing changed.
+	before func(context.Context, *sql.Tx) error
+	// after runs after its SQL.
+	after func(context.Context, *sql.Tx) error
+	// refill names derived columns of employees this migration adds or
+	// changes the meaning of. They are recomputed once, from the final
+	// schema, after every pending migration has run (the code that
+	// computes them knows only that schema).
+	refill refill
+}
+
+// refill is a set of derived columns of employees.
+type refill uint8
+
+const (
+	refillSearch refill = 1 << iota // employees.search
+	refillWire                      // employees.wire_head and wire_tail
+)
+
+var steps = []step{
+	{version: "0001_init"},
+	{version: "0002_employee_search", refill: refillSearch},
+	{version: "0003_api_keys"},
+	{version: "0004_employee_wire", after: recount, refill: refillWire},
+	{version: "0005_employee_fields", before: refuseDuplicateKeys, refill: refillWire},
+}
+
+// refills are the Go steps of each derived column set, in the order they
+// run.
+var refills = []struct {
+	set  refill
+	fill func(context.Context, *sql.Tx) error
+}{
+	{refillSearch, fillSearch},
+	{refillWire, fillWire},
+}
+
+// recount sets every account's employee count from its rows.
+func recount(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, recountEmployees)
+	return err
+}
+
+// checkSteps matches the migration files of a dialect (their paths) with
+// steps: the same versions, in the same order.
+func checkSteps(names []string) error {
+	versions := make([]string, len(names))
+	for i, name := range names {
+		versions[i] = strings.TrimSuffix(filepath.Base(name), ".sql")
+	}
+	sort.Strings(versions)
+	for i, st := range steps {
+		switch {
+		case i >= len(versions):
+			return fmt.Errorf("migration %s has no SQL file", st.version)
+		case versions[i] != st.version:
+			if slices.Contains(versions, st.version) {
+				return fmt.Errorf("migration file %s is not listed in steps", versions[i])
+			}
+			return fmt.Errorf("migration %s has no SQL file (found %s in its place)", st.version, versions[i])
+		}
+	}
+	if len(versions) > len(steps) {
+		return fmt.Errorf("migration file %s is not listed in steps", versions[len(steps)])
+	}
+	return nil
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -190,7 +260,9 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
+	if err := checkSteps(names); err != nil {
+		return fmt.Errorf("migrate: %s: %w", dir, err)
+	}
 	// One transaction for the whole migration: on PostgreSQL DDL is
 	// transactional and an advisory lock makes nodes that start together
 	// wait for the first; on SQLite BEGIN IMMEDIATE does the same.
@@ -204,34 +276,42 @@ func (db *DB) migrate(ctx context.Context) error {
 			`CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
 			return err
 		}
-		if err := refuseNewer(ctx, tx, names); err != nil {
+		if err := refuseNewer(ctx, tx); err != nil {
 			return err
 		}
-		for _, name := range names {
-			version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		var pending refill
+		for _, st := range steps {
 			var n int
 			if err := tx.QueryRowContext(ctx,
-				`SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+				`SELECT count(*) FROM schema_migrations WHERE version = $1`, st.version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				continue
 			}
-			body, err := migrations.ReadFile(name)
+			body, err := migrations.ReadFile(dir + "/" + st.version + ".sql")
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("%s: %w", version, err)
-			}
-			if fill := fills[version]; fill != nil {
-				if err := fill(ctx, tx); err != nil {
-					return fmt.Errorf("%s: %w", version, err)
+			for _, f := range []func(context.Context, *sql.Tx) error{st.before, execSQL(string(body)), st.after} {
+				if f == nil {
+					continue
+				}
+				if err := f(ctx, tx); err != nil {
+					return fmt.Errorf("%s: %w", st.version, err)
 				}
 			}
 			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO schema_migrations (version) VALUES ($1)`, version); err != nil {
+				`INSERT INTO schema_migrations (version) VALUES ($1)`, st.version); err != nil {
 				return err
+			}
+			pending |= st.refill
+		}
+		for _, r := range refills {
+			if pending&r.set != 0 {
+				if err := r.fill(ctx, tx); err != nil {
+					return fmt.Errorf("recomputing derived columns: %w", err)
+				}
 			}
 		}
 		return nil
@@ -242,13 +322,20 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+func execSQL(body string) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, body)
+		return err
+	}
+}
+
 // refuseNewer fails when a newer Roster has migrated the database: this
 // one would not keep what the newer schema derives from the rows (stored
 // JSON, counts), and its writes would leave them wrong for the newer nodes.
-func refuseNewer(ctx context.Context, tx *sql.Tx, names []string) error {
+func refuseNewer(ctx context.Context, tx *sql.Tx) error {
 	known := map[string]bool{}
-	for _, name := range names {
-		known[strings.TrimSuffix(filepath.Base(name), ".sql")] = true
+	for _, st := range steps {
+		known[st.version] = true
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
@@ -294,6 +381,21 @@ func isUnique(err error) bool {
 		return pe.Code == "23505"
 	}
 	return false
+}
+
+// isUniqueOn reports whether err is a violation of a unique index of
+// employees over column: SQLite names the index's columns, PostgreSQL the
+// index (named after its column, or the constraint PostgreSQL named after
+// its columns).
+func isUniqueOn(err error, column string) bool {
+	if !isUnique(err) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.Contains(pe.ConstraintName, column)
+	}
+	return strings.Contains(err.Error(), "employees."+column)
 }
 
 // isForeignKey reports whether err is a violation of a foreign key: the

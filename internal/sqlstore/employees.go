@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,25 +16,57 @@ import (
 	"roster/internal/roster"
 )
 
-const employeeColumns = `id, tracker_id, first_name, middle_name, last_name, email, phone,
-	driver_license_number, driver_license_cats, driver_license_valid_till, hardware_key, icon_id,
-	avatar_file_name, department_id, location_lat, location_lng, location_address, personnel_number, tags`
+// employeeColumns are the columns scanEmployee reads: the id, the two
+// only the avatar calls write, and writableFields.
+var employeeColumns = `id, icon_id, avatar_file_name, ` + strings.Join(writableFields, ", ")
 
+// writableFields are the columns an employee's writable fields are stored
+// in, in the order of writableArgs and scanEmployee; derivedFields are
+// computed from them on every write.
+var writableFields = []string{"tracker_id", "first_name", "middle_name", "last_name", "email", "phone",
+	"driver_license_number", "driver_license_cats", "driver_license_issue_date", "driver_license_valid_till",
+	"hardware_key", "department_id", "location_lat", "location_lng", "location_address", "location_radius",
+	"personnel_number", "ssn", "tags"}
+
+var derivedFields = []string{"search", "wire_head", "wire_tail"}
+
+// employeeFields are the columns a create or an update writes, in the
+// order of employeeArgs.
+var employeeFields = append(slices.Clone(writableFields), derivedFields...)
+
+// writableArgs are the values of writableFields for an employee.
+func writableArgs(e roster.Employee) ([]any, error) {
+	tags, err := json.Marshal(e.Tags)
+	if err != nil {
+		return nil, err
+	}
+	if e.Tags == nil {
+		tags = []byte("[]")
+	}
+	lat, lng, address, radius := locationArgs(e.Location)
+	return []any{nullInt(e.TrackerID), e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
+		e.DriverLicenseNumber, e.DriverLicenseCats, nullString(e.DriverLicenseIssueDate),
+		nullString(e.DriverLicenseValidTill), nullString(e.HardwareKey), nullInt(e.DepartmentID),
+		lat, lng, address, radius, e.PersonnelNumber, e.SSN, string(tags)}, nil
+}
+
+// scanEmployee reads a row of employeeColumns.
 func scanEmployee(s scanner) (roster.Employee, error) {
 	var e roster.Employee
-	var tracker, icon, dept sql.NullInt64
-	var validTill, hwKey, avatar, address sql.NullString
+	var tracker, icon, dept, radius sql.NullInt64
+	var issued, validTill, hwKey, avatar, address sql.NullString
 	var lat, lng sql.NullFloat64
 	var tags string
-	err := s.Scan(&e.ID, &tracker, &e.FirstName, &e.MiddleName, &e.LastName, &e.Email, &e.Phone,
-		&e.DriverLicenseNumber, &e.DriverLicenseCats, &validTill, &hwKey, &icon, &avatar, &dept,
-		&lat, &lng, &address, &e.PersonnelNumber, &tags)
+	err := s.Scan(&e.ID, &icon, &avatar, &tracker, &e.FirstName, &e.MiddleName, &e.LastName, &e.Email, &e.Phone,
+		&e.DriverLicenseNumber, &e.DriverLicenseCats, &issued, &validTill, &hwKey, &dept,
+		&lat, &lng, &address, &radius, &e.PersonnelNumber, &e.SSN, &tags)
 	if err != nil {
 		return e, err
 	}
 	e.TrackerID, e.IconID, e.DepartmentID = ptrInt(tracker), ptrInt(icon), ptrInt(dept)
-	e.DriverLicenseValidTill, e.HardwareKey, e.AvatarFileName = ptrString(validTill), ptrString(hwKey), ptrString(avatar)
-	e.Location = location(lat, lng, address)
+	e.DriverLicenseIssueDate, e.DriverLicenseValidTill = ptrString(issued), ptrString(validTill)
+	e.HardwareKey, e.AvatarFileName = ptrString(hwKey), ptrString(avatar)
+	e.Location = location(lat, lng, address, radius)
 	if err := json.Unmarshal([]byte(tags), &e.Tags); err != nil {
 		return e, fmt.Errorf("employee %d tags: %w", e.ID, err)
 	}
@@ -43,20 +76,23 @@ func scanEmployee(s scanner) (roster.Employee, error) {
 	return e, nil
 }
 
-func location(lat, lng sql.NullFloat64, address sql.NullString) *roster.Location {
+// location is the location its columns hold. A location stored before
+// radius was kept has a null radius, read as 0.
+func location(lat, lng sql.NullFloat64, address sql.NullString, radius sql.NullInt64) *roster.Location {
 	if !lat.Valid || !lng.Valid {
 		return nil
 	}
-	return &roster.Location{Lat: lat.Float64, Lng: lng.Float64, Address: address.String}
+	return &roster.Location{Lat: lat.Float64, Lng: lng.Float64, Address: address.String, Radius: radius.Int64}
 }
 
-// locationArgs gives the three column values of an optional location.
-func locationArgs(l *roster.Location) (lat, lng sql.NullFloat64, address sql.NullString) {
+// locationArgs gives the four column values of an optional location: all
+// null without one.
+func locationArgs(l *roster.Location) (lat, lng sql.NullFloat64, address sql.NullString, radius sql.NullInt64) {
 	if l == nil {
 		return
 	}
 	return sql.NullFloat64{Float64: l.Lat, Valid: true}, sql.NullFloat64{Float64: l.Lng, Valid: true},
-		sql.NullString{String: l.Address, Valid: true}
+		sql.NullString{String: l.Address, Valid: true}, sql.NullInt64{Int64: l.Radius, Valid: true}
 }
 
 func ptrString(s sql.NullString) *string {
@@ -298,10 +334,6 @@ func checkDepartment(ctx context.Context, tx *sql.Tx, account int64, dept *int64
 	return nil
 }
 
-// searchMigration adds employees.search; fillSearch fills it for the rows
-// that were there before.
-const searchMigration = "0002_employee_search"
-
 // searchSep joins the fields in employees.search. A filter cannot contain
 // it, so a match never spans two fields.
 const searchSep = "\x1f"
@@ -317,87 +349,184 @@ func searchText(e roster.Employee) string {
 		e.PersonnelNumber}, searchSep))
 }
 
-// fillSearch computes employees.search for every row.
+// fillSearch recomputes employees.search of every row.
 func fillSearch(ctx context.Context, tx *sql.Tx) error {
-	return rewriteEmployees(ctx, tx, `search = $1`, func(e roster.Employee) ([]any, error) {
+	return rewriteEmployees(ctx, tx, []string{"search"}, func(e roster.Employee) ([]any, error) {
 		return []any{searchText(e)}, nil
 	})
 }
 
-// rewriteEmployees sets derived columns of every row, after a migration
-// that adds them: set assigns $1…$n from the values f gives for the
-// employee its columns hold.
-func rewriteEmployees(ctx context.Context, tx *sql.Tx, set string, f func(roster.Employee) ([]any, error)) error {
-	rows, err := tx.QueryContext(ctx, `SELECT `+employeeColumns+` FROM employees`)
+// rewriteBatch is how many employees rewriteEmployees reads and updates at
+// a time.
+const rewriteBatch = 500
+
+// rewriteEmployees sets derived columns of every row from the values f
+// gives for the employee its columns hold, after a migration that adds or
+// changes them. It works through the rows by id, rewriteBatch at a time:
+// one read and one UPDATE per batch, and never more than a batch in
+// memory, however many employees the database holds.
+func rewriteEmployees(ctx context.Context, tx *sql.Tx, cols []string, f func(roster.Employee) ([]any, error)) error {
+	read := `SELECT ` + employeeColumns + ` FROM employees WHERE id > $1 ORDER BY id LIMIT ` + strconv.Itoa(rewriteBatch)
+	var after int64
+	for {
+		rows, err := tx.QueryContext(ctx, read, after)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		var vals [][]any
+		for rows.Next() {
+			e, err := scanEmployee(rows)
+			if err == nil {
+				var v []any
+				v, err = f(e)
+				ids, vals = append(ids, e.ID), append(vals, v)
+			}
+			if err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := updateBatch(ctx, tx, cols, ids, vals); err != nil {
+			return err
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// updateBatch sets cols of the employees ids to vals (one slice per id) in
+// one statement, the same on both dialects: UPDATE ... FROM a VALUES list,
+// whose columns both name column1, column2, ...
+func updateBatch(ctx context.Context, tx *sql.Tx, cols []string, ids []int64, vals [][]any) error {
+	var b strings.Builder
+	b.WriteString(`UPDATE employees SET `)
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = v.column%d", c, i+2)
+	}
+	b.WriteString(` FROM (VALUES `)
+	args := make([]any, 0, len(ids)*(len(cols)+1))
+	for r, id := range ids {
+		if len(vals[r]) != len(cols) {
+			return fmt.Errorf("employee %d: %d values for %d columns", id, len(vals[r]), len(cols))
+		}
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		// PostgreSQL types a VALUES column from its first row: the casts
+		// say what the placeholders hold (text for every derived column).
+		args = append(args, id)
+		fmt.Fprintf(&b, "(CAST($%d AS BIGINT)", len(args))
+		for _, v := range vals[r] {
+			args = append(args, v)
+			fmt.Fprintf(&b, ", CAST($%d AS TEXT)", len(args))
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(`) AS v WHERE employees.id = v.column1`)
+	_, err := tx.ExecContext(ctx, b.String(), args...)
+	return err
+}
+
+// ErrDuplicateKeys: the database holds employees of one account that share
+// a hardware key, which this Roster keeps unique; the error names them.
+var ErrDuplicateKeys = errors.New("employees of one account share a hardware key")
+
+// refuseDuplicateKeys stops the migration that makes hardware keys unique
+// when some already repeat, naming the account, the key and the employees
+// of each (up to maxDuplicates of them), for the operator to settle: which
+// employee keeps a key is not the store's to guess, and nothing is dropped.
+func refuseDuplicateKeys(ctx context.Context, tx *sql.Tx) error {
+	const maxDuplicates = 10
+	rows, err := tx.QueryContext(ctx, `SELECT account_id, hardware_key FROM employees
+		WHERE hardware_key IS NOT NULL AND hardware_key <> ''
+		GROUP BY account_id, hardware_key HAVING count(*) > 1
+		ORDER BY account_id, hardware_key`)
 	if err != nil {
 		return err
 	}
-	var list []roster.Employee
+	type dup struct {
+		account int64
+		key     string
+	}
+	var dups []dup
 	for rows.Next() {
-		e, err := scanEmployee(rows)
-		if err != nil {
+		var d dup
+		if err := rows.Scan(&d.account, &d.key); err != nil {
 			rows.Close()
 			return err
 		}
-		list = append(list, e)
+		dups = append(dups, d)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := rows.Err(); err != nil || len(dups) == 0 {
 		return err
 	}
-	for _, e := range list {
-		vals, err := f(e)
+	var parts []string
+	for _, d := range dups[:min(len(dups), maxDuplicates)] {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM employees WHERE account_id = $1 AND hardware_key = $2 ORDER BY id`,
+			d.account, d.key)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE employees SET %s WHERE id = $%d`, set, len(vals)+1),
-			append(vals, e.ID)...); err != nil {
+		var ids []string
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, strconv.FormatInt(id, 10))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
+		parts = append(parts, fmt.Sprintf("account %d, hardware key %q: employees %s", d.account, d.key, strings.Join(ids, ", ")))
 	}
-	return nil
+	if len(dups) > maxDuplicates {
+		parts = append(parts, fmt.Sprintf("and %d more keys", len(dups)-maxDuplicates))
+	}
+	return fmt.Errorf("%w (%s); give each employee its own key, or none, with the Roster that made this database "+
+		"(employee/update), then start this one again: nothing was changed", ErrDuplicateKeys, strings.Join(parts, "; "))
 }
-
-// employeeFields are the columns an employee's writable fields are stored
-// in, with the ones derived from them, in the order of employeeArgs.
-var employeeFields = []string{"tracker_id", "first_name", "middle_name", "last_name", "email", "phone",
-	"driver_license_number", "driver_license_cats", "driver_license_valid_till", "hardware_key",
-	"department_id", "location_lat", "location_lng", "location_address", "personnel_number", "tags",
-	"search", "wire_head", "wire_tail"}
 
 // insertEmployee and updateEmployee take employeeArgs, then the account
 // (and, before it, the id for an update).
 var insertEmployee, updateEmployee = func() (string, string) {
+	cols := employeeFields
 	var marks, sets []string
-	for i, c := range employeeFields {
+	for i, c := range cols {
 		marks = append(marks, fmt.Sprintf("$%d", i+1))
 		sets = append(sets, fmt.Sprintf("%s = $%d", c, i+1))
 	}
-	n := len(employeeFields)
+	n := len(cols)
 	return fmt.Sprintf(`INSERT INTO employees (%s, account_id) VALUES (%s, $%d) RETURNING id`,
-			strings.Join(employeeFields, ", "), strings.Join(marks, ", "), n+1),
+			strings.Join(cols, ", "), strings.Join(marks, ", "), n+1),
 		fmt.Sprintf(`UPDATE employees SET %s WHERE id = $%d AND account_id = $%d`,
 			strings.Join(sets, ", "), n+1, n+2)
 }()
 
 // employeeArgs are the values of employeeFields for an employee.
 func employeeArgs(e roster.Employee) ([]any, error) {
-	tags, err := json.Marshal(e.Tags)
+	args, err := writableArgs(e)
 	if err != nil {
 		return nil, err
-	}
-	if e.Tags == nil {
-		tags = []byte("[]")
 	}
 	head, tail, err := wireParts(e)
 	if err != nil {
 		return nil, err
 	}
-	lat, lng, address := locationArgs(e.Location)
-	return []any{nullInt(e.TrackerID), e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
-		e.DriverLicenseNumber, e.DriverLicenseCats, nullString(e.DriverLicenseValidTill),
-		nullString(e.HardwareKey), nullInt(e.DepartmentID), lat, lng, address, e.PersonnelNumber,
-		string(tags), searchText(e), head, tail}, nil
+	return append(args, searchText(e), head, tail), nil
 }
 
 // EmployeeRow gives the columns and values of a new employee's row, except
@@ -405,7 +534,7 @@ func employeeArgs(e roster.Employee) ([]any, error) {
 // RecountEmployees.
 func EmployeeRow(e roster.Employee) (cols []string, vals []any, err error) {
 	vals, err = employeeArgs(e)
-	return employeeFields, vals, err
+	return slices.Clone(employeeFields), vals, err
 }
 
 // RecountEmployees sets every account's employee count from its rows.
@@ -419,7 +548,7 @@ const recountEmployees = `UPDATE users SET employee_count =
 
 // CreateEmployee creates an employee in the account. icon_id and
 // avatar_file_name start null. ErrExists when the tracker is bound to
-// another employee; ErrNotFound when the department is not the account's
+// another employee or another employee holds the hardware key; ErrNotFound when the department is not the account's
 // (also when it is deleted while this runs).
 func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employee) (int64, error) {
 	args, err := employeeArgs(e)
@@ -432,8 +561,8 @@ func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employ
 			return err
 		}
 		err := tx.QueryRowContext(ctx, insertEmployee, append(args, account)...).Scan(&id)
-		if isUnique(err) {
-			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
+		if err := taken(err, e); err != nil {
+			return err
 		}
 		if isForeignKey(err) && e.DepartmentID != nil {
 			return fmt.Errorf("department %d: %w", *e.DepartmentID, roster.ErrNotFound)
@@ -446,6 +575,19 @@ func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employ
 	return id, err
 }
 
+// taken turns the violation of a unique index by an employee's write into
+// ErrExists naming the value another employee of the account holds: its
+// tracker or its hardware key. Nil for any other error.
+func taken(err error, e roster.Employee) error {
+	switch {
+	case isUniqueOn(err, "hardware_key"):
+		return fmt.Errorf("hardware key: %w", roster.ErrExists)
+	case isUniqueOn(err, "tracker_id") && e.TrackerID != nil:
+		return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
+	}
+	return nil
+}
+
 // countEmployees moves an account's employee count by delta.
 func countEmployees(ctx context.Context, tx *sql.Tx, account int64, delta int) error {
 	_, err := tx.ExecContext(ctx, `UPDATE users SET employee_count = employee_count + $1 WHERE id = $2`,
@@ -454,7 +596,7 @@ func countEmployees(ctx context.Context, tx *sql.Tx, account int64, delta int) e
 }
 
 // UpdateEmployee replaces an employee's writable fields; icon_id and
-// avatar_file_name are kept.
+// avatar_file_name are kept. The errors are CreateEmployee's.
 func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employee) error {
 	args, err := employeeArgs(e)
 	if err != nil {
@@ -465,8 +607,8 @@ func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employ
 			return err
 		}
 		res, err := tx.ExecContext(ctx, updateEmployee, append(args, e.ID, account)...)
-		if isUnique(err) {
-			return fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
+		if err := taken(err, e); err != nil {
+			return err
 		}
 		if isForeignKey(err) && e.DepartmentID != nil {
 			return fmt.Errorf("department %d: %w", *e.DepartmentID, roster.ErrNotFound)
@@ -582,7 +724,7 @@ func (db *DB) ReferencedAvatars(ctx context.Context, names []string) (map[string
 
 // Departments lists the account's departments by id.
 func (db *DB) Departments(ctx context.Context, account int64) ([]roster.Department, error) {
-	rows, err := db.query(ctx, `SELECT id, label, location_lat, location_lng, location_address
+	rows, err := db.query(ctx, `SELECT id, label, location_lat, location_lng, location_address, location_radius
 		FROM departments WHERE account_id = $1 ORDER BY id`, account)
 	if err != nil {
 		return nil, err
@@ -593,10 +735,11 @@ func (db *DB) Departments(ctx context.Context, account int64) ([]roster.Departme
 		var d roster.Department
 		var lat, lng sql.NullFloat64
 		var address sql.NullString
-		if err := rows.Scan(&d.ID, &d.Label, &lat, &lng, &address); err != nil {
+		var radius sql.NullInt64
+		if err := rows.Scan(&d.ID, &d.Label, &lat, &lng, &address, &radius); err != nil {
 			return nil, err
 		}
-		d.Location = location(lat, lng, address)
+		d.Location = location(lat, lng, address, radius)
 		list = append(list, d)
 	}
 	return list, rows.Err()
@@ -604,20 +747,20 @@ func (db *DB) Departments(ctx context.Context, account int64) ([]roster.Departme
 
 // CreateDepartment creates a department in the account.
 func (db *DB) CreateDepartment(ctx context.Context, account int64, d roster.Department) (int64, error) {
-	lat, lng, address := locationArgs(d.Location)
+	lat, lng, address, radius := locationArgs(d.Location)
 	var id int64
 	err := db.queryRow(ctx, `INSERT INTO departments (account_id, label, location_lat,
-		location_lng, location_address) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		account, d.Label, lat, lng, address).Scan(&id)
+		location_lng, location_address, location_radius) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		account, d.Label, lat, lng, address, radius).Scan(&id)
 	return id, err
 }
 
 // UpdateDepartment changes a department of the account.
 func (db *DB) UpdateDepartment(ctx context.Context, account int64, d roster.Department) error {
-	lat, lng, address := locationArgs(d.Location)
+	lat, lng, address, radius := locationArgs(d.Location)
 	res, err := db.exec(ctx, `UPDATE departments SET label = $1, location_lat = $2,
-		location_lng = $3, location_address = $4 WHERE id = $5 AND account_id = $6`,
-		d.Label, lat, lng, address, d.ID, account)
+		location_lng = $3, location_address = $4, location_radius = $5 WHERE id = $6 AND account_id = $7`,
+		d.Label, lat, lng, address, radius, d.ID, account)
 	return affected(res, err, "department", d.ID)
 }
 

@@ -42,10 +42,13 @@ func TestEmployeeRoundTrip(t *testing.T) {
 			{"every field set", roster.Employee{
 				TrackerID: ptr(int64(1<<53 + 1)), FirstName: "Zoë", MiddleName: "Ĳsbrand", LastName: "O'Brien-渡辺",
 				Email: "zoe@example.org", Phone: "4915112345678", DriverLicenseNumber: "B072RRE2I55",
-				DriverLicenseCats: "A,B,C1", DriverLicenseValidTill: ptr("2031-12-31"), HardwareKey: ptr("a1b2c3"),
-				DepartmentID: &dept, PersonnelNumber: "P-0001", Tags: []int64{3, 1, 2, 1 << 40},
-				Location: &roster.Location{Lat: 52.520008, Lng: 13.404954, Address: "Unter den Linden 1, Berlin 🇩🇪"},
+				DriverLicenseCats: "A,B,C1", DriverLicenseIssueDate: ptr("2016-02-29"), DriverLicenseValidTill: ptr("2031-12-31"),
+				HardwareKey: ptr("a1b2c3"), DepartmentID: &dept, PersonnelNumber: "P-0001", SSN: "078-05-1120",
+				Tags:     []int64{3, 1, 2, 1 << 40},
+				Location: &roster.Location{Lat: 52.520008, Lng: 13.404954, Address: "Unter den Linden 1, Berlin 🇩🇪", Radius: 250},
 			}},
+			{"longest ssn, largest radius", roster.Employee{FirstName: "Max", SSN: strings.Repeat("Ж", 32),
+				Location: &roster.Location{Lat: 1, Lng: 2, Radius: roster.MaxRadius}}},
 			{"quotes, backslashes, wildcards and control-ish text", roster.Employee{
 				FirstName: `Robert'); DROP TABLE employees;--`, MiddleName: `"quoted" \back\slash`, LastName: "100%_done",
 				DriverLicenseCats: "tab\there\nnewline", PersonnelNumber: "$1 ?",
@@ -94,8 +97,8 @@ func TestEmployeeUpdate(t *testing.T) {
 		ann := newMaster(t, db, "ann")
 		d1, d2 := newDepartment(t, db, ann, "one"), newDepartment(t, db, ann, "two")
 		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Ann", TrackerID: ptr(int64(9)), DepartmentID: &d1,
-			HardwareKey: ptr("k"), DriverLicenseValidTill: ptr("2030-01-01"), Location: &roster.Location{Lat: 1, Lng: 2},
-			Tags: []int64{1}})
+			HardwareKey: ptr("k"), DriverLicenseValidTill: ptr("2030-01-01"), DriverLicenseIssueDate: ptr("2010-01-01"),
+			SSN: "s", Location: &roster.Location{Lat: 1, Lng: 2, Radius: 5}, Tags: []int64{1}})
 		wantErr(t, "SetIcon(42)", db.SetIcon(ctx, ann, id, ptr(int64(42))), nil)
 		if _, err := db.SetAvatar(ctx, ann, id, "0123abcd.png"); err != nil {
 			t.Fatal(err)
@@ -106,9 +109,10 @@ func TestEmployeeUpdate(t *testing.T) {
 			in   roster.Employee
 		}{
 			{"change every field", roster.Employee{FirstName: "Anna", MiddleName: "M", LastName: "Lee", Email: "a@b.c",
-				Phone: "1", DriverLicenseNumber: "N", DriverLicenseCats: "C", DriverLicenseValidTill: ptr("2040-02-29"),
-				HardwareKey: ptr("k2"), TrackerID: ptr(int64(10)), DepartmentID: &d2, PersonnelNumber: "7",
-				Location: &roster.Location{Lat: -3, Lng: -4, Address: "there"}, Tags: []int64{5, 6}}},
+				Phone: "1", DriverLicenseNumber: "N", DriverLicenseCats: "C", DriverLicenseIssueDate: ptr("2020-01-02"),
+				DriverLicenseValidTill: ptr("2040-02-29"), HardwareKey: ptr("k2"), TrackerID: ptr(int64(10)), DepartmentID: &d2,
+				PersonnelNumber: "7", SSN: "123-45-6789",
+				Location: &roster.Location{Lat: -3, Lng: -4, Address: "there", Radius: 30}, Tags: []int64{5, 6}}},
 			{"every optional field back to null", roster.Employee{FirstName: "Anna"}},
 			{"icon and avatar in the object are ignored", roster.Employee{FirstName: "Anna",
 				IconID: ptr(int64(7)), AvatarFileName: ptr("ffffffff.png")}},
@@ -387,6 +391,12 @@ func sortPeople(depts []int64) []roster.Employee {
 	keys := []*string{nil, ptr(""), ptr("abc"), ptr("ABC"), ptr("é"), ptr("0"), ptr("abc")}
 	var out []roster.Employee
 	for i := range 40 {
+		// Hardware keys are unique in an account: only no key and the
+		// empty one tie.
+		key := keys[(i*5+2)%len(keys)]
+		if key != nil && *key != "" {
+			key = ptr(fmt.Sprintf("%s%d", *key, i))
+		}
 		e := roster.Employee{
 			FirstName:              words[i*7%len(words)],
 			MiddleName:             append([]string{""}, words...)[i*5%(len(words)+1)],
@@ -396,7 +406,7 @@ func sortPeople(depts []int64) []roster.Employee {
 			PersonnelNumber:        personnel[i*5%len(personnel)],
 			DriverLicenseNumber:    licenses[i%len(licenses)],
 			DriverLicenseValidTill: dates[i*3%len(dates)],
-			HardwareKey:            keys[(i*5+2)%len(keys)],
+			HardwareKey:            key,
 		}
 		if i%3 != 0 {
 			e.TrackerID = ptr(int64(i*7919%10007) + 1)
@@ -623,7 +633,7 @@ func TestDepartments(t *testing.T) {
 			t.Errorf("Departments() with none = %#v, %v, want an empty list", list, err)
 		}
 		in := []roster.Department{
-			{Label: "Depot Nord", Location: &roster.Location{Lat: 53.55, Lng: 9.99, Address: "Hamburg"}},
+			{Label: "Depot Nord", Location: &roster.Location{Lat: 53.55, Lng: 9.99, Address: "Hamburg", Radius: 1500}},
 			{Label: "Склад"},
 			{Label: "Zero", Location: &roster.Location{}},
 		}
@@ -641,7 +651,7 @@ func TestDepartments(t *testing.T) {
 
 		updates := []roster.Department{
 			{ID: in[0].ID, Label: "Depot Süd"},
-			{ID: in[1].ID, Label: "Склад 2", Location: &roster.Location{Lat: -1, Lng: -2, Address: "x"}},
+			{ID: in[1].ID, Label: "Склад 2", Location: &roster.Location{Lat: -1, Lng: -2, Address: "x", Radius: roster.MaxRadius}},
 		}
 		for _, u := range updates {
 			wantErr(t, "UpdateDepartment("+u.Label+")", db.UpdateDepartment(ctx, ann, u), nil)
@@ -684,7 +694,7 @@ func TestSearchBackfill(t *testing.T) {
 		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Änne", LastName: "Straße", Email: "a@example.org"})
 		// Back to the schema before the migration.
 		for _, q := range []string{`DROP INDEX employees_search`, `ALTER TABLE employees DROP COLUMN search`,
-			`DELETE FROM schema_migrations WHERE version = '` + searchMigration + `'`} {
+			`DELETE FROM schema_migrations WHERE version = '0002_employee_search'`} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
@@ -727,7 +737,7 @@ func TestWireBackfill(t *testing.T) {
 		// Back to the schema before the migration.
 		for _, q := range []string{`DROP INDEX employees_search`, `ALTER TABLE employees DROP COLUMN wire_head`,
 			`ALTER TABLE employees DROP COLUMN wire_tail`, `ALTER TABLE users DROP COLUMN employee_count`,
-			`DELETE FROM schema_migrations WHERE version = '` + wireMigration + `'`} {
+			`DELETE FROM schema_migrations WHERE version = '0004_employee_wire'`} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}

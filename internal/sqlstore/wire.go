@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,37 +18,61 @@ import (
 // avatar calls and a department's deletion set). The result is the bytes
 // json.Marshal gives for roster.Employee.
 
-// wireMigration adds the wire columns and users.employee_count; fillWire
-// fills them for the rows that were there before.
-const wireMigration = "0004_employee_wire"
-
 // wireColumns are the columns wireRow reads, in its order.
 const wireColumns = `id, wire_head, icon_id, avatar_file_name, department_id, wire_tail`
 
-// wireOpen and wireMiddle are what surrounds the head in json.Marshal's
-// output for an employee with a zero id and null icon_id, avatar_file_name
-// and department_id. No string value can contain them: a quote inside a
-// JSON string is escaped.
-const (
-	wireOpen   = `{"id":0,`
-	wireMiddle = `,"icon_id":null,"avatar_file_name":null,"department_id":null,`
-)
+// wireHead is what an employee's answer holds between the id and icon_id,
+// and wireTail what follows department_id, each field in its place in the
+// answer: wire_head and wire_tail are these marshalled, without their
+// braces. A field of roster.Employee goes in one of them, in the same
+// order (TestWirePartsCoverEmployee checks it).
+type wireHead struct {
+	TrackerID              *int64  `json:"tracker_id"`
+	FirstName              string  `json:"first_name"`
+	MiddleName             string  `json:"middle_name"`
+	LastName               string  `json:"last_name"`
+	Email                  string  `json:"email"`
+	Phone                  string  `json:"phone"`
+	DriverLicenseNumber    string  `json:"driver_license_number"`
+	DriverLicenseCats      string  `json:"driver_license_cats"`
+	DriverLicenseIssueDate *string `json:"driver_license_issue_date"`
+	DriverLicenseValidTill *string `json:"driver_license_valid_till"`
+	HardwareKey            *string `json:"hardware_key"`
+}
+
+type wireTail struct {
+	Location        *roster.Location `json:"location"`
+	PersonnelNumber string           `json:"personnel_number"`
+	SSN             string           `json:"ssn"`
+	Tags            []int64          `json:"tags"`
+}
 
 // wireParts gives the wire_head and wire_tail of an employee.
 func wireParts(e roster.Employee) (head, tail string, err error) {
-	e.ID, e.IconID, e.AvatarFileName, e.DepartmentID = 0, nil, nil, nil
-	if e.Tags == nil {
-		e.Tags = []int64{}
+	tags := e.Tags
+	if tags == nil {
+		tags = []int64{}
 	}
-	b, err := json.Marshal(e)
+	h, err := inner(wireHead{
+		TrackerID: e.TrackerID, FirstName: e.FirstName, MiddleName: e.MiddleName, LastName: e.LastName,
+		Email: e.Email, Phone: e.Phone, DriverLicenseNumber: e.DriverLicenseNumber,
+		DriverLicenseCats: e.DriverLicenseCats, DriverLicenseIssueDate: e.DriverLicenseIssueDate,
+		DriverLicenseValidTill: e.DriverLicenseValidTill, HardwareKey: e.HardwareKey,
+	})
 	if err != nil {
 		return "", "", err
 	}
-	i := bytes.Index(b, []byte(wireMiddle))
-	if !bytes.HasPrefix(b, []byte(wireOpen)) || i < 0 || b[len(b)-1] != '}' {
-		return "", "", fmt.Errorf("employee JSON %.40q... is not in the expected field order", b)
+	t, err := inner(wireTail{Location: e.Location, PersonnelNumber: e.PersonnelNumber, SSN: e.SSN, Tags: tags})
+	return h, t, err
+}
+
+// inner is the JSON of a struct without its braces.
+func inner(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", err
 	}
-	return string(b[len(wireOpen):i]), string(b[i+len(wireMiddle) : len(b)-1]), nil
+	return string(b[1 : len(b)-1]), nil
 }
 
 // wireRow is one row of wireColumns. Its byte slices belong to the rows
@@ -103,13 +126,9 @@ func appendNullInt(dst []byte, n sql.NullInt64) []byte {
 	return strconv.AppendInt(dst, n.Int64, 10)
 }
 
-// fillWire computes wire_head and wire_tail for every row from its columns,
-// and every account's employee count.
+// fillWire recomputes wire_head and wire_tail of every row.
 func fillWire(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, recountEmployees); err != nil {
-		return err
-	}
-	return rewriteEmployees(ctx, tx, `wire_head = $1, wire_tail = $2`, func(e roster.Employee) ([]any, error) {
+	return rewriteEmployees(ctx, tx, []string{"wire_head", "wire_tail"}, func(e roster.Employee) ([]any, error) {
 		head, tail, err := wireParts(e)
 		return []any{head, tail}, err
 	})
