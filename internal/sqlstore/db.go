@@ -208,6 +208,7 @@ var steps = []step{
 	{version: "0003_api_keys"},
 	{version: "0004_employee_wire", after: recount, refill: refillWire},
 	{version: "0005_employee_fields", before: refuseDuplicateKeys, refill: refillWire},
+	{version: "0007_subuser_fields"},
 }
 
 // refills are the Go steps of each derived column set, in the order they
