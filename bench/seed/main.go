@@ -124,23 +124,34 @@ func run(ctx context.Context, dbURL string, big, accounts, per int, keyBig, keyS
 	}
 	res := result{BigAccount: ids[0], SmallAccount: ids[1+accounts/2], Accounts: accounts + 1}
 
+	// The big account's departments, which most of its employees are in.
+	var deptRows [][]any
+	for i := range departments {
+		deptRows = append(deptRows, []any{ids[0], departmentLabel(i)})
+	}
+	depts, err := insert(ctx, raw, "departments", []string{"account_id", "label"}, deptRows)
+	if err != nil {
+		return fmt.Errorf("departments: %w", err)
+	}
+
 	rng := rand.New(rand.NewPCG(1, 2))
 	var rows [][]any
 	var cols []string
-	add := func(account int64, i int) error {
-		c, vals, err := sqlstore.EmployeeRow(employee(rng, i))
+	add := func(account int64, i int, depts []int64) error {
+		e, label := employee(rng, i, depts)
+		c, vals, err := sqlstore.EmployeeRow(e, label)
 		cols = append([]string{"account_id"}, c...)
 		rows = append(rows, append([]any{account}, vals...))
 		return err
 	}
 	for i := range big {
-		if err := add(ids[0], i); err != nil {
+		if err := add(ids[0], i, depts); err != nil {
 			return err
 		}
 	}
 	for a := range accounts {
 		for i := range per {
-			if err := add(ids[1+a], i); err != nil {
+			if err := add(ids[1+a], i, nil); err != nil {
 				return err
 			}
 		}
@@ -187,18 +198,40 @@ func run(ctx context.Context, dbURL string, big, accounts, per int, keyBig, keyS
 
 var lastNames = []string{"Lee", "Smith", "Novak", "García", "Müller", "Rossi", "Kowalski", "Ivanova", "Tanaka", "Okafor"}
 
-func employee(rng *rand.Rand, i int) roster.Employee {
+// departments is how many departments the big account has.
+const departments = 40
+
+func departmentLabel(i int) string {
+	return fmt.Sprintf("%s %02d", []string{"Depot", "Workshop", "Office", "Fleet"}[i%4], i)
+}
+
+// employee is the i-th employee of an account: every sortable property set
+// for most employees, with values that repeat (ties) and nulls, in the
+// first of depts or none when there are none.
+func employee(rng *rand.Rand, i int, depts []int64) (roster.Employee, *string) {
 	e := roster.Employee{FirstName: fmt.Sprintf("Emp%06d", i), LastName: lastNames[rng.IntN(len(lastNames))],
 		Email: fmt.Sprintf("emp%06d@example.com", i), Phone: fmt.Sprintf("49151%08d", rng.IntN(100_000_000)),
-		DriverLicenseNumber: fmt.Sprintf("DL%08d", i), DriverLicenseCats: "B,C",
-		DriverLicenseValidTill: ptr("2030-01-31"),
+		DriverLicenseNumber: fmt.Sprintf("DL%08d", i), DriverLicenseCats: []string{"B", "B,C", "A,B", "C,CE"}[i%4],
+		DriverLicenseValidTill: ptr(fmt.Sprintf("20%02d-%02d-28", 26+rng.IntN(10), 1+rng.IntN(12))),
 		Location: &roster.Location{Lat: 48.1 + rng.Float64(), Lng: 11.5 + rng.Float64(),
 			Address: "Somewhere street " + fmt.Sprint(i%300)},
 		PersonnelNumber: fmt.Sprintf("P%06d", i), Tags: []int64{1, 2}}
 	if i%2 == 0 {
 		e.TrackerID = ptr(int64(1_000_000 + i))
 	}
-	return e
+	if i%3 != 0 {
+		e.HardwareKey = ptr(fmt.Sprintf("%08x", rng.Uint32()))
+	}
+	if i%10 == 9 {
+		e.DriverLicenseValidTill, e.Location = nil, nil
+	}
+	if len(depts) == 0 || i%10 == 0 {
+		return e, nil
+	}
+	d := rng.IntN(len(depts))
+	e.DepartmentID = &depts[d]
+	label := departmentLabel(d)
+	return e, &label
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -107,7 +107,11 @@ func (s *Server) employeeList(c *call) (any, error) {
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	ctx, list := c.r.Context(), s.db.EmployeeList(c.caller.Account(), q)
+	ctx := c.r.Context()
+	list, err := s.db.EmployeeList(ctx, c.caller.Account(), q)
+	if err != nil {
+		return nil, err
+	}
 	total, err := list.Count(ctx)
 	if err != nil {
 		return nil, err

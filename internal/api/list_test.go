@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +103,12 @@ func newListFixture(t *testing.T, n int, limits *streamLimits) *listFixture {
 		t.Fatal(err)
 	}
 	for i := range n {
-		cols, vals, err := sqlstore.EmployeeRow(listEmployee(i, depts))
+		e := listEmployee(i, depts)
+		var label *string
+		if e.DepartmentID != nil {
+			label = ptr(fmt.Sprint("D", slices.Index(depts, *e.DepartmentID)))
+		}
+		cols, vals, err := sqlstore.EmployeeRow(e, label)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +240,11 @@ func TestListStreamedSameAsBuffered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			total, err := f.db.EmployeeList(f.account, tt.q).Count(t.Context())
+			l, err := f.db.EmployeeList(t.Context(), f.account, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total, err := l.Count(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -92,7 +92,7 @@ func seedBig(t *testing.T, st stack, n int) []int64 {
 	var stmt *sql.Stmt
 	ids := make([]int64, 0, n)
 	for i := range n {
-		cols, vals, err := sqlstore.EmployeeRow(bigEmployee(i))
+		cols, vals, err := sqlstore.EmployeeRow(bigEmployee(i), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

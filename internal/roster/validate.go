@@ -147,19 +147,30 @@ func ValidateLogin(errs *InvalidParams, param, login string) {
 	}
 }
 
-// EmployeeSortFields are the fields employee/list can sort by, mapped to
-// their columns.
+// EmployeeSortFields are the fields employee/list sorts by, mapped to the
+// columns that hold them: the properties Navixy documents as sortable,
+// last_name (Roster's own), and middle_name, tracker_id and department_id,
+// which earlier releases accepted. The list's filter looks in all of them
+// but tracker_id and department_id (numbers of other things: a department
+// is found by its label). The department's label and the location's
+// address are kept on the employee's row. object_label, the label of the
+// tracker bound to the employee, has no column: Roster keeps no trackers,
+// so it is the empty text for everyone and sorting by it orders by id.
 var EmployeeSortFields = map[string]string{
 	"id":                        "id",
 	"first_name":                "first_name",
 	"middle_name":               "middle_name",
 	"last_name":                 "last_name",
-	"email":                     "email",
-	"phone":                     "phone",
+	"object_label":              "",
+	"department_label":          "department_label",
 	"personnel_number":          "personnel_number",
+	"hardware_key":              "hardware_key",
+	"phone":                     "phone",
+	"email":                     "email",
+	"address":                   "location_address",
+	"driver_license_number":     "driver_license_number",
+	"driver_license_cats":       "driver_license_cats",
+	"driver_license_valid_till": "driver_license_valid_till",
 	"tracker_id":                "tracker_id",
 	"department_id":             "department_id",
-	"driver_license_number":     "driver_license_number",
-	"driver_license_valid_till": "driver_license_valid_till",
-	"hardware_key":              "hardware_key",
 }

@@ -54,7 +54,7 @@ func seed(b *testing.B, db *DB, n int) (int64, []int64) {
 				PersonnelNumber: fmt.Sprintf("P%06d", i), Tags: []int64{1, 2, 3},
 				Location: &roster.Location{Lat: 52.5, Lng: 13.4, Address: "Berlin"},
 			}
-			args, err := employeeArgs(e)
+			args, err := employeeArgs(e, nil)
 			if err != nil {
 				return err
 			}

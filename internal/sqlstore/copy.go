@@ -67,9 +67,12 @@ type reader interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// internalTable reports whether a table is bookkeeping, not data.
+// internalTable reports whether a table is bookkeeping, not data: also
+// the tables of SQLite's trigram index of the filter, which a target fills
+// from the rows copied into it.
 func internalTable(name string) bool {
-	return name == "schema_migrations" || name == copyMarker || strings.HasPrefix(name, "sqlite_")
+	return name == "schema_migrations" || name == copyMarker || strings.HasPrefix(name, "sqlite_") ||
+		name == ftsTable || strings.HasPrefix(name, ftsTable+"_")
 }
 
 // queryStrings runs a query whose rows are one text column.

@@ -47,6 +47,13 @@ type DB struct {
 	stmts  map[string]*sql.Stmt
 
 	rights rightSets // security groups' rights, parsed
+
+	// On PostgreSQL, whether the filter's trigram index exists (trigramErr
+	// says why not), and whether pg_trgm takes letters beyond ASCII as
+	// parts of words, which depends on the server's locale.
+	trigram, trigramUnicode bool
+	trigramErr              error
+	filterScanRows          int // filterScanRows, but in tests
 }
 
 // Open connects to the database named by rawURL — "sqlite:<path>" or
@@ -80,7 +87,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		}
 		s.SetMaxOpenConns(max(4, 2*runtime.NumCPU()))
 		s.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
-		db = &DB{sql: s, dialect: dialectSQLite}
+		db = &DB{sql: s, dialect: dialectSQLite, filterScanRows: filterScanRows}
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		s, err := sql.Open("pgx", rawURL)
 		if err != nil {
@@ -88,7 +95,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		}
 		s.SetMaxOpenConns(max(8, 4*runtime.NumCPU()))
 		s.SetMaxIdleConns(max(8, 4*runtime.NumCPU()))
-		db = &DB{sql: s, dialect: dialectPostgres}
+		db = &DB{sql: s, dialect: dialectPostgres, filterScanRows: filterScanRows}
 	default:
 		return nil, fmt.Errorf("database URL %q: want sqlite:<path> or postgres://...", redact(rawURL))
 	}
@@ -208,6 +215,7 @@ var steps = []step{
 	{version: "0003_api_keys"},
 	{version: "0004_employee_wire", after: recount, refill: refillWire},
 	{version: "0005_employee_fields", before: refuseDuplicateKeys, refill: refillWire},
+	{version: "0006_employee_sort", refill: refillSearch},
 	{version: "0007_subuser_fields"},
 }
 
@@ -315,6 +323,9 @@ func (db *DB) migrate(ctx context.Context) error {
 				}
 			}
 		}
+		if db.dialect == dialectPostgres {
+			return db.trigramIndex(ctx, tx)
+		}
 		return nil
 	})
 	if err != nil {
@@ -329,6 +340,73 @@ func execSQL(body string) func(context.Context, *sql.Tx) error {
 		return err
 	}
 }
+
+// trigramIndexName is the filter's trigram index on PostgreSQL.
+const trigramIndexName = "employees_haystack_trgm"
+
+// trigramIndex makes the filter's trigram index on PostgreSQL when it is
+// missing, each time the database is opened: pg_trgm may be installed
+// after the migrations ran. It creates the extension (in the schema
+// public, so that dropping Roster's schema leaves other users of it alone;
+// otherwise in Roster's schema), which needs the right to (pg_trgm is a
+// trusted extension: the database's owner has it). Where the extension
+// cannot be had, the filter reads the account's rows and FilterIndex says
+// why; nothing else changes.
+func (db *DB) trigramIndex(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pg_indexes
+		WHERE schemaname = current_schema() AND indexname = $1`, trigramIndexName).Scan(&n); err != nil {
+		return err
+	}
+	// try runs a statement that may fail without failing the migration.
+	try := func(stmt string) error {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT trigram`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, stmt)
+		if err != nil {
+			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT trigram`); rerr != nil {
+				return rerr
+			}
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `RELEASE SAVEPOINT trigram`)
+		return err
+	}
+	if n == 0 {
+		if err := try(`CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public`); err != nil {
+			if err := try(`CREATE EXTENSION IF NOT EXISTS pg_trgm`); err != nil {
+				db.trigramErr = fmt.Errorf("the PostgreSQL extension pg_trgm is not installed and cannot be created here (%v)", err)
+				return nil
+			}
+		}
+	}
+	var schema string
+	if err := tx.QueryRowContext(ctx, `SELECT n.nspname FROM pg_extension e
+		JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'`).Scan(&schema); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			db.trigramErr = errors.New("the trigram index exists but the extension pg_trgm does not")
+			return nil
+		}
+		return err
+	}
+	schema = `"` + strings.ReplaceAll(schema, `"`, `""`) + `"`
+	if n == 0 {
+		if _, err := tx.ExecContext(ctx, `CREATE INDEX `+trigramIndexName+` ON employees
+			USING gin (`+haystack+` `+schema+`.gin_trgm_ops)`); err != nil {
+			return fmt.Errorf("creating the trigram index: %w", err)
+		}
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT cardinality(`+schema+`.show_trgm('ωωω')) > 0`).Scan(&db.trigramUnicode); err != nil {
+		return err
+	}
+	db.trigram = true
+	return nil
+}
+
+// FilterIndex reports why employee/list's filter has no trigram index to
+// read, if it has none: then every filter reads the account's rows.
+func (db *DB) FilterIndex() error { return db.trigramErr }
 
 // refuseNewer fails when a newer Roster has migrated the database: this
 // one would not keep what the newer schema derives from the rows (stored

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
@@ -108,6 +109,7 @@ func checkDerived(tb testing.TB, db *DB) {
 			delete(byID, e.ID) // each row once
 		}
 	}
+	checkSearch(tb, db)
 	var stale int
 	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM users
 		WHERE employee_count <> (SELECT count(*) FROM employees WHERE account_id = users.id)`).Scan(&stale); err != nil || stale > 0 {
@@ -115,9 +117,46 @@ func checkDerived(tb testing.TB, db *DB) {
 	}
 }
 
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+// checkSearch checks what the list's filter and sort read besides the
+// columns: each row's department label is its department's, its search
+// text is what searchText makes of its columns, and on SQLite the trigram
+// index holds exactly the rows' texts.
+func checkSearch(tb testing.TB, db *DB) {
+	tb.Helper()
+	ctx := context.Background()
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+employeeColumns+`, department_label,
+		(SELECT label FROM departments WHERE departments.id = employees.department_id), search FROM employees`)
+	if err != nil {
+		tb.Errorf("reading employees: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var label, dept sql.NullString
+		var search string
+		e, err := scanEmployee(scanFunc(func(dest ...any) error {
+			return rows.Scan(append(dest, &label, &dept, &search)...)
+		}))
+		if err != nil {
+			tb.Errorf("reading employees: %v", err)
+			return
+		}
+		if label != dept {
+			tb.Errorf("employee %d has department label %v, its department %v", e.ID, label, dept)
+		}
+		if want := searchText(e, ptrString(dept)); search != want {
+			tb.Errorf("employee %d has search text %q, want %q", e.ID, search, want)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		tb.Errorf("reading employees: %v", err)
+	}
+	if db.dialect == dialectSQLite {
+		if _, err := db.sql.ExecContext(ctx, `INSERT INTO `+ftsTable+` (`+ftsTable+`, rank) VALUES ('integrity-check', 1)`); err != nil {
+			tb.Errorf("the trigram index does not hold the rows' texts: %v", err)
+		}
+	}
+}
 
 // t0 is the suite's clock: stores take the time as a parameter.
 var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 
@@ -28,7 +30,7 @@ var writableFields = []string{"tracker_id", "first_name", "middle_name", "last_n
 	"hardware_key", "department_id", "location_lat", "location_lng", "location_address", "location_radius",
 	"personnel_number", "ssn", "tags"}
 
-var derivedFields = []string{"search", "wire_head", "wire_tail"}
+var derivedFields = []string{"department_label", "search", "wire_head", "wire_tail"}
 
 // employeeFields are the columns a create or an update writes, in the
 // order of employeeArgs.
@@ -127,7 +129,10 @@ func (db *DB) Employees(ctx context.Context, account int64, q roster.ListQuery) 
 // AppendEmployees is Employees that appends the page to dst as the JSON
 // array the API answers.
 func (db *DB) AppendEmployees(ctx context.Context, dst []byte, account int64, q roster.ListQuery) ([]byte, int, error) {
-	l := db.EmployeeList(account, q)
+	l, err := db.EmployeeList(ctx, account, q)
+	if err != nil {
+		return nil, 0, err
+	}
 	total, err := l.Count(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -148,20 +153,91 @@ type EmployeeList struct {
 	none  bool // a filter nothing can match
 }
 
-// EmployeeList prepares the list q of the account's employees.
-func (db *DB) EmployeeList(account int64, q roster.ListQuery) EmployeeList {
+// filterScanRows is the size of account (DB.filterScanRows) up to which the filter reads the
+// account's search texts rather than its trigram index: the index finds
+// the candidates of every account at once, and only then are they checked
+// for the account, so for a small account a common text costs more there
+// than a scan of the account does.
+const filterScanRows = 1000
+
+// EmployeeList prepares the list q of the account's employees. A filter
+// matches an employee whose id or search text (see searchText) contains
+// it, folded. It reads the trigram index where the index can serve it: a
+// filter of 3 characters or more (on PostgreSQL, 3 letters or digits in a
+// row, as pg_trgm makes its trigrams of words), in an account of more than
+// filterScanRows employees. Otherwise it reads every search text of the
+// account, on SQLite from an index of them.
+func (db *DB) EmployeeList(ctx context.Context, account int64, q roster.ListQuery) (EmployeeList, error) {
 	l := EmployeeList{db: db, q: q, where: `account_id = $1`, args: []any{account}}
-	if q.Filter != "" {
-		f := fold(q.Filter)
-		if strings.Contains(f, searchSep) {
-			// No single field holds the separator.
-			l.none = true
-			return l
-		}
-		l.args = append(l.args, "%"+escapeLike(f)+"%")
-		l.where += ` AND search LIKE $2 ESCAPE '\'`
+	if q.Filter == "" {
+		return l, nil
 	}
-	return l
+	f := fold(q.Filter)
+	if strings.Contains(f, searchSep) {
+		// No single field holds the separator.
+		l.none = true
+		return l, nil
+	}
+	l.args = append(l.args, "%"+escapeLike(f)+"%")
+	scan := `account_id = $1 AND (search LIKE $2 ESCAPE '\' OR CAST(id AS TEXT) LIKE $2 ESCAPE '\')`
+	l.where = scan
+	if !db.trigramServes(f) {
+		return l, nil
+	}
+	var size int
+	if err := db.queryRow(ctx, `SELECT employee_count FROM users WHERE id = $1`, account).Scan(&size); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return l, err
+	}
+	if size <= db.filterScanRows {
+		return l, nil
+	}
+	// The candidates come from the index; +account_id keeps the planners
+	// from reading the account's rows through an index of account_id
+	// instead.
+	if db.dialect == dialectPostgres {
+		l.where = haystack + ` LIKE $2 ESCAPE '\' AND +account_id = $1`
+		return l, nil
+	}
+	l.args = append(l.args, `"`+strings.ReplaceAll(f, `"`, `""`)+`"`)
+	l.where = `id IN (SELECT rowid FROM employees_fts WHERE employees_fts MATCH $3) AND +account_id = $1 AND
+		(search LIKE $2 ESCAPE '\' OR CAST(id AS TEXT) LIKE $2 ESCAPE '\')`
+	return l, nil
+}
+
+// ftsTable is the filter's trigram index on SQLite, an FTS5 table that
+// triggers keep (migration 0006).
+const ftsTable = "employees_fts"
+
+// haystack is the text the filter looks in on PostgreSQL, exactly as its
+// trigram index (trigramIndex) is made of it: the id and the search text.
+// A filter cannot contain the separator, so it matches inside one of them.
+const haystack = `(CAST(id AS TEXT) || '` + searchSep + `' || search)`
+
+// trigramServes reports whether the trigram index can find the candidates
+// of the folded filter f.
+func (db *DB) trigramServes(f string) bool {
+	if db.dialect == dialectSQLite {
+		// FTS5's trigram tokenizer takes every character.
+		return utf8.RuneCountInString(f) >= 3
+	}
+	if !db.trigram {
+		return false
+	}
+	// pg_trgm makes trigrams of the words of a pattern: letters and digits
+	// (beyond ASCII only where the server's character classes say so).
+	run := 0
+	for _, r := range f {
+		word := r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) ||
+			r >= utf8.RuneSelf && db.trigramUnicode && (unicode.IsLetter(r) || unicode.IsDigit(r))
+		if !word {
+			run = 0
+			continue
+		}
+		if run++; run >= 3 {
+			return true
+		}
+	}
+	return false
 }
 
 // Count counts the employees that match the filter: the count of a list
@@ -249,26 +325,50 @@ func (l EmployeeList) Stream(ctx context.Context, dst []byte, chunk int, w io.Wr
 func (db *DB) ListStreams() int { return max(1, db.sql.Stats().MaxOpenConnections/2) }
 
 // orderBy turns sort keys into an ORDER BY clause that is the same on both
-// databases: byte order for text, nulls last, ties broken by id.
+// databases: byte order for text, null before every value, ties broken by
+// id in the direction of the last key. A descending sort is thus the exact
+// reverse of the ascending one, and one index of (account_id, key, id)
+// serves both directions on both databases.
 func (db *DB) orderBy(keys []roster.SortKey) (string, error) {
 	var parts []string
+	desc := false
 	for _, k := range keys {
 		col, ok := roster.EmployeeSortFields[k.Field]
 		if !ok {
 			return "", fmt.Errorf("sort field %q: %w", k.Field, roster.InvalidParams{{Parameter: "sort", Reason: "unknown field " + k.Field}})
 		}
-		dir := " ASC"
-		if k.Desc {
-			dir = " DESC"
+		desc = k.Desc
+		if col == "" {
+			continue // the same for every employee
+		}
+		if col == "id" {
+			// Unique: no later key can matter.
+			return strings.Join(append(parts, "id"+direction(desc)), ", "), nil
 		}
 		expr := col
-		if db.dialect == dialectPostgres && textColumn(col) {
-			expr += ` COLLATE "C"`
+		if db.dialect == dialectPostgres {
+			// SQLite's own order: nulls first ascending, last descending.
+			if textColumn(col) {
+				expr += ` COLLATE "C"`
+			}
+			if desc {
+				expr += " DESC NULLS LAST"
+			} else {
+				expr += " ASC NULLS FIRST"
+			}
+		} else {
+			expr += direction(desc)
 		}
-		parts = append(parts, "("+col+" IS NULL) ASC", expr+dir)
+		parts = append(parts, expr)
 	}
-	parts = append(parts, "id ASC")
-	return strings.Join(parts, ", "), nil
+	return strings.Join(append(parts, "id"+direction(desc)), ", "), nil
+}
+
+func direction(desc bool) string {
+	if desc {
+		return " DESC"
+	}
+	return " ASC"
 }
 
 func textColumn(col string) bool {
@@ -317,21 +417,29 @@ func (db *DB) AppendEmployee(ctx context.Context, dst []byte, account, id int64)
 	return b, rows.Close()
 }
 
-// checkDepartment makes sure a department id, if set, names a department of
-// the account.
-func checkDepartment(ctx context.Context, tx *sql.Tx, account int64, dept *int64) error {
+// departmentLabel makes sure a department id, if set, names a department of
+// the account, and returns its label for the employee's row. On PostgreSQL
+// it holds the department's row until the transaction ends, so a rename
+// (which rewrites the labels of the department's employees) waits for the
+// employee's write to commit, or this for the rename.
+func (db *DB) departmentLabel(ctx context.Context, tx *sql.Tx, account int64, dept *int64) (*string, error) {
 	if dept == nil {
-		return nil
+		return nil, nil
 	}
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM departments WHERE id = $1 AND account_id = $2`,
-		*dept, account).Scan(&n); err != nil {
-		return err
+	lock := ""
+	if db.dialect == dialectPostgres {
+		lock = " FOR SHARE"
 	}
-	if n == 0 {
-		return fmt.Errorf("department %d: %w", *dept, roster.ErrNotFound)
+	var label string
+	err := tx.QueryRowContext(ctx, `SELECT label FROM departments WHERE id = $1 AND account_id = $2`+lock,
+		*dept, account).Scan(&label)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("department %d: %w", *dept, roster.ErrNotFound)
 	}
-	return nil
+	if err != nil {
+		return nil, err
+	}
+	return &label, nil
 }
 
 // searchSep joins the fields in employees.search. A filter cannot contain
@@ -343,16 +451,37 @@ const searchSep = "\x1f"
 // "Straße" and "σωκράτης" finds "ΣΩΚΡΆΤΗΣ" on every database.
 func fold(s string) string { return cases.Fold().String(s) }
 
-// searchText is the employees.search value of an employee.
-func searchText(e roster.Employee) string {
-	return fold(strings.Join([]string{e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
-		e.PersonnelNumber}, searchSep))
+// searchText is the employees.search value of an employee in the
+// department of that label (nil: none): the properties employee/list's
+// filter looks in besides the id (see roster.EmployeeSortFields), folded.
+// The department's label comes first, so that renaming a department
+// replaces the text up to the first separator (renameDepartment).
+func searchText(e roster.Employee, department *string) string {
+	address := ""
+	if e.Location != nil {
+		address = e.Location.Address
+	}
+	return fold(strings.Join([]string{deref(department), e.FirstName, e.MiddleName, e.LastName, e.Email,
+		e.Phone, e.PersonnelNumber, deref(e.HardwareKey), e.DriverLicenseNumber, e.DriverLicenseCats,
+		deref(e.DriverLicenseValidTill), address}, searchSep))
 }
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// sortMigration adds employees.department_label, the sort indexes and, on
+// SQLite, the trigram index; the search texts are then recomputed with
+// every property the filter looks in.
+const sortMigration = "0006_employee_sort"
 
 // fillSearch recomputes employees.search of every row.
 func fillSearch(ctx context.Context, tx *sql.Tx) error {
-	return rewriteEmployees(ctx, tx, []string{"search"}, func(e roster.Employee) ([]any, error) {
-		return []any{searchText(e)}, nil
+	return rewriteEmployees(ctx, tx, []string{"search"}, func(e roster.Employee, department *string) ([]any, error) {
+		return []any{searchText(e, department)}, nil
 	})
 }
 
@@ -361,12 +490,13 @@ func fillSearch(ctx context.Context, tx *sql.Tx) error {
 const rewriteBatch = 500
 
 // rewriteEmployees sets derived columns of every row from the values f
-// gives for the employee its columns hold, after a migration that adds or
-// changes them. It works through the rows by id, rewriteBatch at a time:
-// one read and one UPDATE per batch, and never more than a batch in
-// memory, however many employees the database holds.
-func rewriteEmployees(ctx context.Context, tx *sql.Tx, cols []string, f func(roster.Employee) ([]any, error)) error {
-	read := `SELECT ` + employeeColumns + ` FROM employees WHERE id > $1 ORDER BY id LIMIT ` + strconv.Itoa(rewriteBatch)
+// gives for the employee its columns hold (and the department label its
+// row holds), after a migration that adds or changes them. It works
+// through the rows by id, rewriteBatch at a time: one read and one UPDATE
+// per batch, and never more than a batch in memory, however many
+// employees the database holds.
+func rewriteEmployees(ctx context.Context, tx *sql.Tx, cols []string, f func(roster.Employee, *string) ([]any, error)) error {
+	read := `SELECT ` + employeeColumns + `, department_label FROM employees WHERE id > $1 ORDER BY id LIMIT ` + strconv.Itoa(rewriteBatch)
 	var after int64
 	for {
 		rows, err := tx.QueryContext(ctx, read, after)
@@ -376,10 +506,11 @@ func rewriteEmployees(ctx context.Context, tx *sql.Tx, cols []string, f func(ros
 		var ids []int64
 		var vals [][]any
 		for rows.Next() {
-			e, err := scanEmployee(rows)
+			var label sql.NullString
+			e, err := scanEmployee(scanFunc(func(dest ...any) error { return rows.Scan(append(dest, &label)...) }))
 			if err == nil {
 				var v []any
-				v, err = f(e)
+				v, err = f(e, ptrString(label))
 				ids, vals = append(ids, e.ID), append(vals, v)
 			}
 			if err != nil {
@@ -400,6 +531,11 @@ func rewriteEmployees(ctx context.Context, tx *sql.Tx, cols []string, f func(ros
 		after = ids[len(ids)-1]
 	}
 }
+
+// scanFunc lets a function stand for a row's Scan.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // updateBatch sets cols of the employees ids to vals (one slice per id) in
 // one statement, the same on both dialects: UPDATE ... FROM a VALUES list,
@@ -516,8 +652,9 @@ var insertEmployee, updateEmployee = func() (string, string) {
 			strings.Join(sets, ", "), n+1, n+2)
 }()
 
-// employeeArgs are the values of employeeFields for an employee.
-func employeeArgs(e roster.Employee) ([]any, error) {
+// employeeArgs are the values of employeeFields for an employee in the
+// department of that label (nil: none).
+func employeeArgs(e roster.Employee, department *string) ([]any, error) {
 	args, err := writableArgs(e)
 	if err != nil {
 		return nil, err
@@ -526,14 +663,15 @@ func employeeArgs(e roster.Employee) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(args, searchText(e), head, tail), nil
+	return append(args, nullString(department), searchText(e, department), head, tail), nil
 }
 
 // EmployeeRow gives the columns and values of a new employee's row, except
-// account_id, for a program that loads rows in bulk; it must then call
-// RecountEmployees.
-func EmployeeRow(e roster.Employee) (cols []string, vals []any, err error) {
-	vals, err = employeeArgs(e)
+// account_id, for a program that loads rows in bulk: department is the
+// label of the department e.DepartmentID names (nil without one). It must
+// then call RecountEmployees.
+func EmployeeRow(e roster.Employee, department *string) (cols []string, vals []any, err error) {
+	vals, err = employeeArgs(e, department)
 	return slices.Clone(employeeFields), vals, err
 }
 
@@ -551,16 +689,17 @@ const recountEmployees = `UPDATE users SET employee_count =
 // another employee or another employee holds the hardware key; ErrNotFound when the department is not the account's
 // (also when it is deleted while this runs).
 func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employee) (int64, error) {
-	args, err := employeeArgs(e)
-	if err != nil {
-		return 0, err
-	}
 	var id int64
-	err = db.tx(ctx, func(tx *sql.Tx) error {
-		if err := checkDepartment(ctx, tx, account, e.DepartmentID); err != nil {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		label, err := db.departmentLabel(ctx, tx, account, e.DepartmentID)
+		if err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, insertEmployee, append(args, account)...).Scan(&id)
+		args, err := employeeArgs(e, label)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, insertEmployee, append(args, account)...).Scan(&id)
 		if err := taken(err, e); err != nil {
 			return err
 		}
@@ -598,12 +737,13 @@ func countEmployees(ctx context.Context, tx *sql.Tx, account int64, delta int) e
 // UpdateEmployee replaces an employee's writable fields; icon_id and
 // avatar_file_name are kept. The errors are CreateEmployee's.
 func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employee) error {
-	args, err := employeeArgs(e)
-	if err != nil {
-		return err
-	}
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := checkDepartment(ctx, tx, account, e.DepartmentID); err != nil {
+		label, err := db.departmentLabel(ctx, tx, account, e.DepartmentID)
+		if err != nil {
+			return err
+		}
+		args, err := employeeArgs(e, label)
+		if err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, updateEmployee, append(args, e.ID, account)...)
@@ -755,21 +895,58 @@ func (db *DB) CreateDepartment(ctx context.Context, account int64, d roster.Depa
 	return id, err
 }
 
-// UpdateDepartment changes a department of the account.
+// UpdateDepartment changes a department of the account, and the label its
+// employees' rows hold.
 func (db *DB) UpdateDepartment(ctx context.Context, account int64, d roster.Department) error {
 	lat, lng, address, radius := locationArgs(d.Location)
-	res, err := db.exec(ctx, `UPDATE departments SET label = $1, location_lat = $2,
-		location_lng = $3, location_address = $4, location_radius = $5 WHERE id = $6 AND account_id = $7`,
-		d.Label, lat, lng, address, radius, d.ID, account)
-	return affected(res, err, "department", d.ID)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE departments SET label = $1, location_lat = $2,
+			location_lng = $3, location_address = $4, location_radius = $5 WHERE id = $6 AND account_id = $7`,
+			d.Label, lat, lng, address, radius, d.ID, account)
+		if err := affected(res, err, "department", d.ID); err != nil {
+			return err
+		}
+		return db.relabel(ctx, tx, account, d.ID, &d.Label)
+	})
+}
+
+// relabel sets the department label of the department's employees, and
+// the label's part of their search texts: the text before the first
+// separator (see searchText). With a nil label they leave the department.
+// Only rows whose label changes are written.
+func (db *DB) relabel(ctx context.Context, tx *sql.Tx, account, dept int64, label *string) error {
+	find := "instr"
+	if db.dialect == dialectPostgres {
+		find = "strpos"
+	}
+	var err error
+	if label == nil {
+		_, err = tx.ExecContext(ctx, `UPDATE employees SET department_id = NULL, department_label = NULL,
+			search = substr(search, `+find+`(search, $1)) WHERE department_id = $2 AND account_id = $3`,
+			searchSep, dept, account)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE employees SET department_label = $1,
+			search = $2 || substr(search, `+find+`(search, $3))
+			WHERE department_id = $4 AND account_id = $5 AND department_label <> $1`,
+			*label, fold(*label), searchSep, dept, account)
+	}
+	return err
 }
 
 // DeleteDepartment deletes a department of the account; its employees get
-// department_id null.
+// department_id and department_label null.
 func (db *DB) DeleteDepartment(ctx context.Context, account, id int64) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE employees SET department_id = NULL
-			WHERE department_id = $1 AND account_id = $2`, id, account); err != nil {
+		if db.dialect == dialectPostgres {
+			// Taken first, so that an employee's write that names the
+			// department (departmentLabel holds it) commits before its
+			// employees are read below, or finds it gone.
+			if _, err := tx.ExecContext(ctx, `SELECT id FROM departments WHERE id = $1 AND account_id = $2 FOR UPDATE`,
+				id, account); err != nil {
+				return err
+			}
+		}
+		if err := db.relabel(ctx, tx, account, id, nil); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM departments WHERE id = $1 AND account_id = $2`, id, account)

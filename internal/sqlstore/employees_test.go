@@ -10,7 +10,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"golang.org/x/text/cases"
 
 	"roster/internal/roster"
 )
@@ -288,27 +291,179 @@ func TestEmployeeList(t *testing.T) {
 			{"no match", roster.ListQuery{Filter: "nobody"}, e(), 0},
 			{"no match with a page", roster.ListQuery{Filter: "nobody", Limit: 5, Offset: 5}, e(), 0},
 		}
-		for _, tt := range tests {
-			list, n, err := db.Employees(ctx, ann, tt.q)
-			if err != nil || n != tt.wantCount || !slices.Equal(ids(list), tt.want) || list == nil {
-				t.Errorf("Employees(%s %+v) = %v, %d, %v, want %v, %d", tt.name, tt.q, ids(list), n, err, tt.want, tt.wantCount)
+		for _, path := range filterPaths {
+			db.filterScanRows = path.scanRows
+			for _, tt := range tests {
+				list, n, err := db.Employees(ctx, ann, tt.q)
+				if err != nil || n != tt.wantCount || !slices.Equal(ids(list), tt.want) || list == nil {
+					t.Errorf("%s: Employees(%s %+v) = %v, %d, %v, want %v, %d", path.name, tt.name, tt.q, ids(list), n, err, tt.want, tt.wantCount)
+				}
 			}
 		}
+		db.filterScanRows = filterScanRows
 		if list, n, err := db.Employees(ctx, newMaster(t, db, "cy"), roster.ListQuery{}); err != nil || n != 0 || list == nil || len(list) != 0 {
 			t.Errorf("Employees(empty account) = %#v, %d, %v, want an empty list", list, n, err)
 		}
 	})
 }
 
+// filterMatches is the filter's rule, for a check of ids: the id with id
+// as its decimal text, or one of the other properties, contains f, each
+// folded.
+func filterMatches(e roster.Employee, id int64, labels map[int64]string, f string) bool {
+	props := []string{fmt.Sprint(id), e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
+		e.PersonnelNumber, e.DriverLicenseNumber, e.DriverLicenseCats}
+	for _, p := range []*string{e.HardwareKey, e.DriverLicenseValidTill} {
+		if p != nil {
+			props = append(props, *p)
+		}
+	}
+	if e.Location != nil {
+		props = append(props, e.Location.Address)
+	}
+	if e.DepartmentID != nil {
+		props = append(props, labels[*e.DepartmentID])
+	}
+	for _, p := range props {
+		if strings.Contains(cases.Fold().String(p), cases.Fold().String(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// filterPaths are the two ways the filter finds its matches: every case
+// of a filter test runs both and must find the same.
+var filterPaths = []struct {
+	name     string
+	scanRows int // DB.filterScanRows
+}{
+	{"scan", 1 << 30},
+	{"trigram index", -1},
+}
+
+// TestEmployeeFilter: the filter matches through each property it looks
+// in, folded, on both of its paths, and through no other.
+func TestEmployeeFilter(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann, bob := newMaster(t, db, "ann"), newMaster(t, db, "bob")
+		north, oversea := newDepartment(t, db, ann, "Nord-Depot"), newDepartment(t, db, ann, "ÜBERSEE Σίσυφος")
+		labels := map[int64]string{north: "Nord-Depot", oversea: "ÜBERSEE Σίσυφος"}
+		people := []roster.Employee{
+			{FirstName: "Ann", MiddleName: "Maria", LastName: "Lee", Email: "ann.lee@example.com", Phone: "4915100000001",
+				PersonnelNumber: "A-1", DepartmentID: &north},
+			{FirstName: "Bob", HardwareKey: ptr("HK-77ab"), DriverLicenseNumber: "B072RRE", DriverLicenseCats: "C1E,BE",
+				TrackerID: ptr(int64(987654))},
+			{FirstName: "Cem", DriverLicenseValidTill: ptr("2031-12-24"), DepartmentID: &oversea,
+				Location: &roster.Location{Lat: 48.1, Lng: 11.5, Address: "Königstraße 5, München"}},
+			{FirstName: "Dan", Location: &roster.Location{Lat: 1, Lng: 2}, HardwareKey: ptr("")},
+		}
+		var all []int64
+		for _, p := range people {
+			all = append(all, newEmployee(t, db, ann, p))
+		}
+		// Bob's employee matches every filter below but never shows.
+		newEmployee(t, db, bob, roster.Employee{FirstName: "Nord-Depot übersee", MiddleName: "hk-77ab b072rre c1e",
+			LastName: "2031-12-24 königstrasse", Email: "ann.lee@example.com"})
+		e := func(i ...int) []int64 {
+			out := []int64{}
+			for _, i := range i {
+				out = append(out, all[i])
+			}
+			return out
+		}
+		tests := []struct {
+			name   string
+			filter string
+			want   []int64
+		}{
+			{"department label", "nord-dep", e(0)},
+			{"department label, upper case beyond ASCII", "ÜBERSEE", e(2)},
+			{"department label, folded Greek", "ΣΊΣΥΦΟΣ", e(2)},
+			{"middle name", "MARIA", e(0)},
+			{"e-mail", "Lee@Example", e(0)},
+			{"phone", "100000001", e(0)},
+			{"personnel number", "a-1", e(0)},
+			{"hardware key", "hk-77AB", e(1)},
+			{"driver's license number", "b072rre", e(1)},
+			{"driver's license categories", "c1e,b", e(1)},
+			{"driver's license valid till", "2031-12", e(2)},
+			{"address", "KÖNIGSTRASSE", e(2)},
+			{"address, short", "ü", e(2)},
+			{"address, sharp s", "straße 5", e(2)},
+			{"not the tracker id", "987654", e()},
+			{"not across two properties", "annmaria", e()},
+			{"not across the department and a name", "übersee σίσυφος" + "cem", e()},
+		}
+		for _, path := range filterPaths {
+			db.filterScanRows = path.scanRows
+			for _, tt := range tests {
+				list, n, err := db.Employees(ctx, ann, roster.ListQuery{Filter: tt.filter})
+				if err != nil || n != len(tt.want) || !slices.Equal(ids(list), tt.want) {
+					t.Errorf("%s: Employees(filter %q, %s) = %v, %d, %v, want %v", path.name, tt.filter, tt.name, ids(list), n, err, tt.want)
+				}
+			}
+			// The id matches as its decimal text, anywhere in it.
+			for i, id := range all {
+				for _, f := range []string{fmt.Sprint(id), fmt.Sprint(id)[1:]} {
+					if f == "" {
+						continue
+					}
+					list, n, err := db.Employees(ctx, ann, roster.ListQuery{Filter: f})
+					var want []int64
+					for j, other := range all {
+						if filterMatches(people[j], other, labels, f) {
+							want = append(want, other)
+						}
+					}
+					if err != nil || n != len(want) || !slices.Equal(ids(list), want) || !slices.Contains(want, all[i]) && f == fmt.Sprint(id) {
+						t.Errorf("%s: Employees(filter %q) = %v, %d, %v, want %v", path.name, f, ids(list), n, err, want)
+					}
+				}
+			}
+		}
+		db.filterScanRows = filterScanRows
+
+		// The trigram index serves what it can: a filter of 3 characters
+		// on SQLite, of 3 letters or digits in a row on PostgreSQL, where
+		// pg_trgm is there.
+		if db.Postgres() && db.FilterIndex() != nil {
+			t.Logf("no trigram index: %v", db.FilterIndex())
+			return
+		}
+		db.filterScanRows = -1
+		defer func() { db.filterScanRows = filterScanRows }()
+		for _, tt := range []struct {
+			filter          string
+			sqlite, postgre bool
+		}{
+			{"abc", true, true}, {"ab", false, false}, {"a-1", true, false}, {"@x.", true, false},
+			{"ÜBERSEE", true, true}, {"ü", false, false}, {"12", false, false}, {"2031", true, true},
+		} {
+			l, err := db.EmployeeList(ctx, ann, roster.ListQuery{Filter: tt.filter})
+			indexed := strings.Contains(l.where, ftsTable) || strings.Contains(l.where, haystack)
+			if want := tt.sqlite && !db.Postgres() || tt.postgre && db.Postgres(); err != nil || indexed != want {
+				t.Errorf("EmployeeList(filter %q) reads the index: %v (%v), want %v", tt.filter, indexed, err, want)
+			}
+		}
+		db.filterScanRows = 1 << 30
+		if l, err := db.EmployeeList(ctx, ann, roster.ListQuery{Filter: "abc"}); err != nil || strings.Contains(l.where, ftsTable) || strings.Contains(l.where, haystack) {
+			t.Errorf("EmployeeList(filter abc) in a small account = %q, %v, want a scan", l.where, err)
+		}
+	})
+}
+
 // sortValue is what employee/list sorts a field by: an integer or a text
-// (compared byte by byte), or null (always last).
+// (compared byte by byte), or null (before every value).
 type sortValue struct {
 	null bool
 	n    int64
 	s    string
 }
 
-func sortValueOf(t *testing.T, e roster.Employee, field string) sortValue {
+// sortValueOf is e's value of a sort field; labels are the departments'.
+func sortValueOf(t *testing.T, e roster.Employee, field string, labels map[int64]string) sortValue {
 	str := func(s string) sortValue { return sortValue{s: s} }
 	num := func(p *int64) sortValue {
 		if p == nil {
@@ -331,10 +486,22 @@ func sortValueOf(t *testing.T, e roster.Employee, field string) sortValue {
 		return str(e.MiddleName)
 	case "last_name":
 		return str(e.LastName)
+	case "object_label":
+		return str("")
+	case "department_label":
+		if e.DepartmentID == nil {
+			return sortValue{null: true}
+		}
+		return str(labels[*e.DepartmentID])
 	case "email":
 		return str(e.Email)
 	case "phone":
 		return str(e.Phone)
+	case "address":
+		if e.Location == nil {
+			return sortValue{null: true}
+		}
+		return str(e.Location.Address)
 	case "personnel_number":
 		return str(e.PersonnelNumber)
 	case "tracker_id":
@@ -343,6 +510,8 @@ func sortValueOf(t *testing.T, e roster.Employee, field string) sortValue {
 		return num(e.DepartmentID)
 	case "driver_license_number":
 		return str(e.DriverLicenseNumber)
+	case "driver_license_cats":
+		return str(e.DriverLicenseCats)
 	case "driver_license_valid_till":
 		return strp(e.DriverLicenseValidTill)
 	case "hardware_key":
@@ -352,20 +521,15 @@ func sortValueOf(t *testing.T, e roster.Employee, field string) sortValue {
 	return sortValue{}
 }
 
-// wantOrder is the order both databases must give: per key nulls last, then
-// the value (text in byte order) in the key's direction; ties by id.
-func wantOrder(t *testing.T, list []roster.Employee, keys []roster.SortKey) []int64 {
+// wantOrder is the order both databases must give: per key null first, then
+// the value (text in byte order), reversed for a descending key; ties by id,
+// in the direction of the last key.
+func wantOrder(t *testing.T, list []roster.Employee, keys []roster.SortKey, labels map[int64]string) []int64 {
 	s := slices.Clone(list)
 	slices.SortFunc(s, func(a, b roster.Employee) int {
 		for _, k := range keys {
-			va, vb := sortValueOf(t, a, k.Field), sortValueOf(t, b, k.Field)
-			if va.null != vb.null {
-				if va.null {
-					return 1
-				}
-				return -1
-			}
-			c := cmp.Or(cmp.Compare(va.n, vb.n), strings.Compare(va.s, vb.s))
+			va, vb := sortValueOf(t, a, k.Field, labels), sortValueOf(t, b, k.Field, labels)
+			c := cmp.Or(-cmp.Compare(b2i(va.null), b2i(vb.null)), cmp.Compare(va.n, vb.n), strings.Compare(va.s, vb.s))
 			if k.Desc {
 				c = -c
 			}
@@ -373,9 +537,19 @@ func wantOrder(t *testing.T, list []roster.Employee, keys []roster.SortKey) []in
 				return c
 			}
 		}
+		if keys[len(keys)-1].Desc {
+			return cmp.Compare(b.ID, a.ID)
+		}
 		return cmp.Compare(a.ID, b.ID)
 	})
 	return ids(s)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // sortPeople fills every sortable field with values that tell byte order
@@ -387,8 +561,11 @@ func sortPeople(depts []int64) []roster.Employee {
 	phones := []string{"", "0", "10", "9", "0100", "49151", "1"}
 	personnel := []string{"", "A-1", "a-1", "Ä", "B2", "10", "9", "z"}
 	licenses := []string{"", "B072", "b072", "Ω1", "A9"}
+	cats := []string{"", "B", "b", "A,B", "C1E", "B"}
 	dates := []*string{nil, ptr("2030-01-01"), ptr("2029-12-31"), ptr("2031-06-15"), ptr("2030-01-01")}
 	keys := []*string{nil, ptr(""), ptr("abc"), ptr("ABC"), ptr("é"), ptr("0"), ptr("abc")}
+	places := []*roster.Location{nil, {Lat: 1, Lng: 2}, {Address: "Main St 1"}, {Address: "main st 1"},
+		{Lat: -3, Address: "Ärgerweg 2"}, {Address: "Main St 1"}, {Address: "Zürich"}}
 	var out []roster.Employee
 	for i := range 40 {
 		// Hardware keys are unique in an account: only no key and the
@@ -405,8 +582,10 @@ func sortPeople(depts []int64) []roster.Employee {
 			Phone:                  phones[i*3%len(phones)],
 			PersonnelNumber:        personnel[i*5%len(personnel)],
 			DriverLicenseNumber:    licenses[i%len(licenses)],
+			DriverLicenseCats:      cats[i*7%len(cats)],
 			DriverLicenseValidTill: dates[i*3%len(dates)],
 			HardwareKey:            key,
+			Location:               places[i*3%len(places)],
 		}
 		if i%3 != 0 {
 			e.TrackerID = ptr(int64(i*7919%10007) + 1)
@@ -419,6 +598,10 @@ func sortPeople(depts []int64) []roster.Employee {
 	return out
 }
 
+// sortLabels are the departments' labels of TestEmployeeSort, made in an
+// order that differs from theirs, with two the same and case and accents.
+var sortLabels = []string{"c", "Émile", "a", "émile", "B", "a"}
+
 // TestEmployeeSort sorts by every sortable field both ways, and by pairs,
 // and checks the result against one order computed here: so SQLite and
 // PostgreSQL give the same order for the same data.
@@ -426,8 +609,12 @@ func TestEmployeeSort(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *DB) {
 		ctx := t.Context()
 		ann := newMaster(t, db, "ann")
-		// Departments made in an order that differs from their labels.
-		depts := []int64{newDepartment(t, db, ann, "c"), newDepartment(t, db, ann, "a"), newDepartment(t, db, ann, "b")}
+		labels := map[int64]string{}
+		var depts []int64
+		for _, l := range sortLabels {
+			d := newDepartment(t, db, ann, l)
+			depts, labels[d] = append(depts, d), l
+		}
 		for _, e := range sortPeople(depts) {
 			newEmployee(t, db, ann, e)
 		}
@@ -441,16 +628,27 @@ func TestEmployeeSort(t *testing.T) {
 			sorts = append(sorts, []roster.SortKey{{Field: f}}, []roster.SortKey{{Field: f, Desc: true}})
 		}
 		// Pairs: every field first once each way, before the next field
-		// (and before a text field for the numeric ones).
+		// (and before a text field for the numeric ones), and after
+		// object_label, which leaves the order to the second key.
 		for i, f1 := range fields {
 			f2 := fields[(i+1)%len(fields)]
 			sorts = append(sorts, []roster.SortKey{{Field: f1}, {Field: f2, Desc: true}},
-				[]roster.SortKey{{Field: f1, Desc: true}, {Field: f2}})
+				[]roster.SortKey{{Field: f1, Desc: true}, {Field: f2}},
+				[]roster.SortKey{{Field: "object_label", Desc: true}, {Field: f1}})
 		}
 		for _, keys := range sorts {
 			list, n, err := db.Employees(ctx, ann, roster.ListQuery{Sort: keys})
-			if want := wantOrder(t, stored, keys); err != nil || n != len(stored) || !slices.Equal(ids(list), want) {
+			if want := wantOrder(t, stored, keys, labels); err != nil || n != len(stored) || !slices.Equal(ids(list), want) {
 				t.Errorf("Employees(sort %v) = %v, %d, %v, want %v", keys, ids(list), n, err, want)
+			}
+			// Descending is the exact reverse of ascending.
+			if len(keys) == 1 && keys[0].Desc {
+				asc, _, _ := db.Employees(ctx, ann, roster.ListQuery{Sort: []roster.SortKey{{Field: keys[0].Field}}})
+				rev := ids(asc)
+				slices.Reverse(rev)
+				if !slices.Equal(ids(list), rev) {
+					t.Errorf("Employees(sort %s=desc) = %v, want the reverse of asc %v", keys[0].Field, ids(list), ids(asc))
+				}
 			}
 		}
 
@@ -460,6 +658,8 @@ func TestEmployeeSort(t *testing.T) {
 			{Sort: []roster.SortKey{{Field: "tracker_id"}}, Limit: 5, Offset: 24},
 			{Sort: []roster.SortKey{{Field: "hardware_key", Desc: true}, {Field: "first_name"}}, Offset: 30},
 			{Sort: []roster.SortKey{{Field: "first_name"}}, Filter: "a", Limit: 4, Offset: 2},
+			{Sort: []roster.SortKey{{Field: "department_label", Desc: true}}, Limit: 9, Offset: 3},
+			{Sort: []roster.SortKey{{Field: "address"}}, Filter: "main", Limit: 3, Offset: 1},
 		}
 		for _, q := range pages {
 			whole, total, err := db.Employees(ctx, ann, roster.ListQuery{Sort: q.Sort, Filter: q.Filter})
@@ -476,7 +676,7 @@ func TestEmployeeSort(t *testing.T) {
 			}
 		}
 
-		for _, field := range []string{"nope", "tags", "location", "id; DROP TABLE employees", ""} {
+		for _, field := range []string{"nope", "tags", "location", "id; DROP TABLE employees", "", "object_label; --"} {
 			_, _, err := db.Employees(ctx, ann, roster.ListQuery{Sort: []roster.SortKey{{Field: field}}})
 			var ip roster.InvalidParams
 			if !errors.As(err, &ip) {
@@ -683,6 +883,115 @@ func TestDepartments(t *testing.T) {
 	})
 }
 
+// TestDepartmentLabel: the department label an employee sorts and is
+// found by follows its department through renames, moves and deletion,
+// and another account's department of the same name never counts.
+func TestDepartmentLabel(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann, bob := newMaster(t, db, "ann"), newMaster(t, db, "bob")
+		north, south := newDepartment(t, db, ann, "North"), newDepartment(t, db, ann, "South")
+		bobs := newDepartment(t, db, bob, "North")
+		a := newEmployee(t, db, ann, roster.Employee{FirstName: "a", DepartmentID: &north})
+		b := newEmployee(t, db, ann, roster.Employee{FirstName: "b", DepartmentID: &south})
+		c := newEmployee(t, db, ann, roster.Employee{FirstName: "c"})
+		newEmployee(t, db, bob, roster.Employee{FirstName: "x", DepartmentID: &bobs})
+		check := func(step, filter string, want ...int64) {
+			t.Helper()
+			for _, path := range filterPaths {
+				db.filterScanRows = path.scanRows
+				list, n, err := db.Employees(ctx, ann, roster.ListQuery{Filter: filter})
+				if err != nil || n != len(want) || !slices.Equal(ids(list), append([]int64{}, want...)) {
+					t.Errorf("%s, %s: Employees(filter %q) = %v, %d, %v, want %v", step, path.name, filter, ids(list), n, err, want)
+				}
+			}
+			db.filterScanRows = filterScanRows
+		}
+		order := func(step string, want ...int64) {
+			t.Helper()
+			list, _, err := db.Employees(ctx, ann, roster.ListQuery{Sort: []roster.SortKey{{Field: "department_label"}}})
+			if err != nil || !slices.Equal(ids(list), want) {
+				t.Errorf("%s: Employees(sort department_label) = %v, %v, want %v", step, ids(list), err, want)
+			}
+		}
+		check("created", "north", a)
+		order("created", c, a, b) // no department (null) first
+
+		wantErr(t, "UpdateDepartment", db.UpdateDepartment(ctx, ann, roster.Department{ID: north, Label: "Zentrale Nord"}), nil)
+		check("renamed", "north")
+		check("renamed", "zentrale", a)
+		check("renamed", "NORD", a)
+		order("renamed", c, b, a)
+		// Only the location changes: the label stays.
+		wantErr(t, "UpdateDepartment", db.UpdateDepartment(ctx, ann, roster.Department{ID: south, Label: "South",
+			Location: &roster.Location{Lat: 1, Lng: 2, Address: "Harbour"}}), nil)
+		check("moved away", "south", b)
+
+		wantErr(t, "UpdateEmployee", db.UpdateEmployee(ctx, ann, roster.Employee{ID: c, FirstName: "c", DepartmentID: &south}), nil)
+		wantErr(t, "UpdateEmployee", db.UpdateEmployee(ctx, ann, roster.Employee{ID: b, FirstName: "b", DepartmentID: &north}), nil)
+		check("employees moved", "south", c)
+		check("employees moved", "zentrale", a, b)
+		order("employees moved", c, a, b)
+		wantErr(t, "UpdateEmployee", db.UpdateEmployee(ctx, ann, roster.Employee{ID: b, FirstName: "b"}), nil)
+		check("left its department", "zentrale", a)
+		order("left its department", b, c, a)
+
+		wantErr(t, "DeleteDepartment", db.DeleteDepartment(ctx, ann, north), nil)
+		check("department deleted", "zentrale")
+		check("department deleted", "a", a)
+		order("department deleted", a, b, c)
+		// Bob's department kept its name and its employee.
+		if list, n, err := db.Employees(ctx, bob, roster.ListQuery{Filter: "north"}); err != nil || n != 1 || len(list) != 1 {
+			t.Errorf("Employees(bob, filter north) = %v, %d, %v, want his one", ids(list), n, err)
+		}
+	})
+}
+
+// TestDepartmentLabelConcurrent renames a department again and again while
+// employees move into it and out of it and are created in it: each
+// employee's label is its department's at the end (checkDerived), however
+// the transactions interleave.
+func TestDepartmentLabelConcurrent(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		d1, d2 := newDepartment(t, db, ann, "one"), newDepartment(t, db, ann, "two")
+		var ids []int64
+		for i := range 8 {
+			ids = append(ids, newEmployee(t, db, ann, roster.Employee{FirstName: fmt.Sprint("e", i), DepartmentID: &d1}))
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 100)
+		for w := range 4 {
+			wg.Go(func() {
+				for i := range 15 {
+					var err error
+					switch w {
+					case 0:
+						err = db.UpdateDepartment(ctx, ann, roster.Department{ID: d1, Label: fmt.Sprint("one-", i)})
+					case 1:
+						err = db.UpdateDepartment(ctx, ann, roster.Department{ID: d2, Label: fmt.Sprint("two-", i)})
+					case 2:
+						dept := []*int64{&d1, &d2, nil}[i%3]
+						err = db.UpdateEmployee(ctx, ann, roster.Employee{ID: ids[i%len(ids)], FirstName: "moved", DepartmentID: dept})
+					case 3:
+						_, err = db.CreateEmployee(ctx, ann, roster.Employee{FirstName: "new", DepartmentID: []*int64{&d1, &d2}[i%2]})
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("concurrent write = %v", err)
+		}
+	})
+}
+
 // TestSearchBackfill: employees stored before the search column existed are
 // found by the filter once the migration has run.
 func TestSearchBackfill(t *testing.T) {
@@ -693,6 +1002,7 @@ func TestSearchBackfill(t *testing.T) {
 		ann := newMaster(t, db, "ann")
 		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Änne", LastName: "Straße", Email: "a@example.org"})
 		// Back to the schema before the migration.
+		undoSortMigration(t, db)
 		for _, q := range []string{`DROP INDEX employees_search`, `ALTER TABLE employees DROP COLUMN search`,
 			`DELETE FROM schema_migrations WHERE version = '0002_employee_search'`} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
@@ -706,6 +1016,123 @@ func TestSearchBackfill(t *testing.T) {
 			if err != nil || n != 1 || !slices.Equal(ids(list), []int64{id}) {
 				t.Errorf("Employees(filter %q) after the migration = %v, %d, %v, want [%d]", filter, ids(list), n, err, id)
 			}
+		}
+	})
+}
+
+// undoSortMigration takes the database back to the schema before
+// sortMigration, with the search texts that schema had: the first name,
+// middle and last names, e-mail, phone and personnel number.
+func undoSortMigration(t *testing.T, db *DB) {
+	t.Helper()
+	ctx := t.Context()
+	var indexes []string
+	for _, f := range []string{"first_name", "middle_name", "last_name", "department_label", "personnel_number",
+		"hardware_key", "phone", "email", "address", "driver_license_number", "driver_license_cats",
+		"driver_license_valid_till", "department_id"} {
+		indexes = append(indexes, "employees_by_"+f)
+	}
+	var undo []string
+	if db.Postgres() {
+		undo = append(undo, `DROP INDEX IF EXISTS `+trigramIndexName, `DROP INDEX employees_by_tracker_id`,
+			`CREATE INDEX employees_search ON employees (account_id, search)`)
+	} else {
+		undo = append(undo, `DROP TRIGGER employees_fts_insert`, `DROP TRIGGER employees_fts_delete`,
+			`DROP TRIGGER employees_fts_update`, `DROP TABLE `+ftsTable, `DROP VIEW employee_haystacks`)
+	}
+	for _, name := range indexes {
+		undo = append(undo, `DROP INDEX `+name)
+	}
+	undo = append(undo, `ALTER TABLE employees DROP COLUMN department_label`,
+		`DELETE FROM schema_migrations WHERE version = '`+sortMigration+`'`)
+	for _, q := range undo {
+		if _, err := db.sql.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+employeeColumns+` FROM employees`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[int64]string{}
+	for rows.Next() {
+		e, err := scanEmployee(rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[e.ID] = fold(strings.Join([]string{e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
+			e.PersonnelNumber}, searchSep))
+	}
+	rows.Close()
+	for id, text := range old {
+		if _, err := db.sql.ExecContext(ctx, `UPDATE employees SET search = $1 WHERE id = $2`, text, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSortBackfill: employees stored before sortMigration sort by their
+// department's label and are found by every property the filter looks in
+// once the migration has run, through both of the filter's paths; every
+// row reads as it did.
+func TestSortBackfill(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		url := b.url(t)
+		db := openDB(t, url)
+		ann, bob := newMaster(t, db, "ann"), newMaster(t, db, "bob")
+		depot, yard := newDepartment(t, db, ann, "Depot Süd"), newDepartment(t, db, ann, "Yard")
+		// More employees than a migration batch, in both accounts.
+		var want []int64
+		for i := range 2500 {
+			e := roster.Employee{FirstName: fmt.Sprintf("E%04d", i), HardwareKey: ptr(fmt.Sprintf("HK%04d", i)),
+				DriverLicenseNumber: fmt.Sprintf("DL%04d", i), DriverLicenseCats: "B,CE",
+				Location: &roster.Location{Lat: 1, Lng: 2, Address: fmt.Sprintf("Hauptstraße %d", i)}}
+			switch i % 3 {
+			case 0:
+				e.DepartmentID = &yard
+			case 1:
+				e.DepartmentID = &depot
+			}
+			account := ann
+			if i%5 == 4 {
+				account = bob
+				e.DepartmentID = nil
+			}
+			id := newEmployee(t, db, account, e)
+			if account == ann && e.DepartmentID == &depot {
+				want = append(want, id)
+			}
+		}
+		before, _, err := db.AppendEmployees(ctx, nil, ann, roster.ListQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		undoSortMigration(t, db)
+		db.Close()
+		db = openDB(t, url)
+		after, _, err := db.AppendEmployees(ctx, nil, ann, roster.ListQuery{})
+		if err != nil || string(after) != string(before) {
+			t.Errorf("the list after the migration differs (%v)", err)
+		}
+		for _, path := range filterPaths {
+			db.filterScanRows = path.scanRows
+			for _, tt := range []struct {
+				filter string
+				want   []int64
+			}{
+				{"DEPOT SÜD", want}, {"hk0007", nil}, {"dl0010", nil}, {"hauptstrasse 1000", nil},
+			} {
+				list, n, err := db.Employees(ctx, ann, roster.ListQuery{Filter: tt.filter})
+				if err != nil || tt.want != nil && !slices.Equal(ids(list), tt.want) || n != len(list) || n == 0 {
+					t.Errorf("%s: Employees(filter %q) after the migration = %d employees, %v; want %d", path.name, tt.filter, n, err, len(tt.want))
+				}
+			}
+		}
+		db.filterScanRows = filterScanRows
+		list, _, err := db.Employees(ctx, ann, roster.ListQuery{Sort: []roster.SortKey{{Field: "department_label", Desc: true}}, Limit: 1})
+		if err != nil || len(list) != 1 || list[0].DepartmentID == nil || *list[0].DepartmentID != yard {
+			t.Errorf("Employees(sort department_label=desc) after the migration = %v, %v, want one of Yard", list, err)
 		}
 	})
 }
@@ -735,6 +1162,7 @@ func TestWireBackfill(t *testing.T) {
 			t.Fatalf("AppendEmployees() = %d, %v", n, err)
 		}
 		// Back to the schema before the migration.
+		undoSortMigration(t, db)
 		for _, q := range []string{`DROP INDEX employees_search`, `ALTER TABLE employees DROP COLUMN wire_head`,
 			`ALTER TABLE employees DROP COLUMN wire_tail`, `ALTER TABLE users DROP COLUMN employee_count`,
 			`DELETE FROM schema_migrations WHERE version = '0004_employee_wire'`} {
@@ -903,7 +1331,10 @@ func TestEmployeeListStream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := db.EmployeeList(ann, q) // used again and again, as the API does after its count
+			l, err := db.EmployeeList(ctx, ann, q) // used again and again, as the API does after its count
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, chunk := range []int{1, 100, 1 << 20} {
 				var w pieces
 				tail, err := l.Stream(ctx, []byte("head:"), chunk, &w)
@@ -916,7 +1347,11 @@ func TestEmployeeListStream(t *testing.T) {
 			}
 		}
 		w := pieces{failAfter: 3}
-		if _, err := db.EmployeeList(ann, roster.ListQuery{}).Stream(ctx, nil, 1, &w); !errors.Is(err, errReaderGone) || w.writes != 3 {
+		all, err := db.EmployeeList(ctx, ann, roster.ListQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := all.Stream(ctx, nil, 1, &w); !errors.Is(err, errReaderGone) || w.writes != 3 {
 			t.Errorf("Stream to a writer that fails = %v after %d writes, want %v after 3", err, w.writes, errReaderGone)
 		}
 		if n := db.ListStreams(); n < 1 || n >= db.sql.Stats().MaxOpenConnections {

@@ -195,7 +195,7 @@ func TestRewriteInBatches(t *testing.T) {
 					e.Location = &roster.Location{Lat: float64(i) / 100, Lng: -1, Address: "a\"b", Radius: int64(i)}
 					e.DriverLicenseIssueDate = ptr("2020-02-02")
 				}
-				args, err := employeeArgs(e)
+				args, err := employeeArgs(e, nil)
 				if err != nil {
 					return err
 				}
