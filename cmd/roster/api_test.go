@@ -698,15 +698,24 @@ func with(m map[string]any, extra map[string]any) map[string]any {
 // account of its own.
 func testEmployeeList(t *testing.T, st *stack) func(*testing.T, form) {
 	a := st.newAccount(t)
+	dept := func(label string) int64 {
+		return a.want(t, formJSON, "department/create", map[string]any{"department": map[string]any{"label": label}}, 0).int("id")
+	}
+	// Labels that sort differently by bytes and by a collation.
+	nord, sued, suedLower := dept("Nord"), dept("Süd"), dept("süd")
 	people := []map[string]any{
 		{"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "phone": "491511",
-			"personnel_number": "P-3", "tracker_id": 30, "driver_license_valid_till": "2030-01-01", "hardware_key": "k2"},
-		{"first_name": "bob", "last_name": "Adams", "personnel_number": "P-1"},
+			"personnel_number": "P-3", "tracker_id": 30, "driver_license_valid_till": "2030-01-01", "hardware_key": "k2",
+			"driver_license_cats": "B", "department_id": nord,
+			"location": map[string]any{"lat": 47.37, "lng": 8.54, "address": "Zürich, Bahnhofstr. 1"}},
+		{"first_name": "bob", "last_name": "Adams", "personnel_number": "P-1", "department_id": suedLower},
 		{"first_name": "Cid", "last_name": "lee", "email": "cid@lee.example", "phone": "1234",
-			"tracker_id": 10, "hardware_key": "k1"},
-		{"first_name": "Dora", "middle_name": "Leena", "last_name": "Zed"},
+			"tracker_id": 10, "hardware_key": "k1", "driver_license_cats": "CE", "department_id": nord,
+			"location": map[string]any{"lat": 1.5, "lng": 2.5, "address": ""}},
+		{"first_name": "Dora", "middle_name": "Leena", "last_name": "Zed", "driver_license_cats": "B"},
 		{"first_name": "Émile", "last_name": "Adams", "personnel_number": "P-2", "tracker_id": 20,
-			"driver_license_valid_till": "2028-06-30"},
+			"driver_license_valid_till": "2028-06-30", "driver_license_cats": "A,B", "department_id": sued,
+			"driver_license_number": "X-77", "location": map[string]any{"lat": 50.78, "lng": 6.08, "address": "aachen"}},
 	}
 	var id []int64 // id[n] is the employee numbered n+1 above
 	var all []any
@@ -729,12 +738,26 @@ func testEmployeeList(t *testing.T, st *stack) func(*testing.T, form) {
 			{"offset without limit", map[string]any{"offset": 3}, []int{4, 5}, 5},
 			{"past the end", map[string]any{"limit": 10, "offset": 10}, []int{}, 5},
 			{"two keys, asc then desc", map[string]any{"sort": []string{"last_name=asc", "first_name=desc"}}, []int{5, 2, 1, 4, 3}, 5},
-			{"desc, nulls last", map[string]any{"sort": []string{"tracker_id=desc"}}, []int{1, 5, 3, 2, 4}, 5},
-			{"asc, nulls last", map[string]any{"sort": []string{"tracker_id=asc"}}, []int{3, 5, 1, 2, 4}, 5},
-			{"second key among nulls", map[string]any{"sort": []string{"hardware_key=asc", "id=desc"}}, []int{3, 1, 5, 4, 2}, 5},
-			{"dates", map[string]any{"sort": []string{"driver_license_valid_till=desc"}}, []int{1, 5, 2, 3, 4}, 5},
-			{"one key as a string", map[string]any{"sort": "personnel_number=desc"}, []int{1, 5, 2, 3, 4}, 5},
-			{"sorted page", map[string]any{"sort": []string{"tracker_id=asc"}, "limit": 2, "offset": 1}, []int{5, 1}, 5},
+			{"desc, nulls last, ties by id desc", map[string]any{"sort": []string{"tracker_id=desc"}}, []int{1, 5, 3, 4, 2}, 5},
+			{"asc, nulls first", map[string]any{"sort": []string{"tracker_id=asc"}}, []int{2, 4, 3, 5, 1}, 5},
+			{"second key among nulls", map[string]any{"sort": []string{"hardware_key=asc", "id=desc"}}, []int{5, 4, 2, 3, 1}, 5},
+			{"dates", map[string]any{"sort": []string{"driver_license_valid_till=desc"}}, []int{1, 5, 4, 3, 2}, 5},
+			{"one key as a string", map[string]any{"sort": "personnel_number=desc"}, []int{1, 5, 2, 4, 3}, 5},
+			{"sorted page", map[string]any{"sort": []string{"tracker_id=asc"}, "limit": 2, "offset": 1}, []int{4, 3}, 5},
+			{"department label, byte order", map[string]any{"sort": []string{"department_label=asc"}}, []int{4, 1, 3, 5, 2}, 5},
+			{"department label desc", map[string]any{"sort": []string{"department_label=desc"}}, []int{2, 5, 3, 1, 4}, 5},
+			{"address", map[string]any{"sort": []string{"address=asc"}}, []int{2, 4, 3, 1, 5}, 5},
+			{"address desc", map[string]any{"sort": []string{"address=desc"}}, []int{5, 1, 3, 4, 2}, 5},
+			{"license categories", map[string]any{"sort": []string{"driver_license_cats=asc"}}, []int{2, 5, 1, 4, 3}, 5},
+			{"object label: by id", map[string]any{"sort": []string{"object_label=desc"}}, []int{5, 4, 3, 2, 1}, 5},
+			{"object label, then a name", map[string]any{"sort": []string{"object_label=asc", "last_name=desc"}}, []int{3, 4, 1, 5, 2}, 5},
+			{"filter by department label", map[string]any{"filter": "NORD"}, []int{1, 3}, 2},
+			{"filter by department label beyond ASCII", map[string]any{"filter": "SÜD"}, []int{2, 5}, 2},
+			{"filter by address", map[string]any{"filter": "zürich"}, []int{1}, 1},
+			{"filter by hardware key", map[string]any{"filter": "K2"}, []int{1}, 1},
+			{"filter by license number", map[string]any{"filter": "x-7"}, []int{5}, 1},
+			{"filter by license categories", map[string]any{"filter": "a,b"}, []int{5}, 1},
+			{"filter by license date", map[string]any{"filter": "2028-06"}, []int{5}, 1},
 			{"filter over names and email, any case", map[string]any{"filter": "LEE"}, []int{1, 3, 4}, 3},
 			{"filtered page", map[string]any{"filter": "lee", "limit": 1, "offset": 1}, []int{3}, 3},
 			{"filter by phone", map[string]any{"filter": "1234"}, []int{3}, 1},
