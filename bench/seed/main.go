@@ -164,6 +164,10 @@ func run(ctx context.Context, dbURL string, big, accounts, per int, keyBig, keyS
 	if err := db.RecountEmployees(ctx); err != nil {
 		return err
 	}
+	// What the server's maintenance does at its start.
+	if err := db.TidyFilterIndex(ctx); err != nil {
+		return err
+	}
 	if big > 0 {
 		res.BigIDs = []int64{eids[0], eids[big/2], eids[big-1]}
 	}

@@ -53,7 +53,8 @@ func (s *Server) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 }
 
 // Maintain runs the periodic housekeeping until ctx ends: the file sweep
-// (at once, then every interval) and the removal of expired sessions.
+// (at once, then every interval), the removal of expired sessions, and the
+// merging of the list filter's index.
 func (s *Server) Maintain(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = time.Hour
@@ -74,6 +75,12 @@ func (s *Server) Maintain(ctx context.Context, every time.Duration) {
 			s.log.Warn("expired sessions", "error", err)
 		} else if n > 0 {
 			s.log.Info("removed expired sessions", "sessions", n)
+		}
+		if err := s.db.TidyFilterIndex(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("tidying the filter's index", "error", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -53,7 +53,9 @@ type DB struct {
 	// parts of words, which depends on the server's locale.
 	trigram, trigramUnicode bool
 	trigramErr              error
-	filterScanRows          int // filterScanRows, but in tests
+	// filterScanRows and filterMatches, but in tests.
+	filterScanRows, filterMatches int
+	grams                         trigramCounts
 }
 
 // Open connects to the database named by rawURL — "sqlite:<path>" or
@@ -87,7 +89,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		}
 		s.SetMaxOpenConns(max(4, 2*runtime.NumCPU()))
 		s.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
-		db = &DB{sql: s, dialect: dialectSQLite, filterScanRows: filterScanRows}
+		db = &DB{sql: s, dialect: dialectSQLite, filterScanRows: filterScanRows, filterMatches: filterMatches}
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		s, err := sql.Open("pgx", rawURL)
 		if err != nil {
@@ -95,7 +97,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		}
 		s.SetMaxOpenConns(max(8, 4*runtime.NumCPU()))
 		s.SetMaxIdleConns(max(8, 4*runtime.NumCPU()))
-		db = &DB{sql: s, dialect: dialectPostgres, filterScanRows: filterScanRows}
+		db = &DB{sql: s, dialect: dialectPostgres, filterScanRows: filterScanRows, filterMatches: filterMatches}
 	default:
 		return nil, fmt.Errorf("database URL %q: want sqlite:<path> or postgres://...", redact(rawURL))
 	}

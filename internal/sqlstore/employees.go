@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 
@@ -141,110 +139,14 @@ func (db *DB) AppendEmployees(ctx context.Context, dst []byte, account int64, q 
 	return out, total, err
 }
 
-// EmployeeList is a list query of an account with its condition worked out
-// once (the filter's folding is the costly part) for its count and its
-// rows, which the API reads in two steps: the count tells it whether to
-// stream the rows.
-type EmployeeList struct {
-	db    *DB
-	q     roster.ListQuery
-	where string
-	args  []any
-	none  bool // a filter nothing can match
-}
-
-// filterScanRows is the size of account (DB.filterScanRows) up to which the filter reads the
-// account's search texts rather than its trigram index: the index finds
-// the candidates of every account at once, and only then are they checked
-// for the account, so for a small account a common text costs more there
-// than a scan of the account does.
-const filterScanRows = 1000
-
-// EmployeeList prepares the list q of the account's employees. A filter
-// matches an employee whose id or search text (see searchText) contains
-// it, folded. It reads the trigram index where the index can serve it: a
-// filter of 3 characters or more (on PostgreSQL, 3 letters or digits in a
-// row, as pg_trgm makes its trigrams of words), in an account of more than
-// filterScanRows employees. Otherwise it reads every search text of the
-// account, on SQLite from an index of them.
-func (db *DB) EmployeeList(ctx context.Context, account int64, q roster.ListQuery) (EmployeeList, error) {
-	l := EmployeeList{db: db, q: q, where: `account_id = $1`, args: []any{account}}
-	if q.Filter == "" {
-		return l, nil
-	}
-	f := fold(q.Filter)
-	if strings.Contains(f, searchSep) {
-		// No single field holds the separator.
-		l.none = true
-		return l, nil
-	}
-	l.args = append(l.args, "%"+escapeLike(f)+"%")
-	scan := `account_id = $1 AND (search LIKE $2 ESCAPE '\' OR CAST(id AS TEXT) LIKE $2 ESCAPE '\')`
-	l.where = scan
-	if !db.trigramServes(f) {
-		return l, nil
-	}
-	var size int
-	if err := db.queryRow(ctx, `SELECT employee_count FROM users WHERE id = $1`, account).Scan(&size); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return l, err
-	}
-	if size <= db.filterScanRows {
-		return l, nil
-	}
-	// The candidates come from the index; +account_id keeps the planners
-	// from reading the account's rows through an index of account_id
-	// instead.
-	if db.dialect == dialectPostgres {
-		l.where = haystack + ` LIKE $2 ESCAPE '\' AND +account_id = $1`
-		return l, nil
-	}
-	l.args = append(l.args, `"`+strings.ReplaceAll(f, `"`, `""`)+`"`)
-	l.where = `id IN (SELECT rowid FROM employees_fts WHERE employees_fts MATCH $3) AND +account_id = $1 AND
-		(search LIKE $2 ESCAPE '\' OR CAST(id AS TEXT) LIKE $2 ESCAPE '\')`
-	return l, nil
-}
-
-// ftsTable is the filter's trigram index on SQLite, an FTS5 table that
-// triggers keep (migration 0006).
-const ftsTable = "employees_fts"
-
-// haystack is the text the filter looks in on PostgreSQL, exactly as its
-// trigram index (trigramIndex) is made of it: the id and the search text.
-// A filter cannot contain the separator, so it matches inside one of them.
-const haystack = `(CAST(id AS TEXT) || '` + searchSep + `' || search)`
-
-// trigramServes reports whether the trigram index can find the candidates
-// of the folded filter f.
-func (db *DB) trigramServes(f string) bool {
-	if db.dialect == dialectSQLite {
-		// FTS5's trigram tokenizer takes every character.
-		return utf8.RuneCountInString(f) >= 3
-	}
-	if !db.trigram {
-		return false
-	}
-	// pg_trgm makes trigrams of the words of a pattern: letters and digits
-	// (beyond ASCII only where the server's character classes say so).
-	run := 0
-	for _, r := range f {
-		word := r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) ||
-			r >= utf8.RuneSelf && db.trigramUnicode && (unicode.IsLetter(r) || unicode.IsDigit(r))
-		if !word {
-			run = 0
-			continue
-		}
-		if run++; run >= 3 {
-			return true
-		}
-	}
-	return false
-}
-
 // Count counts the employees that match the filter: the count of a list
 // answer, whatever its page.
 func (l EmployeeList) Count(ctx context.Context) (int, error) {
 	if l.none {
 		return 0, nil
+	}
+	if l.total >= 0 {
+		return l.total, nil
 	}
 	var total int
 	count := `SELECT employee_count FROM users WHERE id = $1`
@@ -286,9 +188,12 @@ func (l EmployeeList) Stream(ctx context.Context, dst []byte, chunk int, w io.Wr
 		}
 	}
 	query := `SELECT ` + wireColumns + ` FROM employees WHERE ` + where + ` ORDER BY ` + order + page
-	if q.Offset > 0 {
+	if q.Offset > 0 || q.Limit > 0 && db.dialect == dialectPostgres {
 		// A deep page skips its offset on the ids alone (sorting only the
-		// sort keys), then reads the rows of the page.
+		// sort keys), then reads the rows of the page. PostgreSQL reads
+		// every page so: it would otherwise walk the primary key for a
+		// page by id, past the rows of every account it skips, where the
+		// ids are read from an index of the account's.
 		query = `SELECT ` + wireColumns + ` FROM employees WHERE id IN (SELECT id FROM employees WHERE ` +
 			where + ` ORDER BY ` + order + page + `) ORDER BY ` + order
 	}

@@ -291,8 +291,8 @@ func TestEmployeeList(t *testing.T) {
 			{"no match", roster.ListQuery{Filter: "nobody"}, e(), 0},
 			{"no match with a page", roster.ListQuery{Filter: "nobody", Limit: 5, Offset: 5}, e(), 0},
 		}
-		for _, path := range filterPaths {
-			db.filterScanRows = path.scanRows
+		for i, path := range filterPaths {
+			setPath(t, db, i)
 			for _, tt := range tests {
 				list, n, err := db.Employees(ctx, ann, tt.q)
 				if err != nil || n != tt.wantCount || !slices.Equal(ids(list), tt.want) || list == nil {
@@ -300,17 +300,17 @@ func TestEmployeeList(t *testing.T) {
 				}
 			}
 		}
-		db.filterScanRows = filterScanRows
+		db.filterScanRows, db.filterMatches = filterScanRows, filterMatches
 		if list, n, err := db.Employees(ctx, newMaster(t, db, "cy"), roster.ListQuery{}); err != nil || n != 0 || list == nil || len(list) != 0 {
 			t.Errorf("Employees(empty account) = %#v, %d, %v, want an empty list", list, n, err)
 		}
 	})
 }
 
-// filterMatches is the filter's rule, for a check of ids: the id with id
+// wantMatch is the filter's rule, for a check of ids: the id with id
 // as its decimal text, or one of the other properties, contains f, each
 // folded.
-func filterMatches(e roster.Employee, id int64, labels map[int64]string, f string) bool {
+func wantMatch(e roster.Employee, id int64, labels map[int64]string, f string) bool {
 	props := []string{fmt.Sprint(id), e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
 		e.PersonnelNumber, e.DriverLicenseNumber, e.DriverLicenseCats}
 	for _, p := range []*string{e.HardwareKey, e.DriverLicenseValidTill} {
@@ -332,14 +332,23 @@ func filterMatches(e roster.Employee, id int64, labels map[int64]string, f strin
 	return false
 }
 
-// filterPaths are the two ways the filter finds its matches: every case
+// filterPaths are the ways the filter finds its matches: every case
 // of a filter test runs both and must find the same.
 var filterPaths = []struct {
 	name     string
 	scanRows int // DB.filterScanRows
+	matches  int // DB.filterMatches
 }{
-	{"scan", 1 << 30},
-	{"trigram index", -1},
+	{"scan", 1 << 30, filterMatches},
+	{"trigram index", -1, filterMatches},
+	{"trigram index, queried twice", -1, 0},
+}
+
+// setPath puts the filter of db on path i of filterPaths, until the test
+// ends or the next call.
+func setPath(t *testing.T, db *DB, i int) {
+	db.filterScanRows, db.filterMatches = filterPaths[i].scanRows, filterPaths[i].matches
+	t.Cleanup(func() { db.filterScanRows, db.filterMatches = filterScanRows, filterMatches })
 }
 
 // TestEmployeeFilter: the filter matches through each property it looks
@@ -396,8 +405,8 @@ func TestEmployeeFilter(t *testing.T) {
 			{"not across two properties", "annmaria", e()},
 			{"not across the department and a name", "übersee σίσυφος" + "cem", e()},
 		}
-		for _, path := range filterPaths {
-			db.filterScanRows = path.scanRows
+		for i, path := range filterPaths {
+			setPath(t, db, i)
 			for _, tt := range tests {
 				list, n, err := db.Employees(ctx, ann, roster.ListQuery{Filter: tt.filter})
 				if err != nil || n != len(tt.want) || !slices.Equal(ids(list), tt.want) {
@@ -413,7 +422,7 @@ func TestEmployeeFilter(t *testing.T) {
 					list, n, err := db.Employees(ctx, ann, roster.ListQuery{Filter: f})
 					var want []int64
 					for j, other := range all {
-						if filterMatches(people[j], other, labels, f) {
+						if wantMatch(people[j], other, labels, f) {
 							want = append(want, other)
 						}
 					}
@@ -423,7 +432,7 @@ func TestEmployeeFilter(t *testing.T) {
 				}
 			}
 		}
-		db.filterScanRows = filterScanRows
+		db.filterScanRows, db.filterMatches = filterScanRows, filterMatches
 
 		// The trigram index serves what it can: a filter of 3 characters
 		// on SQLite, of 3 letters or digits in a row on PostgreSQL, where
@@ -442,13 +451,12 @@ func TestEmployeeFilter(t *testing.T) {
 			{"ÜBERSEE", true, true}, {"ü", false, false}, {"12", false, false}, {"2031", true, true},
 		} {
 			l, err := db.EmployeeList(ctx, ann, roster.ListQuery{Filter: tt.filter})
-			indexed := strings.Contains(l.where, ftsTable) || strings.Contains(l.where, haystack)
-			if want := tt.sqlite && !db.Postgres() || tt.postgre && db.Postgres(); err != nil || indexed != want {
-				t.Errorf("EmployeeList(filter %q) reads the index: %v (%v), want %v", tt.filter, indexed, err, want)
+			if want := tt.sqlite && !db.Postgres() || tt.postgre && db.Postgres(); err != nil || l.indexed != want {
+				t.Errorf("EmployeeList(filter %q) reads the index: %v (%v), want %v", tt.filter, l.indexed, err, want)
 			}
 		}
 		db.filterScanRows = 1 << 30
-		if l, err := db.EmployeeList(ctx, ann, roster.ListQuery{Filter: "abc"}); err != nil || strings.Contains(l.where, ftsTable) || strings.Contains(l.where, haystack) {
+		if l, err := db.EmployeeList(ctx, ann, roster.ListQuery{Filter: "abc"}); err != nil || l.indexed {
 			t.Errorf("EmployeeList(filter abc) in a small account = %q, %v, want a scan", l.where, err)
 		}
 	})
@@ -898,14 +906,14 @@ func TestDepartmentLabel(t *testing.T) {
 		newEmployee(t, db, bob, roster.Employee{FirstName: "x", DepartmentID: &bobs})
 		check := func(step, filter string, want ...int64) {
 			t.Helper()
-			for _, path := range filterPaths {
-				db.filterScanRows = path.scanRows
+			for i, path := range filterPaths {
+				setPath(t, db, i)
 				list, n, err := db.Employees(ctx, ann, roster.ListQuery{Filter: filter})
 				if err != nil || n != len(want) || !slices.Equal(ids(list), append([]int64{}, want...)) {
 					t.Errorf("%s, %s: Employees(filter %q) = %v, %d, %v, want %v", step, path.name, filter, ids(list), n, err, want)
 				}
 			}
-			db.filterScanRows = filterScanRows
+			db.filterScanRows, db.filterMatches = filterScanRows, filterMatches
 		}
 		order := func(step string, want ...int64) {
 			t.Helper()
@@ -1115,8 +1123,8 @@ func TestSortBackfill(t *testing.T) {
 		if err != nil || string(after) != string(before) {
 			t.Errorf("the list after the migration differs (%v)", err)
 		}
-		for _, path := range filterPaths {
-			db.filterScanRows = path.scanRows
+		for i, path := range filterPaths {
+			setPath(t, db, i)
 			for _, tt := range []struct {
 				filter string
 				want   []int64
@@ -1129,7 +1137,7 @@ func TestSortBackfill(t *testing.T) {
 				}
 			}
 		}
-		db.filterScanRows = filterScanRows
+		db.filterScanRows, db.filterMatches = filterScanRows, filterMatches
 		list, _, err := db.Employees(ctx, ann, roster.ListQuery{Sort: []roster.SortKey{{Field: "department_label", Desc: true}}, Limit: 1})
 		if err != nil || len(list) != 1 || list[0].DepartmentID == nil || *list[0].DepartmentID != yard {
 			t.Errorf("Employees(sort department_label=desc) after the migration = %v, %v, want one of Yard", list, err)
@@ -1356,6 +1364,44 @@ func TestEmployeeListStream(t *testing.T) {
 		}
 		if n := db.ListStreams(); n < 1 || n >= db.sql.Stats().MaxOpenConnections {
 			t.Errorf("ListStreams() = %d, want at least 1 and fewer than the %d connections", n, db.sql.Stats().MaxOpenConnections)
+		}
+	})
+}
+
+// TestTidyFilterIndex: merging the trigram index's segments leaves what
+// the filter finds as it was, and shrinks the index that one write a
+// segment has grown.
+func TestTidyFilterIndex(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *DB) {
+		ctx := t.Context()
+		ann := newMaster(t, db, "ann")
+		for i := range 60 {
+			newEmployee(t, db, ann, roster.Employee{FirstName: fmt.Sprintf("Worker %03d", i), Email: fmt.Sprintf("w%d@example.org", i)})
+		}
+		setPath(t, db, 1)
+		before, _, err := db.Employees(ctx, ann, roster.ListQuery{Filter: "worker 04"})
+		if err != nil || len(before) != 10 {
+			t.Fatalf("Employees(filter worker 04) = %v, %v, want 10", ids(before), err)
+		}
+		size := func() (n int) {
+			if !db.Postgres() {
+				db.sql.QueryRowContext(ctx, `SELECT count(*) FROM `+ftsTable+`_data`).Scan(&n)
+			}
+			return n
+		}
+		grown := size()
+		if err := db.TidyFilterIndex(ctx); err != nil {
+			t.Fatalf("TidyFilterIndex() = %v", err)
+		}
+		if tidy := size(); !db.Postgres() && tidy >= grown {
+			t.Errorf("the index has %d records after TidyFilterIndex, %d before: want fewer", tidy, grown)
+		}
+		if err := db.TidyFilterIndex(ctx); err != nil {
+			t.Fatalf("TidyFilterIndex() again = %v", err)
+		}
+		after, _, err := db.Employees(ctx, ann, roster.ListQuery{Filter: "worker 04"})
+		if err != nil || !slices.Equal(ids(after), ids(before)) {
+			t.Errorf("Employees(filter worker 04) after TidyFilterIndex = %v, %v, want %v", ids(after), err, ids(before))
 		}
 	})
 }

@@ -49,6 +49,9 @@ CREATE TRIGGER employees_fts_update AFTER UPDATE OF search ON employees BEGIN
         VALUES ('delete', old.id, CAST(old.id AS TEXT) || char(31) || old.search);
     INSERT INTO employees_fts (rowid, haystack) VALUES (new.id, CAST(new.id AS TEXT) || char(31) || new.search);
 END;
+-- Merge steps (DB.TidyFilterIndex) go on until no level of the index holds
+-- two segments.
+INSERT INTO employees_fts (employees_fts, rank) VALUES ('usermerge', 2);
 -- The rows already there, with their search texts of before; the store's
 -- rewrite of the texts then goes through the update trigger.
 INSERT INTO employees_fts (employees_fts) VALUES ('rebuild');
