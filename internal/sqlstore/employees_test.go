@@ -1031,29 +1031,12 @@ func TestSearchBackfill(t *testing.T) {
 // undoSortMigration takes the database back to the schema before
 // sortMigration, with the search texts that schema had: the first name,
 // middle and last names, e-mail, phone and personnel number.
-func undoSortMigration(t *testing.T, db *DB) {
+func undoSortMigration(t testing.TB, db *DB) {
 	t.Helper()
 	ctx := t.Context()
-	var indexes []string
-	for _, f := range []string{"first_name", "middle_name", "last_name", "department_label", "personnel_number",
-		"hardware_key", "phone", "email", "address", "driver_license_number", "driver_license_cats",
-		"driver_license_valid_till", "department_id"} {
-		indexes = append(indexes, "employees_by_"+f)
-	}
-	var undo []string
-	if db.Postgres() {
-		undo = append(undo, `DROP INDEX IF EXISTS `+trigramIndexName, `DROP INDEX employees_by_tracker_id`,
-			`CREATE INDEX employees_search ON employees (account_id, search)`)
-	} else {
-		undo = append(undo, `DROP TRIGGER employees_fts_insert`, `DROP TRIGGER employees_fts_delete`,
-			`DROP TRIGGER employees_fts_update`, `DROP TABLE `+ftsTable, `DROP VIEW employee_haystacks`)
-	}
-	for _, name := range indexes {
-		undo = append(undo, `DROP INDEX `+name)
-	}
-	undo = append(undo, `ALTER TABLE employees DROP COLUMN department_label`,
-		`DELETE FROM schema_migrations WHERE version = '`+sortMigration+`'`)
-	for _, q := range undo {
+	dropSortIndexes(t, db)
+	for _, q := range []string{`ALTER TABLE employees DROP COLUMN department_label`,
+		`DELETE FROM schema_migrations WHERE version = '` + sortMigration + `'`} {
 		if _, err := db.sql.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -1075,6 +1058,30 @@ func undoSortMigration(t *testing.T, db *DB) {
 	for id, text := range old {
 		if _, err := db.sql.ExecContext(ctx, `UPDATE employees SET search = $1 WHERE id = $2`, text, id); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// dropSortIndexes drops the indexes sortMigration makes (and on SQLite the
+// trigram index's triggers), and on PostgreSQL makes the index it dropped.
+func dropSortIndexes(t testing.TB, db *DB) {
+	t.Helper()
+	var undo []string
+	if db.Postgres() {
+		undo = append(undo, `DROP INDEX IF EXISTS `+trigramIndexName, `DROP INDEX employees_by_tracker_id`,
+			`CREATE INDEX employees_search ON employees (account_id, search)`)
+	} else {
+		undo = append(undo, `DROP TRIGGER employees_fts_insert`, `DROP TRIGGER employees_fts_delete`,
+			`DROP TRIGGER employees_fts_update`, `DROP TABLE `+ftsTable, `DROP VIEW employee_haystacks`)
+	}
+	for _, f := range []string{"first_name", "middle_name", "last_name", "department_label", "personnel_number",
+		"hardware_key", "phone", "email", "address", "driver_license_number", "driver_license_cats",
+		"driver_license_valid_till", "department_id"} {
+		undo = append(undo, `DROP INDEX employees_by_`+f)
+	}
+	for _, q := range undo {
+		if _, err := db.sql.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
 		}
 	}
 }
