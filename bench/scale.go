@@ -10,9 +10,13 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"roster/internal/roster"
 )
 
 // seeded is what bench/seed prints.
@@ -180,7 +184,11 @@ func scaleSection(ctx context.Context, cfg *config, rep *report) error {
 		rep.add(row{Section: "scale", Measure: fmt.Sprintf("%s: read in the %d-employee account ÷ read in a 3-employee account, %s", b.name, cfg.big, what),
 			Roster: unit(bigRead), Baseline: unit(smallRead), Value: bigRead / smallRead})
 	}
-	return nil
+	var targets []sortTarget
+	for _, b := range backends {
+		targets = append(targets, sortTarget{b.name, b.srv})
+	}
+	return sortCosts(ctx, cfg, rep, keyBig, targets)
 }
 
 // redactURL drops a password from a database URL before it is shown.
@@ -201,4 +209,94 @@ func randomKey() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// sortTarget is one database's server for sortCosts.
+type sortTarget struct {
+	name string
+	srv  *server
+}
+
+// selectiveFilter matches 10 employees of the big account (first names
+// Emp054320 to Emp054329, with their e-mail addresses and personnel
+// numbers), in capitals: the filter folds case.
+const selectiveFilter = "EMP05432"
+
+// sortCosts measures, on each database, employee/list in the big account
+// sorted by every key Roster accepts, each way, and with a selective
+// filter, each against the plain first page (limit 50, no sort, no filter)
+// in alternation on the same server: the cost of a request as a ratio to
+// the plain page's. SQLite's ratio is Roster's CPU per request (the
+// database runs inside it); PostgreSQL's is the plain page's requests/s
+// over the other's, since the database's work is not in Roster's CPU.
+func sortCosts(ctx context.Context, cfg *config, rep *report, key string, targets []sortTarget) error {
+	list := func(extra url.Values) string {
+		v := url.Values{"hash": {key}, "limit": {"50"}}
+		for k, x := range extra {
+			v[k] = x
+		}
+		return "/v2/employee/list?" + v.Encode()
+	}
+	type query struct{ name, path string }
+	var queries []query
+	for _, field := range slices.Sorted(maps.Keys(roster.EmployeeSortFields)) {
+		for _, dir := range []string{"asc", "desc"} {
+			queries = append(queries, query{"sort " + field + "=" + dir,
+				list(url.Values{"sort": {`["` + field + "=" + dir + `"]`}})})
+		}
+	}
+	queries = append(queries, query{"filter " + selectiveFilter, list(url.Values{"filter": {selectiveFilter}})})
+	plain := list(nil)
+	d := max(2*time.Second, cfg.duration/3)
+	const conns = 8
+	for _, t := range targets {
+		// The filter must be as selective as it says.
+		if body, _, err := get(t.srv.url + list(url.Values{"filter": {selectiveFilter}})); err != nil {
+			return err
+		} else if n := countOf(body); n != 10 {
+			return fmt.Errorf("%s: filter %s matches %d employees, want 10", t.name, selectiveFilter, n)
+		}
+		for _, q := range queries {
+			l := func(path string) load {
+				return load{url: t.srv.url + path, conns: conns, pid: t.srv.cmd.Process.Pid}
+			}
+			name := t.name + " " + q.name
+			p, err := alternateNamed(ctx, cfg, name, []string{"plain", "this"}, []load{l(plain), l(q.path)}, d)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			rep.raw["scale "+name] = p.results
+			var ratios []float64
+			for i := range p.results[0] {
+				a, b := p.results[0][i], p.results[1][i]
+				if t.name == "SQLite" {
+					ratios = append(ratios, perCPU(a)/perCPU(b))
+				} else {
+					ratios = append(ratios, a.rps()/b.rps())
+				}
+			}
+			what := "CPU per request of Roster"
+			if t.name != "SQLite" {
+				what = "time per request (requests/s of the plain page ÷ this one's)"
+			}
+			rep.add(row{Section: "scale",
+				Measure: fmt.Sprintf("%s: employee/list limit=50 %s ÷ the plain first page, %d-employee account, %d connections: %s",
+					t.name, q.name, cfg.big, conns, what),
+				Roster: fmt.Sprintf("%s, %s, p50 %s", reqs(median(p.side(1, rps))), cpuPerReq(median(p.side(1, perCPU))), ms(median(p.side(1, p50)))),
+				Baseline: fmt.Sprintf("plain %s, %s, p50 %s", reqs(median(p.side(0, rps))), cpuPerReq(median(p.side(0, perCPU))), ms(median(p.side(0, p50)))),
+				Value:    median(ratios), Rounds: ratios, Target: 3, Lower: true})
+		}
+	}
+	return nil
+}
+
+// countOf is the count of an employee/list answer, or -1.
+func countOf(body []byte) int {
+	var a struct {
+		Count *int `json:"count"`
+	}
+	if json.Unmarshal(body, &a) != nil || a.Count == nil {
+		return -1
+	}
+	return *a.Count
 }
