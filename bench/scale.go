@@ -217,10 +217,10 @@ type sortTarget struct {
 	srv  *server
 }
 
-// selectiveFilter matches 10 employees of the big account (first names
-// Emp054320 to Emp054329, with their e-mail addresses and personnel
-// numbers), in capitals: the filter folds case.
-const selectiveFilter = "EMP05432"
+// selectiveFilter matches 10 employees of a big account of n (first names
+// Emp054320 to Emp054329 for 100,000, with their e-mail addresses and
+// personnel numbers), in capitals: the filter folds case.
+func selectiveFilter(n int) string { return fmt.Sprintf("EMP%05d", (n/2+4321)/10) }
 
 // sortCosts measures, on each database, employee/list in the big account
 // sorted by every key Roster accepts, each way, and with a selective
@@ -245,16 +245,17 @@ func sortCosts(ctx context.Context, cfg *config, rep *report, key string, target
 				list(url.Values{"sort": {`["` + field + "=" + dir + `"]`}})})
 		}
 	}
-	queries = append(queries, query{"filter " + selectiveFilter, list(url.Values{"filter": {selectiveFilter}})})
+	filter := selectiveFilter(cfg.big)
+	queries = append(queries, query{"filter " + filter + " (10 match)", list(url.Values{"filter": {filter}})})
 	plain := list(nil)
 	d := max(2*time.Second, cfg.duration/3)
 	const conns = 8
 	for _, t := range targets {
 		// The filter must be as selective as it says.
-		if body, _, err := get(t.srv.url + list(url.Values{"filter": {selectiveFilter}})); err != nil {
+		if body, _, err := get(t.srv.url + list(url.Values{"filter": {filter}})); err != nil {
 			return err
 		} else if n := countOf(body); n != 10 {
-			return fmt.Errorf("%s: filter %s matches %d employees, want 10", t.name, selectiveFilter, n)
+			return fmt.Errorf("%s: filter %s matches %d employees, want 10", t.name, filter, n)
 		}
 		for _, q := range queries {
 			l := func(path string) load {

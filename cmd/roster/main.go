@@ -261,6 +261,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := firstAdmin(ctx, db, getenv, stdout, log); err != nil {
 		return err
 	}
+	if err := db.FilterIndex(); err != nil {
+		log.Warn("employee/list's filter reads every employee of the account: it has no trigram index", "reason", err)
+	}
 
 	srv := api.NewServer(log, db, files, opts)
 	if *pprofAddr != "" {

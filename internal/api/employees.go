@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -179,6 +181,21 @@ func (s *Server) streamList(c *call, list sqlstore.EmployeeList, q roster.ListQu
 		}
 	}), nil
 }
+
+// sortDoc and filterDoc describe employee/list's sort and filter in the
+// OpenAPI document.
+var sortDoc = "Up to two of field=asc or field=desc (asc when the direction is left out), by " +
+	strings.Join(slices.Sorted(maps.Keys(roster.EmployeeSortFields)), ", ") + ". " +
+	"Text compares byte by byte (UTF-8), so capitals come before small letters and accented letters after z. " +
+	"Null (no department, location, hardware key, date or tracker) comes before every value, and a descending sort " +
+	"is the exact reverse of the ascending one; ties are broken by id, in the direction of the last key. " +
+	"object_label is the label of the tracker bound to the employee: Roster keeps no trackers, so it is empty " +
+	"for everyone and orders by id alone. department_label is the department's label, address the location's."
+
+var filterDoc = "An employee matches when one of its sortable properties contains the text, after Unicode case " +
+	"folding of both (STRASSE finds Straße); % and _ are plain characters. The id counts as its decimal text " +
+	"(12 matches ids 12, 120 and 312), a date as yyyy-MM-dd, the department by its label; tracker_id and " +
+	"department_id do not count, and object_label, always empty, never matches."
 
 // readSort reads up to two sort keys, "field=asc" or "field=desc", given as
 // an array of strings (JSON text outside JSON bodies) or as one string.

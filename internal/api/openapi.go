@@ -93,8 +93,8 @@ var callDocs = map[string]callDoc{
 	"employee/list": {summary: "The account's employees, optionally paged, sorted and filtered.",
 		params: `{"limit": {"type": "integer", "minimum": 0}, "offset": {"type": "integer", "minimum": 0},
 			"sort": {"oneOf": [{"type": "array", "items": {"type": "string"}, "maxItems": 2}, {"type": "string"}],
-				"description": "up to two of field=asc or field=desc"},
-			"filter": {"type": "string", "maxLength": 100}}`,
+				"description": ` + jsonString(sortDoc) + `},
+			"filter": {"type": "string", "maxLength": 100, "description": ` + jsonString(filterDoc) + `}}`,
 		result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/employee"}}, "count": {"type": "integer", "minimum": 0}}`},
 	"employee/read": {summary: "One employee.",
 		params: `{"employee_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"employee_id"},
@@ -583,4 +583,14 @@ func serveOpenAPI(doc []byte) http.HandlerFunc {
 		h.Set("X-Content-Type-Options", "nosniff")
 		w.Write(doc)
 	}
+}
+
+// jsonString is s as a JSON string, for text put into the document's
+// schema strings.
+func jsonString(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

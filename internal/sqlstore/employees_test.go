@@ -3,11 +3,14 @@ package sqlstore
 import (
 	"bytes"
 	"cmp"
+	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	"golang.org/x/text/cases"
 
 	"roster/internal/roster"
+	"roster/internal/sqlstore/sqltest"
 )
 
 // show renders an employee for a failure message.
@@ -1411,4 +1415,70 @@ func TestTidyFilterIndex(t *testing.T) {
 			t.Errorf("Employees(filter worker 04) after TidyFilterIndex = %v, %v, want %v", ids(after), err, ids(before))
 		}
 	})
+}
+
+// TestNoTrigramExtension: on a PostgreSQL where pg_trgm cannot be created
+// (a database of its own, and a role that may not create extensions in
+// it), Roster opens, says why the filter has no index, and filters by
+// reading the account's rows, with the same results.
+func TestNoTrigramExtension(t *testing.T) {
+	base := sqltest.PostgresURL(t) // skips without PostgreSQL
+	ctx := t.Context()
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := "roster_notrgm_" + strings.ToLower(rand.Text()[:12])
+	for _, q := range []string{`CREATE ROLE ` + name + ` LOGIN`, `CREATE DATABASE ` + name + ` OWNER postgres`} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+		admin.ExecContext(ctx, `DROP ROLE IF EXISTS `+name)
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The role owns a schema of the new database, and nothing else there.
+	u.Path = "/" + name
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	owner, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = owner.ExecContext(ctx, `CREATE SCHEMA roster AUTHORIZATION `+name)
+	owner.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(name)
+	q.Set("search_path", "roster")
+	u.RawQuery = q.Encode()
+	db := openDB(t, u.String())
+	if db.FilterIndex() == nil {
+		t.Fatalf("FilterIndex() = nil where pg_trgm cannot be created")
+	}
+	ann := newMaster(t, db, "ann")
+	want := newEmployee(t, db, ann, roster.Employee{FirstName: "Zoë", LastName: "Straße"})
+	newEmployee(t, db, ann, roster.Employee{FirstName: "Other"})
+	setPath(t, db, 1)
+	l, err := db.EmployeeList(ctx, ann, roster.ListQuery{Filter: "STRASSE"})
+	if err != nil || l.indexed {
+		t.Errorf("EmployeeList(filter STRASSE) = indexed %v, %v, want a scan", l.indexed, err)
+	}
+	if list, n, err := db.Employees(ctx, ann, roster.ListQuery{Filter: "STRASSE"}); err != nil || n != 1 || !slices.Equal(ids(list), []int64{want}) {
+		t.Errorf("Employees(filter STRASSE) = %v, %d, %v, want [%d]", ids(list), n, err, want)
+	}
 }
