@@ -7,10 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -283,7 +283,7 @@ func sortCosts(ctx context.Context, cfg *config, rep *report, key string, target
 			rep.add(row{Section: "scale",
 				Measure: fmt.Sprintf("%s: employee/list limit=50 %s ÷ the plain first page, %d-employee account, %d connections: %s",
 					t.name, q.name, cfg.big, conns, what),
-				Roster: fmt.Sprintf("%s, %s, p50 %s", reqs(median(p.side(1, rps))), cpuPerReq(median(p.side(1, perCPU))), ms(median(p.side(1, p50)))),
+				Roster:   fmt.Sprintf("%s, %s, p50 %s", reqs(median(p.side(1, rps))), cpuPerReq(median(p.side(1, perCPU))), ms(median(p.side(1, p50)))),
 				Baseline: fmt.Sprintf("plain %s, %s, p50 %s", reqs(median(p.side(0, rps))), cpuPerReq(median(p.side(0, perCPU))), ms(median(p.side(0, p50)))),
 				Value:    median(ratios), Rounds: ratios, Target: 3, Lower: true})
 		}

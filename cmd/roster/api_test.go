@@ -706,16 +706,17 @@ func testEmployeeList(t *testing.T, st *stack) func(*testing.T, form) {
 	people := []map[string]any{
 		{"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "phone": "491511",
 			"personnel_number": "P-3", "tracker_id": 30, "driver_license_valid_till": "2030-01-01", "hardware_key": "k2",
-			"driver_license_cats": "B", "department_id": nord,
+			"driver_license_cats": "B", "department_id": nord, "ssn": "A1",
 			"location": map[string]any{"lat": 47.37, "lng": 8.54, "address": "Zürich, Bahnhofstr. 1"}},
 		{"first_name": "bob", "last_name": "Adams", "personnel_number": "P-1", "department_id": suedLower},
 		{"first_name": "Cid", "last_name": "lee", "email": "cid@lee.example", "phone": "1234",
 			"tracker_id": 10, "hardware_key": "k1", "driver_license_cats": "CE", "department_id": nord,
 			"location": map[string]any{"lat": 1.5, "lng": 2.5, "address": ""}},
-		{"first_name": "Dora", "middle_name": "Leena", "last_name": "Zed", "driver_license_cats": "B"},
+		{"first_name": "Dora", "middle_name": "Leena", "last_name": "Zed", "driver_license_cats": "B", "ssn": "ZB-7"},
 		{"first_name": "Émile", "last_name": "Adams", "personnel_number": "P-2", "tracker_id": 20,
 			"driver_license_valid_till": "2028-06-30", "driver_license_cats": "A,B", "department_id": sued,
-			"driver_license_number": "X-77", "location": map[string]any{"lat": 50.78, "lng": 6.08, "address": "aachen"}},
+			"driver_license_number": "X-77", "location": map[string]any{"lat": 50.78, "lng": 6.08, "address": "aachen"},
+			"ssn": "Zb-7"},
 	}
 	var id []int64 // id[n] is the employee numbered n+1 above
 	var all []any
@@ -749,6 +750,8 @@ func testEmployeeList(t *testing.T, st *stack) func(*testing.T, form) {
 			{"address", map[string]any{"sort": []string{"address=asc"}}, []int{2, 4, 3, 1, 5}, 5},
 			{"address desc", map[string]any{"sort": []string{"address=desc"}}, []int{5, 1, 3, 4, 2}, 5},
 			{"license categories", map[string]any{"sort": []string{"driver_license_cats=asc"}}, []int{2, 5, 1, 4, 3}, 5},
+			{"social security number, byte order", map[string]any{"sort": []string{"ssn=desc"}}, []int{5, 4, 1, 3, 2}, 5},
+			{"filter by social security number, any case", map[string]any{"filter": "zb-7"}, []int{4, 5}, 2},
 			{"object label: by id", map[string]any{"sort": []string{"object_label=desc"}}, []int{5, 4, 3, 2, 1}, 5},
 			{"object label, then a name", map[string]any{"sort": []string{"object_label=asc", "last_name=desc"}}, []int{3, 4, 1, 5, 2}, 5},
 			{"filter by department label", map[string]any{"filter": "NORD"}, []int{1, 3}, 2},

@@ -171,6 +171,7 @@ var EmployeeSortFields = map[string]string{
 	"driver_license_number":     "driver_license_number",
 	"driver_license_cats":       "driver_license_cats",
 	"driver_license_valid_till": "driver_license_valid_till",
+	"ssn":                       "ssn",
 	"tracker_id":                "tracker_id",
 	"department_id":             "department_id",
 }

@@ -368,7 +368,7 @@ func searchText(e roster.Employee, department *string) string {
 	}
 	return fold(strings.Join([]string{deref(department), e.FirstName, e.MiddleName, e.LastName, e.Email,
 		e.Phone, e.PersonnelNumber, deref(e.HardwareKey), e.DriverLicenseNumber, e.DriverLicenseCats,
-		deref(e.DriverLicenseValidTill), address}, searchSep))
+		deref(e.DriverLicenseValidTill), address, e.SSN}, searchSep))
 }
 
 func deref(p *string) string {

@@ -316,7 +316,7 @@ func TestEmployeeList(t *testing.T) {
 // folded.
 func wantMatch(e roster.Employee, id int64, labels map[int64]string, f string) bool {
 	props := []string{fmt.Sprint(id), e.FirstName, e.MiddleName, e.LastName, e.Email, e.Phone,
-		e.PersonnelNumber, e.DriverLicenseNumber, e.DriverLicenseCats}
+		e.PersonnelNumber, e.DriverLicenseNumber, e.DriverLicenseCats, e.SSN}
 	for _, p := range []*string{e.HardwareKey, e.DriverLicenseValidTill} {
 		if p != nil {
 			props = append(props, *p)
@@ -370,7 +370,7 @@ func TestEmployeeFilter(t *testing.T) {
 				TrackerID: ptr(int64(987654))},
 			{FirstName: "Cem", DriverLicenseValidTill: ptr("2031-12-24"), DepartmentID: &oversea,
 				Location: &roster.Location{Lat: 48.1, Lng: 11.5, Address: "Königstraße 5, München"}},
-			{FirstName: "Dan", Location: &roster.Location{Lat: 1, Lng: 2}, HardwareKey: ptr("")},
+			{FirstName: "Dan", Location: &roster.Location{Lat: 1, Lng: 2}, HardwareKey: ptr(""), SSN: "AB 123456 Ç"},
 		}
 		var all []int64
 		for _, p := range people {
@@ -405,6 +405,7 @@ func TestEmployeeFilter(t *testing.T) {
 			{"address", "KÖNIGSTRASSE", e(2)},
 			{"address, short", "ü", e(2)},
 			{"address, sharp s", "straße 5", e(2)},
+			{"social security number", "b 123456 ç", e(3)},
 			{"not the tracker id", "987654", e()},
 			{"not across two properties", "annmaria", e()},
 			{"not across the department and a name", "übersee σίσυφος" + "cem", e()},
@@ -528,6 +529,8 @@ func sortValueOf(t *testing.T, e roster.Employee, field string, labels map[int64
 		return strp(e.DriverLicenseValidTill)
 	case "hardware_key":
 		return strp(e.HardwareKey)
+	case "ssn":
+		return str(e.SSN)
 	}
 	t.Fatalf("the test does not know how sort field %q sorts", field)
 	return sortValue{}
@@ -576,6 +579,7 @@ func sortPeople(depts []int64) []roster.Employee {
 	cats := []string{"", "B", "b", "A,B", "C1E", "B"}
 	dates := []*string{nil, ptr("2030-01-01"), ptr("2029-12-31"), ptr("2031-06-15"), ptr("2030-01-01")}
 	keys := []*string{nil, ptr(""), ptr("abc"), ptr("ABC"), ptr("é"), ptr("0"), ptr("abc")}
+	ssns := []string{"", "078-05-1120", "078-05-112", "AB 12 34 56 C", "ab 12 34 56 c", "Ü-9"}
 	places := []*roster.Location{nil, {Lat: 1, Lng: 2}, {Address: "Main St 1"}, {Address: "main st 1"},
 		{Lat: -3, Address: "Ärgerweg 2"}, {Address: "Main St 1"}, {Address: "Zürich"}}
 	var out []roster.Employee
@@ -598,6 +602,7 @@ func sortPeople(depts []int64) []roster.Employee {
 			DriverLicenseValidTill: dates[i*3%len(dates)],
 			HardwareKey:            key,
 			Location:               places[i*3%len(places)],
+			SSN:                    ssns[i*11%len(ssns)],
 		}
 		if i%3 != 0 {
 			e.TrackerID = ptr(int64(i*7919%10007) + 1)
@@ -1080,7 +1085,7 @@ func dropSortIndexes(t testing.TB, db *DB) {
 	}
 	for _, f := range []string{"first_name", "middle_name", "last_name", "department_label", "personnel_number",
 		"hardware_key", "phone", "email", "address", "driver_license_number", "driver_license_cats",
-		"driver_license_valid_till", "department_id"} {
+		"driver_license_valid_till", "ssn", "department_id"} {
 		undo = append(undo, `DROP INDEX employees_by_`+f)
 	}
 	for _, q := range undo {

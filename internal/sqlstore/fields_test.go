@@ -247,6 +247,7 @@ func TestRewriteInBatches(t *testing.T) {
 // 0005_employee_fields, as the previous release left it.
 func toBefore5(t *testing.T, db *DB) {
 	t.Helper()
+	undoSortMigration(t, db) // the later migration first
 	for _, q := range []string{`DROP INDEX employees_hardware_key`,
 		`ALTER TABLE employees DROP COLUMN ssn`, `ALTER TABLE employees DROP COLUMN driver_license_issue_date`,
 		`ALTER TABLE employees DROP COLUMN location_radius`, `ALTER TABLE departments DROP COLUMN location_radius`,

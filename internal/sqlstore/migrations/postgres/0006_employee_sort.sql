@@ -25,6 +25,7 @@ CREATE INDEX employees_by_address ON employees (account_id, location_address COL
 CREATE INDEX employees_by_driver_license_number ON employees (account_id, driver_license_number COLLATE "C" NULLS FIRST, id);
 CREATE INDEX employees_by_driver_license_cats ON employees (account_id, driver_license_cats COLLATE "C" NULLS FIRST, id);
 CREATE INDEX employees_by_driver_license_valid_till ON employees (account_id, driver_license_valid_till COLLATE "C" NULLS FIRST, id);
+CREATE INDEX employees_by_ssn ON employees (account_id, ssn COLLATE "C" NULLS FIRST, id);
 CREATE INDEX employees_by_department_id ON employees (account_id, department_id NULLS FIRST, id);
 CREATE INDEX employees_by_tracker_id ON employees (account_id, tracker_id NULLS FIRST, id);
 

@@ -24,6 +24,7 @@ CREATE INDEX employees_by_address ON employees (account_id, location_address);
 CREATE INDEX employees_by_driver_license_number ON employees (account_id, driver_license_number);
 CREATE INDEX employees_by_driver_license_cats ON employees (account_id, driver_license_cats);
 CREATE INDEX employees_by_driver_license_valid_till ON employees (account_id, driver_license_valid_till);
+CREATE INDEX employees_by_ssn ON employees (account_id, ssn);
 CREATE INDEX employees_by_department_id ON employees (account_id, department_id);
 -- tracker_id is served by the UNIQUE (account_id, tracker_id) of 0001.
 
