@@ -224,7 +224,10 @@ func employee(rng *rand.Rand, i int, depts []int64) (roster.Employee, *string) {
 		e.TrackerID = ptr(int64(1_000_000 + i))
 	}
 	if i%3 != 0 {
-		e.HardwareKey = ptr(fmt.Sprintf("%08x", rng.Uint32()))
+		e.HardwareKey = ptr(fmt.Sprintf("%08x-%d", rng.Uint32(), i))
+	}
+	if i%4 != 0 {
+		e.SSN = fmt.Sprintf("%03d-%02d-%04d", rng.IntN(900), rng.IntN(100), rng.IntN(10000))
 	}
 	if i%10 == 9 {
 		e.DriverLicenseValidTill, e.Location = nil, nil
