@@ -227,7 +227,12 @@ func BenchmarkEmployeeWrites(b *testing.B) {
 				}
 				sides = append(sides, side{name, db, account, ids, dept})
 			}
-			employee := func(s side, i int) roster.Employee {
+			// Hardware keys are unique in an account: every employee
+			// written gets a number of its own, over every run.
+			next := 0
+			employee := func(s side, _ int) roster.Employee {
+				next++
+				i := next
 				return roster.Employee{FirstName: fmt.Sprintf("Bench %d", i), LastName: fmt.Sprint("Writer ", i%97),
 					Email: fmt.Sprintf("w%d@example.com", i), Phone: fmt.Sprintf("49151%08d", i), HardwareKey: ptr(fmt.Sprintf("hk%x", i)),
 					DriverLicenseNumber: fmt.Sprint("DL", i), DriverLicenseCats: "B", DriverLicenseValidTill: ptr("2031-01-31"),
@@ -248,7 +253,7 @@ func BenchmarkEmployeeWrites(b *testing.B) {
 				b.Run("update/"+s.name, func(b *testing.B) {
 					defer reportCPU(b)()
 					for i := range b.N {
-						e := employee(s, i+1_000_000)
+						e := employee(s, i)
 						e.ID = s.ids[i*7919%len(s.ids)]
 						if err := s.db.UpdateEmployee(ctx, s.account, e); err != nil {
 							b.Fatal(err)

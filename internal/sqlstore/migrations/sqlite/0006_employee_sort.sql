@@ -45,7 +45,8 @@ CREATE TRIGGER employees_fts_delete AFTER DELETE ON employees BEGIN
     INSERT INTO employees_fts (employees_fts, rowid, haystack)
         VALUES ('delete', old.id, CAST(old.id AS TEXT) || char(31) || old.search);
 END;
-CREATE TRIGGER employees_fts_update AFTER UPDATE OF search ON employees BEGIN
+CREATE TRIGGER employees_fts_update AFTER UPDATE OF search ON employees
+    WHEN old.search IS NOT new.search BEGIN
     INSERT INTO employees_fts (employees_fts, rowid, haystack)
         VALUES ('delete', old.id, CAST(old.id AS TEXT) || char(31) || old.search);
     INSERT INTO employees_fts (rowid, haystack) VALUES (new.id, CAST(new.id AS TEXT) || char(31) || new.search);
