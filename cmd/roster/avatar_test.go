@@ -554,18 +554,25 @@ func TestUploadWebP(t *testing.T) {
 		file, declared string
 		ext            string // empty: refused with 234
 		reason         string
+		cut            bool // send the first half of the file only
 	}{
-		{"lossy.webp", "image/webp", ".jpg", ""},
-		{"lossy.webp", "image/png", ".jpg", ""},
-		{"lossless.webp", "image/webp", ".png", ""},
-		{"alpha.webp", "image/webp", ".png", ""},
-		{"alpha.webp", "image/png", ".png", ""},
-		{"meta.webp", "image/webp", ".jpg", ""},
-		{"anim.webp", "image/webp", "", "animated WebP"},
-		{"anim.webp", "image/png", "", "animated WebP"},
+		{"lossy.webp", "image/webp", ".jpg", "", false},
+		{"lossy.webp", "image/png", ".jpg", "", false},
+		{"lossless.webp", "image/webp", ".png", "", false},
+		{"alpha.webp", "image/webp", ".png", "", false},
+		{"alpha.webp", "image/png", ".png", "", false},
+		{"meta.webp", "image/webp", ".jpg", "", false},
+		{"anim.webp", "image/webp", "", "animated WebP", false},
+		{"anim.webp", "image/png", "", "animated WebP", false},
+		{"lossy.webp", "image/webp", "", "truncated or corrupt", true},
+		{"lossless.webp", "image/png", "", "truncated or corrupt", true},
 	}
 	for _, tt := range tests {
-		r := upload(t, s.api, hash, id, corpus(t, tt.file), tt.declared)
+		file := corpus(t, tt.file)
+		if tt.cut {
+			file = file[:len(file)/2]
+		}
+		r := upload(t, s.api, hash, id, file, tt.declared)
 		if tt.ext == "" {
 			if r.code() != 234 || !strings.Contains(string(r.raw), tt.reason) {
 				t.Errorf("upload(%s as %s) = %s, want 234 saying %q", tt.file, tt.declared, r.raw, tt.reason)
