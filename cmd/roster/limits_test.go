@@ -81,17 +81,17 @@ func TestLoginThrottle(t *testing.T) {
 		switch {
 		case strings.Contains(body, `"code":102`):
 			codes["102"]++
-		case strings.Contains(body, `"code":15`):
-			codes["15"]++
+		case strings.Contains(body, `"code":105`):
+			codes["105"]++
 		default:
 			t.Errorf("guess %d: %s", i, body)
 		}
 	}
-	if codes["102"] != 10 || codes["15"] != 5 {
-		t.Errorf("15 guesses from one address: %v, want ten 102 then 15s", codes)
+	if codes["102"] != 10 || codes["105"] != 5 {
+		t.Errorf("15 guesses from one address: %v, want ten 102 then 105s", codes)
 	}
-	if status, body, _ := get(t, attacker, s.api+"/user/auth?login=admin&password=admin-pass"); status != http.StatusTooManyRequests {
-		t.Errorf("the right password from the throttled address = %d %s, want 429", status, body)
+	if status, body, _ := get(t, attacker, s.api+"/user/auth?login=admin&password=admin-pass"); status != http.StatusBadRequest || !strings.Contains(body, `"code":105`) {
+		t.Errorf("the right password from the throttled address = %d %s, want 105 (400)", status, body)
 	}
 	if _, body, _ := get(t, user, s.api+"/user/auth?login=admin&password=admin-pass"); !strings.Contains(body, `"hash"`) {
 		t.Errorf("the real user from another address = %s, want a session", body)

@@ -21,6 +21,7 @@ const (
 	codeNotPermitted   = 13
 	codeRateLimited    = 15
 	codeBadCredentials = 102
+	codeLoginAttempts  = 105
 	codeNotFound       = 201
 	codeLoginTaken     = 206
 	codeNoFile         = 233
@@ -48,6 +49,7 @@ var statuses = map[int]struct {
 	codeNotPermitted:   {"Operation not permitted", 403},
 	codeRateLimited:    {"Too many requests (rate limit exceeded)", 429},
 	codeBadCredentials: {"Wrong login or password", 400},
+	codeLoginAttempts:  {"Login attempts limit exceeded", 400},
 	codeNotFound:       {"Not found in the database", 400},
 	codeLoginTaken:     {"Login already in use", 409},
 	codeNoFile:         {"No data file", 400},

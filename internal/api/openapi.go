@@ -33,12 +33,12 @@ type callDoc struct {
 
 // callDocs has one entry per call in routes.go.
 var callDocs = map[string]callDoc{
-	"user/auth": {summary: "Sign in: a session key for a login and password. Roster has no dealers, so a dealer_id given answers 102.",
+	"user/auth": {summary: "Sign in: a session key for a login and password. Roster has no dealers, so a dealer_id given answers 102. Too many attempts from one address or on one login answer 105, with Retry-After.",
 		params: `{"login": {"type": "string"}, "password": {"type": "string"},
 			"dealer_id": {"type": ["integer", "null"], "description": "refused with 102 when given: no user belongs to a dealer"}}`,
 		required: []string{"login", "password"},
 		result: `{"type": {"const": "authenticated", "description": "Roster has no second factor: the session is ready"},
-			"hash": {"$ref": "#/components/schemas/hash"}}`, codes: []int{codeBadCredentials, codeAccessDenied}},
+			"hash": {"$ref": "#/components/schemas/hash"}}`, codes: []int{codeBadCredentials, codeLoginAttempts, codeAccessDenied}},
 	"user/logout": {summary: "End the session. An API key ends only by api/key/delete.",
 		params: `{}`, result: `{}`},
 	"user/session/renew": {summary: "Extend the session's expiry. An API key never expires.",

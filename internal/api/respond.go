@@ -287,6 +287,13 @@ func rateLimited(wait time.Duration) error {
 	return &apiError{code: codeRateLimited, cause: &rateLimitError{wait: max(wait, time.Second)}}
 }
 
+// signInThrottled is user/auth's refusal past the sign-in throttle: Navixy
+// answers too many attempts with 105 (HTTP 400), and the Retry-After
+// header says when the next attempt can be checked.
+func signInThrottled(wait time.Duration) error {
+	return &apiError{code: codeLoginAttempts, cause: &rateLimitError{wait: max(wait, time.Second)}}
+}
+
 // validRedirect accepts only absolute http and https URLs.
 func validRedirect(s string) bool {
 	u, err := url.Parse(s)

@@ -42,11 +42,11 @@ func (s *Server) userAuth(c *call) (any, error) {
 	ctx := c.r.Context()
 	ip, lk := s.clientKey(c.r), loginKey(login)
 	if ok, wait := s.limits.authIP.take(ip, 1); !ok {
-		return nil, rateLimited(wait)
+		return nil, signInThrottled(wait)
 	}
 	if ok, wait := s.limits.authLogin.take(lk, 1); !ok {
 		s.limits.authIP.give(ip, 1)
-		return nil, rateLimited(wait)
+		return nil, signInThrottled(wait)
 	}
 	refund := func() {
 		s.limits.authIP.give(ip, 1)

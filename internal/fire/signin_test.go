@@ -55,14 +55,20 @@ func signInFrom(ctx context.Context, c *client, login, password, forwarded strin
 }
 
 // signInCodes counts the Navixy codes of user/auth answers, and checks that
-// every 15 is an HTTP 429 with a Retry-After.
+// every 105 (the sign-in throttle) is an HTTP 400 and every 15 (the rate
+// limit) an HTTP 429, each with a Retry-After.
 func signInCodes(replies []reply) (map[int]int, error) {
 	codes := map[int]int{}
 	for _, r := range replies {
 		codes[r.code()]++
-		if r.code() == 15 {
+		switch r.code() {
+		case 15:
 			if _, err := limitedCount([]reply{r}); err != nil {
 				return codes, err
+			}
+		case 105:
+			if s, err := strconv.Atoi(r.header.Get("Retry-After")); r.status != http.StatusBadRequest || err != nil || s < 1 {
+				return codes, fmt.Errorf("105 answered %d with Retry-After %q, want 400 and a number of seconds", r.status, r.header.Get("Retry-After"))
 			}
 		}
 	}
@@ -119,15 +125,15 @@ func TestSignInBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	checked := after - before
-	if checked > 10 || codes[102] != checked || codes[102]+codes[15] != 60 {
-		t.Errorf("60 parallel wrong sign-ins: %d password checks, codes %v; want at most 10 checks, a 102 for each and 15 for the rest", checked, codes)
+	if checked > 10 || codes[102] != checked || codes[102]+codes[105] != 60 {
+		t.Errorf("60 parallel wrong sign-ins: %d password checks, codes %v; want at most 10 checks, a 102 for each and 105 for the rest", checked, codes)
 	}
 	r, err := signInFrom(ctx, attacker, "admin", adminPassword, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.code() != 15 || r.status != http.StatusTooManyRequests {
-		t.Errorf("the right password from the throttled address = %s, want 15 (429)", r)
+	if r.code() != 105 || r.status != http.StatusBadRequest {
+		t.Errorf("the right password from the throttled address = %s, want 105 (400)", r)
 	}
 	if n, err := passwordChecks(ctx, user, p.Base); err != nil || n != after {
 		t.Errorf("the throttled right password: checks %d → %d (%v), want none", after, n, err)
@@ -157,8 +163,8 @@ func TestSignInBehindProxy(t *testing.T) {
 			replies = append(replies, r)
 		}
 		codes, err := signInCodes(replies)
-		if err != nil || codes[102] != 10 || codes[15] != 2 {
-			t.Errorf("12 wrong passwords of one forwarded client: codes %v (%v), want ten 102 then 15s", codes, err)
+		if err != nil || codes[102] != 10 || codes[105] != 2 {
+			t.Errorf("12 wrong passwords of one forwarded client: codes %v (%v), want ten 102 then 105s", codes, err)
 		}
 		r, err := signInFrom(ctx, proxy, "admin", adminPassword, "198.51.100.2")
 		if err != nil || r.code() != 0 {
@@ -167,8 +173,8 @@ func TestSignInBehindProxy(t *testing.T) {
 		// The proxy appends the address it saw: a client's own entry to the
 		// left is not believed.
 		r, err = signInFrom(ctx, proxy, "admin", adminPassword, "203.0.113.50, 198.51.100.1")
-		if err != nil || r.code() != 15 {
-			t.Errorf("the throttled client with a forged entry before its own = %v %v, want 15", r, err)
+		if err != nil || r.code() != 105 {
+			t.Errorf("the throttled client with a forged entry before its own = %v %v, want 105", r, err)
 		}
 		// Request lines are written in batches: give them a moment.
 		want := "remote=198.51.100.1 peer=127.0.0.1"
@@ -192,8 +198,8 @@ func TestSignInBehindProxy(t *testing.T) {
 			replies = append(replies, r)
 		}
 		codes, err := signInCodes(replies)
-		if err != nil || codes[102] != 10 || codes[15] != 2 {
-			t.Errorf("12 wrong passwords with a new forged X-Forwarded-For each: codes %v (%v), want ten 102 then 15s", codes, err)
+		if err != nil || codes[102] != 10 || codes[105] != 2 {
+			t.Errorf("12 wrong passwords with a new forged X-Forwarded-For each: codes %v (%v), want ten 102 then 105s", codes, err)
 		}
 		for deadline := time.Now().Add(5 * time.Second); strings.Count(p.Stderr(), "remote=127.0.0.22") < 12 && time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
@@ -259,8 +265,8 @@ func TestSignInFlood(t *testing.T) {
 	if healthErr != nil {
 		t.Errorf("during the flood: %v", healthErr)
 	}
-	if codes[102] != 30 || codes[15] != 270 || checks != 30 {
-		t.Errorf("3×100 wrong sign-ins: codes %v, %d checks; want ten 102 an address, 15 for the rest, a check for each 102", codes, checks)
+	if codes[102] != 30 || codes[105]+codes[15] != 270 || checks != 30 {
+		t.Errorf("3×100 wrong sign-ins: codes %v, %d checks; want ten 102 an address, 105 (or the rate limit's 15) for the rest, a check for each 102", codes, checks)
 	}
 	if err := checkPeak("sign-in flood", hwm); err != nil {
 		t.Error(err)
