@@ -77,18 +77,23 @@ func internalTable(name string) bool {
 
 // queryStrings runs a query whose rows are one text column.
 func queryStrings(ctx context.Context, q reader, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	return scanColumn[string](q.QueryContext(ctx, query, args...))
+}
+
+// scanColumn reads every row of a one-column result, as a query method
+// returns it, and closes it.
+func scanColumn[T any](rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var list []string
+	var list []T
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		list = append(list, s)
+		list = append(list, v)
 	}
 	return list, rows.Err()
 }

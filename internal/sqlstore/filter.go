@@ -146,20 +146,7 @@ func (db *DB) EmployeeList(ctx context.Context, account int64, q roster.ListQuer
 // matchingIDs reads the ids of the rows where holds, up to one more than
 // DB.filterMatches.
 func (db *DB) matchingIDs(ctx context.Context, where string, args []any) ([]int64, error) {
-	rows, err := db.query(ctx, `SELECT id FROM employees WHERE `+where+` LIMIT `+strconv.Itoa(db.filterMatches+1), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanColumn[int64](db.query(ctx, `SELECT id FROM employees WHERE `+where+` LIMIT `+strconv.Itoa(db.filterMatches+1), args...))
 }
 
 // indexedTrigrams lists the distinct three-character pieces of the folded
