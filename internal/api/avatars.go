@@ -7,23 +7,59 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"roster/internal/avatar"
+	"roster/internal/roster"
+	"roster/internal/sqlstore"
 )
 
-// avatarAssign sets an employee's icon_id; null (or absent) means "show the
-// uploaded avatar instead". avatar_file_name is not touched.
-func (s *Server) avatarAssign(c *call) (any, error) {
-	id := c.params.ID("employee_id", true)
-	icon := c.params.ID("icon_id", false)
-	if err := c.params.Err(); err != nil {
-		return nil, err
+// An avatarOwner is an entity that has avatars, as Navixy gives several
+// (employees, tags; vehicles, places and trackers have the same calls):
+// {entity}/avatar/assign and {entity}/avatar/upload, naming it by idParam,
+// guarded by right, its files served at /static/{entity}/avatars/{name}.
+// Routes, handlers, the OpenAPI document and metrics labels are made from
+// this table, and the store's kind is what the sweep asks about: a new
+// owner is one entry here and its sqlstore.AvatarKind.
+type avatarOwner struct {
+	entity  string
+	idParam string
+	right   roster.Right
+	kind    sqlstore.AvatarKind
+}
+
+var avatarOwners = []avatarOwner{
+	{entity: "employee", idParam: "employee_id", right: roster.RightEmployeeUpdate, kind: sqlstore.EmployeeAvatars},
+}
+
+// avatarRoutes registers each owner's two calls and its static route.
+func (s *Server) avatarRoutes() {
+	for _, o := range avatarOwners {
+		s.handle(o.entity+"/avatar/assign", need(o.right), s.avatarAssign(o))
+		s.handle(o.entity+"/avatar/upload", access{right: o.right, upload: true}, s.avatarUpload(o))
+		label := "static/" + o.entity + "/avatars"
+		s.mux.HandleFunc("GET "+s.opts.BasePath+"/"+label+"/{name}", func(w http.ResponseWriter, r *http.Request) {
+			infoOf(r).call = label
+			s.staticAvatar(w, r)
+		})
 	}
-	return nil, s.db.SetIcon(c.r.Context(), c.caller.Account(), *id, icon)
+}
+
+// avatarAssign sets an owner's icon_id; null (or absent) means "show the
+// uploaded avatar instead". avatar_file_name is not touched.
+func (s *Server) avatarAssign(o avatarOwner) handler {
+	return func(c *call) (any, error) {
+		id := c.params.ID(o.idParam, true)
+		icon := c.params.ID("icon_id", false)
+		if err := c.params.Err(); err != nil {
+			return nil, err
+		}
+		return nil, s.db.SetIcon(c.r.Context(), o.kind, c.caller.Account(), *id, icon)
+	}
 }
 
 // allowedTypes are the MIME types an upload's file part may declare, as
@@ -31,14 +67,18 @@ func (s *Server) avatarAssign(c *call) (any, error) {
 // format, so a WebP declared as image/png is read as the WebP it is.
 var allowedTypes = []string{"image/jpeg", "image/pjpeg", "image/png", "image/gif", "image/webp"}
 
-// avatarUpload stores a new avatar for an employee. The order of work keeps
+// avatarUpload stores a new avatar for an owner. The order of work keeps
 // every committed state whole: check the request, clean the image, write
 // the new file, commit the database change, and only then delete the
 // previous file. A crash between steps leaves at most an unreferenced file,
 // which the sweep removes.
-func (s *Server) avatarUpload(c *call) (any, error) {
+func (s *Server) avatarUpload(o avatarOwner) handler {
+	return func(c *call) (any, error) { return s.upload(c, o) }
+}
+
+func (s *Server) upload(c *call, o avatarOwner) (any, error) {
 	p := c.params
-	id := p.ID("employee_id", true)
+	id := p.ID(o.idParam, true)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
@@ -53,8 +93,8 @@ func (s *Server) avatarUpload(c *call) (any, error) {
 	}
 	ctx := c.r.Context()
 	account := c.caller.Account()
-	// The employee must exist before the image is worth decoding.
-	if _, err := s.db.Employee(ctx, account, *id); err != nil {
+	// The owner must exist before the image is worth decoding.
+	if err := s.db.AvatarOwnerExists(ctx, o.kind, account, *id); err != nil {
 		return nil, err
 	}
 	s.metrics.uploadBytes.Add(float64(len(f.data)))
@@ -71,7 +111,7 @@ func (s *Server) avatarUpload(c *call) (any, error) {
 	if err := s.files.Put(ctx, name, img.Data); err != nil {
 		return nil, fail(codeCannotSave, err)
 	}
-	previous, err := s.db.SetAvatar(ctx, account, *id, name)
+	previous, err := s.db.SetAvatar(ctx, o.kind, account, *id, name)
 	if err != nil {
 		s.deleteAvatarFiles(context.WithoutCancel(ctx), name)
 		return nil, err
@@ -131,7 +171,7 @@ func newAvatarName(f avatar.Format) (string, error) {
 // the name first, before the caller answers: from then on this node serves
 // none of them, and a rendition being made meanwhile is deleted by its
 // maker (keepRendition). A failure is logged and left to the sweep, which
-// removes files no employee references.
+// removes files no owner references.
 func (s *Server) deleteAvatarFiles(ctx context.Context, name string) {
 	s.cache.bury(name, time.Now())
 	for _, n := range avatarKeys(name) {

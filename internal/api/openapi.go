@@ -32,7 +32,7 @@ type callDoc struct {
 }
 
 // callDocs has one entry per call in routes.go.
-var callDocs = map[string]callDoc{
+var callDocs = withAvatarDocs(map[string]callDoc{
 	"user/auth": {summary: "Sign in: a session key for a login and password. Roster has no dealers, so a dealer_id given answers 102. Too many attempts from one address or on one login answer 105, with Retry-After.",
 		params: `{"login": {"type": "string"}, "password": {"type": "string"},
 			"dealer_id": {"type": ["integer", "null"], "description": "refused with 102 when given: no user belongs to a dealer"}}`,
@@ -120,15 +120,24 @@ var callDocs = map[string]callDoc{
 	"department/delete": {summary: "Delete a department; its employees get department_id null.",
 		params: `{"department_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"department_id"},
 		result: `{}`, codes: []int{codeNotFound}},
+})
 
-	"employee/avatar/assign": {summary: "Set the employee's icon; null shows the uploaded avatar instead. Icons 1-24 are served at /static/employee/icons/{id}.svg; other ids are accepted and left to clients.",
-		params:   `{"employee_id": {"$ref": "#/components/schemas/id"}, "icon_id": {"type": ["integer", "null"], "minimum": 1}}`,
-		required: []string{"employee_id"}, result: `{}`, codes: []int{codeNotFound}},
-	"employee/avatar/upload": {summary: "Upload the employee's avatar (multipart POST only). With redirect_target the answer is a 302 to it with ?response=<the JSON answer>.",
-		params: `{"employee_id": {"$ref": "#/components/schemas/id"}, "file": {"type": "string", "contentMediaType": "image/jpeg"},
+// withAvatarDocs adds the two calls of every avatarOwner to docs.
+func withAvatarDocs(docs map[string]callDoc) map[string]callDoc {
+	for _, o := range avatarOwners {
+		id := `{"` + o.idParam + `": {"$ref": "#/components/schemas/id"}`
+		docs[o.entity+"/avatar/assign"] = callDoc{
+			summary:  "Set the " + o.entity + "'s icon; null shows the uploaded avatar instead. Icons 1-24 are served at /static/employee/icons/{id}.svg; other ids are accepted and left to clients.",
+			params:   id + `, "icon_id": {"type": ["integer", "null"], "minimum": 1}}`,
+			required: []string{o.idParam}, result: `{}`, codes: []int{codeNotFound}}
+		docs[o.entity+"/avatar/upload"] = callDoc{
+			summary: "Upload the " + o.entity + "'s avatar (multipart POST only), served at /static/" + o.entity + "/avatars/{name}. With redirect_target the answer is a 302 to it with ?response=<the JSON answer>.",
+			params: id + `, "file": {"type": "string", "contentMediaType": "image/jpeg"},
 			"redirect_target": {"type": "string", "format": "uri"}}`,
-		required: []string{"employee_id", "file"}, result: `{"value": {"type": "string", "pattern": "^[0-9a-f]{32,64}\\.(jpg|png|gif)$"}}`,
-		codes: []int{codeNotFound, codeNoFile, codeInvalidFile, codeCannotSave, codeFileTooLarge}},
+			required: []string{o.idParam, "file"}, result: `{"value": {"type": "string", "pattern": "^[0-9a-f]{32,64}\\.(jpg|png|gif)$"}}`,
+			codes: []int{codeNotFound, codeNoFile, codeInvalidFile, codeCannotSave, codeFileTooLarge}}
+	}
+	return docs
 }
 
 // schemas are the objects the calls share (JSON Schema 2020-12, as
@@ -330,7 +339,9 @@ func (s *Server) openAPI() []byte {
 		}
 		paths["/"+c.name] = s.callPath(c, d, components)
 	}
-	paths["/static/employee/avatars/{name}"] = staticAvatarPath
+	for _, o := range avatarOwners {
+		paths["/static/"+o.entity+"/avatars/{name}"] = staticAvatarPath(o)
+	}
 	paths["/static/employee/icons/{id}.svg"] = staticIconPath
 	server := s.opts.BasePath
 	if server == "" {
@@ -533,10 +544,11 @@ func orEmptyAny(s []any) []any {
 	return s
 }
 
-var staticAvatarPath = map[string]any{
-	"get": map[string]any{
-		"operationId": "static_avatar", "tags": []any{"static"},
-		"summary":     "An uploaded avatar, by the name employee/avatar/upload returned. Public: the name is the secret.",
+// staticAvatarPath documents the static route of an owner's avatars.
+func staticAvatarPath(o avatarOwner) map[string]any {
+	return map[string]any{"get": map[string]any{
+		"operationId": "static_" + o.entity + "_avatar", "tags": []any{"static"},
+		"summary":     "An uploaded avatar, by the name " + o.entity + "/avatar/upload returned. Public: the name is the secret.",
 		"description": "Served with ETag, Cache-Control: public, max-age=31536000, immutable, X-Content-Type-Options: nosniff and Content-Security-Policy: default-src 'none'; sandbox. Range requests and If-None-Match are honoured. HEAD is answered too.",
 		"security":    []any{},
 		"parameters": []any{
@@ -554,7 +566,7 @@ var staticAvatarPath = map[string]any{
 			"404": map[string]any{"description": "no such avatar or size (no detail)"},
 			"416": map[string]any{"description": "range not satisfiable"},
 		},
-	},
+	}}
 }
 
 var staticIconPath = map[string]any{

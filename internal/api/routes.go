@@ -46,9 +46,7 @@ func (s *Server) routes() {
 	s.handle("department/update", update, s.departmentUpdate)
 	s.handle("department/delete", update, s.departmentDelete)
 
-	s.handle("employee/avatar/assign", update, s.avatarAssign)
-	s.handle("employee/avatar/upload", access{right: roster.RightEmployeeUpdate, upload: true}, s.avatarUpload)
-	s.mux.HandleFunc("GET "+s.opts.BasePath+"/static/employee/avatars/{name}", s.staticAvatar)
+	s.avatarRoutes() // {entity}/avatar/assign|upload and their static files, for every avatarOwner
 
 	s.mux.HandleFunc("GET "+s.opts.BasePath+"/static/employee/icons/{file}", s.staticIcon)
 	con := console.Handler(s.opts.BasePath)

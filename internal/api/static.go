@@ -61,7 +61,7 @@ const makerDeadline = 30 * time.Second
 // goneLife is how long this node remembers a deleted or replaced original.
 const goneLife = 2 * makerDeadline
 
-// staticAvatar serves a stored avatar, public as in Navixy (the
+// staticAvatar serves a stored avatar of any owner, public as in Navixy (the
 // unguessable name is the secret). Names are immutable, so caching is
 // forever and the ETag is the name. Hot files are served from memory.
 //
@@ -70,7 +70,6 @@ const goneLife = 2 * makerDeadline
 // tombstone just before it is written (see fileCache.bury and
 // keepRendition).
 func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
-	infoOf(r).call = "static/employee/avatars"
 	name := r.PathValue("name")
 	size, ok := sizeParam(r.URL.RawQuery)
 	if !isStoredName(name) || !ok {

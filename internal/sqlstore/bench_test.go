@@ -138,7 +138,7 @@ func BenchmarkSetIcon(b *testing.B) {
 		icon := int64(0)
 		for b.Loop() {
 			icon++
-			if err := db.SetIcon(ctx, account, ids[int(icon)*7919%len(ids)], &icon); err != nil {
+			if err := db.SetIcon(ctx, EmployeeAvatars, account, ids[int(icon)*7919%len(ids)], &icon); err != nil {
 				b.Fatal(err)
 			}
 		}

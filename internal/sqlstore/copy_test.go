@@ -106,10 +106,10 @@ func populate(t *testing.T, db *sqlstore.DB) installation {
 			must(err)
 			if e%3 == 0 {
 				icon := int64(3654)
-				must(db.SetIcon(ctx, account, id, &icon))
+				must(db.SetIcon(ctx, sqlstore.EmployeeAvatars, account, id, &icon))
 			}
 			if e%4 == 0 {
-				_, err := db.SetAvatar(ctx, account, id, fmt.Sprintf("%030x%02d.png", account, e))
+				_, err := db.SetAvatar(ctx, sqlstore.EmployeeAvatars, account, id, fmt.Sprintf("%030x%02d.png", account, e))
 				must(err)
 			}
 			last = id

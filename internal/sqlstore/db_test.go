@@ -825,7 +825,7 @@ func TestTenantIsolation(t *testing.T) {
 		bSession := newSession(t, db, bSub)
 		bDept := newDepartment(t, db, bob, "bob's department")
 		bEmp := newEmployee(t, db, bob, roster.Employee{FirstName: "Bobby", TrackerID: ptr(int64(5)), DepartmentID: &bDept})
-		if _, err := db.SetAvatar(ctx, bob, bEmp, "bobby.png"); err != nil {
+		if _, err := db.SetAvatar(ctx, EmployeeAvatars, bob, bEmp, "bobby.png"); err != nil {
 			t.Fatal(err)
 		}
 		// Ann's own, to aim Bob's ids from.
@@ -863,10 +863,10 @@ func TestTenantIsolation(t *testing.T) {
 				_, err := db.DeleteEmployee(ctx, ann, bEmp)
 				return err
 			}},
-			{"SetIcon(bob's employee)", func() error { return db.SetIcon(ctx, ann, bEmp, ptr(int64(3))) }},
-			{"SetIcon(bob's employee, null)", func() error { return db.SetIcon(ctx, ann, bEmp, nil) }},
+			{"SetIcon(bob's employee)", func() error { return db.SetIcon(ctx, EmployeeAvatars, ann, bEmp, ptr(int64(3))) }},
+			{"SetIcon(bob's employee, null)", func() error { return db.SetIcon(ctx, EmployeeAvatars, ann, bEmp, nil) }},
 			{"SetAvatar(bob's employee)", func() error {
-				_, err := db.SetAvatar(ctx, ann, bEmp, "stolen.png")
+				_, err := db.SetAvatar(ctx, EmployeeAvatars, ann, bEmp, "stolen.png")
 				return err
 			}},
 			{"CreateEmployee(in bob's department)", func() error {

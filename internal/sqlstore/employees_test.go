@@ -106,8 +106,8 @@ func TestEmployeeUpdate(t *testing.T) {
 		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Ann", TrackerID: ptr(int64(9)), DepartmentID: &d1,
 			HardwareKey: ptr("k"), DriverLicenseValidTill: ptr("2030-01-01"), DriverLicenseIssueDate: ptr("2010-01-01"),
 			SSN: "s", Location: &roster.Location{Lat: 1, Lng: 2, Radius: 5}, Tags: []int64{1}})
-		wantErr(t, "SetIcon(42)", db.SetIcon(ctx, ann, id, ptr(int64(42))), nil)
-		if _, err := db.SetAvatar(ctx, ann, id, "0123abcd.png"); err != nil {
+		wantErr(t, "SetIcon(42)", db.SetIcon(ctx, EmployeeAvatars, ann, id, ptr(int64(42))), nil)
+		if _, err := db.SetAvatar(ctx, EmployeeAvatars, ann, id, "0123abcd.png"); err != nil {
 			t.Fatal(err)
 		}
 
@@ -708,18 +708,18 @@ func TestSetIcon(t *testing.T) {
 		ctx := t.Context()
 		ann := newMaster(t, db, "ann")
 		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Ann"})
-		if _, err := db.SetAvatar(ctx, ann, id, "aa.png"); err != nil {
+		if _, err := db.SetAvatar(ctx, EmployeeAvatars, ann, id, "aa.png"); err != nil {
 			t.Fatal(err)
 		}
 		for _, icon := range []*int64{ptr(int64(3654)), ptr(int64(1)), nil, ptr(int64(1 << 40)), nil} {
-			wantErr(t, fmt.Sprintf("SetIcon(%v)", fmtPtr(icon)), db.SetIcon(ctx, ann, id, icon), nil)
+			wantErr(t, fmt.Sprintf("SetIcon(%v)", fmtPtr(icon)), db.SetIcon(ctx, EmployeeAvatars, ann, id, icon), nil)
 			e, err := db.Employee(ctx, ann, id)
 			if err != nil || !equalPtr(e.IconID, icon) || !equalPtr(e.AvatarFileName, ptr("aa.png")) {
 				t.Errorf("Employee() after SetIcon(%v) = icon %v avatar %v, %v, want icon %v avatar aa.png",
 					fmtPtr(icon), fmtPtr(e.IconID), fmtPtr(e.AvatarFileName), err, fmtPtr(icon))
 			}
 		}
-		wantErr(t, "SetIcon(unknown employee)", db.SetIcon(ctx, ann, 999999, ptr(int64(1))), roster.ErrNotFound)
+		wantErr(t, "SetIcon(unknown employee)", db.SetIcon(ctx, EmployeeAvatars, ann, 999999, ptr(int64(1))), roster.ErrNotFound)
 	})
 }
 
@@ -735,12 +735,12 @@ func TestSetAvatar(t *testing.T) {
 		ctx := t.Context()
 		ann := newMaster(t, db, "ann")
 		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Ann"})
-		wantErr(t, "SetIcon(5)", db.SetIcon(ctx, ann, id, ptr(int64(5))), nil)
+		wantErr(t, "SetIcon(5)", db.SetIcon(ctx, EmployeeAvatars, ann, id, ptr(int64(5))), nil)
 		steps := []struct {
 			name, wantPrev string
 		}{{"first.jpg", "null"}, {"second.png", "first.jpg"}, {"third.gif", "second.png"}}
 		for _, s := range steps {
-			prev, err := db.SetAvatar(ctx, ann, id, s.name)
+			prev, err := db.SetAvatar(ctx, EmployeeAvatars, ann, id, s.name)
 			if err != nil || fmtPtr(prev) != s.wantPrev {
 				t.Errorf("SetAvatar(%s) = %s, %v, want %s", s.name, fmtPtr(prev), err, s.wantPrev)
 			}
@@ -750,7 +750,7 @@ func TestSetAvatar(t *testing.T) {
 					s.name, fmtPtr(e.AvatarFileName), fmtPtr(e.IconID), err, s.name)
 			}
 		}
-		_, err := db.SetAvatar(ctx, ann, 999999, "x.png")
+		_, err := db.SetAvatar(ctx, EmployeeAvatars, ann, 999999, "x.png")
 		wantErr(t, "SetAvatar(unknown employee)", err, roster.ErrNotFound)
 	})
 }
@@ -762,7 +762,7 @@ func TestDeleteEmployee(t *testing.T) {
 		with := newEmployee(t, db, ann, roster.Employee{FirstName: "with"})
 		without := newEmployee(t, db, ann, roster.Employee{FirstName: "without"})
 		other := newEmployee(t, db, ann, roster.Employee{FirstName: "other"})
-		if _, err := db.SetAvatar(ctx, ann, with, "abc.png"); err != nil {
+		if _, err := db.SetAvatar(ctx, EmployeeAvatars, ann, with, "abc.png"); err != nil {
 			t.Fatal(err)
 		}
 		tests := []struct {
@@ -810,12 +810,12 @@ func TestReferencedAvatars(t *testing.T) {
 				account = bob
 			}
 			id := newEmployee(t, db, account, roster.Employee{FirstName: "e"})
-			if _, err := db.SetAvatar(ctx, account, id, names[i]); err != nil {
+			if _, err := db.SetAvatar(ctx, EmployeeAvatars, account, id, names[i]); err != nil {
 				t.Fatal(err)
 			}
 		}
 		extra := newEmployee(t, db, ann, roster.Employee{FirstName: "extra"})
-		if _, err := db.SetAvatar(ctx, ann, extra, "not-asked.png"); err != nil {
+		if _, err := db.SetAvatar(ctx, EmployeeAvatars, ann, extra, "not-asked.png"); err != nil {
 			t.Fatal(err)
 		}
 		want := map[string]bool{}
@@ -1177,8 +1177,8 @@ func TestWireBackfill(t *testing.T) {
 			Location: &roster.Location{Lat: 52.520008, Lng: -13.404954, Address: "Mitte"}})
 		newEmployee(t, db, ann, roster.Employee{FirstName: "Bare"})
 		newEmployee(t, db, bob, roster.Employee{FirstName: "Other"})
-		wantErr(t, "SetIcon", db.SetIcon(ctx, ann, full, ptr(int64(12))), nil)
-		if _, err := db.SetAvatar(ctx, ann, full, "0123456789abcdef0123456789abcdef.png"); err != nil {
+		wantErr(t, "SetIcon", db.SetIcon(ctx, EmployeeAvatars, ann, full, ptr(int64(12))), nil)
+		if _, err := db.SetAvatar(ctx, EmployeeAvatars, ann, full, "0123456789abcdef0123456789abcdef.png"); err != nil {
 			t.Fatal(err)
 		}
 		before, n, err := db.AppendEmployees(ctx, nil, ann, roster.ListQuery{})
@@ -1235,7 +1235,7 @@ func TestAvatarOwner(t *testing.T) {
 		b := newEmployee(t, db, bob, roster.Employee{FirstName: "b"})
 		gone := newEmployee(t, db, bob, roster.Employee{FirstName: "gone"})
 		set := func(account, id int64, name string) {
-			if _, err := db.SetAvatar(ctx, account, id, name); err != nil {
+			if _, err := db.SetAvatar(ctx, EmployeeAvatars, account, id, name); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -53,7 +53,7 @@ func TestSetAvatarConcurrent(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {
-					p, err := db.SetAvatar(ctx, account, id, fmt.Sprintf("%032x.png", i))
+					p, err := db.SetAvatar(ctx, sqlstore.EmployeeAvatars, account, id, fmt.Sprintf("%032x.png", i))
 					if err != nil {
 						t.Error(err)
 						return
