@@ -197,7 +197,7 @@ var testedElsewhere = []string{
 	"api/key/create", "api/key/list", "api/key/delete", // keys_test.go
 }
 
-var callCases = []callCase{
+var callCases = append([]callCase{
 	{"user/auth", each(func(t *testing.T, st *stack, f form) {
 		r := do(t, st.api, f, "user/auth", map[string]any{"login": "admin", "password": st.admin})
 		if !check(t, "user/auth", r, 0) {
@@ -679,7 +679,7 @@ var callCases = []callCase{
 		}
 		st.master.want(t, f, "department/delete", map[string]any{"department_id": doomed}, 201)
 	})},
-}
+}, tagCallCases...)
 
 // with returns a copy of m with the members of extra set (nil values
 // included).

@@ -10,8 +10,9 @@ import (
 // account for each attempt.
 type writeCall struct {
 	call string
-	// admin: only a master may make it (subuser/*); else employee_update.
-	admin bool
+	// right is the right it needs: admin (only a master has it: subuser/*),
+	// employee_update or tag_update.
+	right string
 	// create: it makes a new entity, so another account's master succeeds,
 	// in its own account.
 	create bool
@@ -21,51 +22,60 @@ type writeCall struct {
 }
 
 var writeCalls = []writeCall{
-	{"employee/create", false, true, func(t *testing.T, st *stack, m session) map[string]any {
+	{"employee/create", "employee_update", true, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"employee": map[string]any{"first_name": "New"}}
 	}},
-	{"employee/update", false, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"employee/update", "employee_update", false, func(t *testing.T, st *stack, m session) map[string]any {
 		id := m.createEmployee(t, map[string]any{"first_name": "Old"})
 		return map[string]any{"employee": map[string]any{"id": id, "first_name": "New"}}
 	}},
-	{"employee/delete", false, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"employee/delete", "employee_update", false, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"employee_id": m.createEmployee(t, map[string]any{"first_name": "Old"})}
 	}},
-	{"employee/avatar/assign", false, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"employee/avatar/assign", "employee_update", false, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"employee_id": m.createEmployee(t, map[string]any{"first_name": "Old"}), "icon_id": 7}
 	}},
-	{"department/create", false, true, func(t *testing.T, st *stack, m session) map[string]any {
+	{"department/create", "employee_update", true, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"department": map[string]any{"label": "New"}}
 	}},
-	{"department/update", false, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"department/update", "employee_update", false, func(t *testing.T, st *stack, m session) map[string]any {
 		id := m.createDepartment(t, map[string]any{"label": "Old"})
 		return map[string]any{"department": map[string]any{"id": id, "label": "New"}}
 	}},
-	{"department/delete", false, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"department/delete", "employee_update", false, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"department_id": m.createDepartment(t, map[string]any{"label": "Old"})}
 	}},
-	{"subuser/register", true, true, func(t *testing.T, st *stack, m session) map[string]any {
+	{"tag/create", "tag_update", true, func(t *testing.T, st *stack, m session) map[string]any {
+		return map[string]any{"tag": map[string]any{"name": "New", "color": "FF0000"}}
+	}},
+	{"tag/update", "tag_update", false, func(t *testing.T, st *stack, m session) map[string]any {
+		return map[string]any{"tag": map[string]any{"id": m.createTag(t, "Old", "000000"), "name": "New", "color": "FF0000"}}
+	}},
+	{"tag/delete", "tag_update", false, func(t *testing.T, st *stack, m session) map[string]any {
+		return map[string]any{"tag_id": m.createTag(t, "Old", "000000")}
+	}},
+	{"subuser/register", "admin", true, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"user": map[string]any{"login": uniqueLogin("new")}, "password": subPassword}
 	}},
-	{"subuser/update", true, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"subuser/update", "admin", false, func(t *testing.T, st *stack, m session) map[string]any {
 		id := m.register(t, map[string]any{"login": uniqueLogin("old")}, subPassword)
 		return map[string]any{"user": map[string]any{"id": id, "login": uniqueLogin("new")}}
 	}},
-	{"subuser/delete", true, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"subuser/delete", "admin", false, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"subuser_id": m.register(t, map[string]any{"login": uniqueLogin("old")}, subPassword)}
 	}},
-	{"subuser/security_group/assign", true, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"subuser/security_group/assign", "admin", false, func(t *testing.T, st *stack, m session) map[string]any {
 		id := m.register(t, map[string]any{"login": uniqueLogin("old")}, subPassword)
 		return map[string]any{"group_id": m.createGroup(t, "Target"), "subuser_ids": []int64{id}}
 	}},
-	{"subuser/security_group/create", true, true, func(t *testing.T, st *stack, m session) map[string]any {
+	{"subuser/security_group/create", "admin", true, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"group": map[string]any{"label": "New", "privileges": map[string]any{"rights": []string{"employee_update"}}}}
 	}},
-	{"subuser/security_group/update", true, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"subuser/security_group/update", "admin", false, func(t *testing.T, st *stack, m session) map[string]any {
 		id := m.createGroup(t, "Old")
 		return map[string]any{"group": map[string]any{"id": id, "label": "New", "privileges": map[string]any{"rights": []string{"employee_update"}}}}
 	}},
-	{"subuser/security_group/delete", true, false, func(t *testing.T, st *stack, m session) map[string]any {
+	{"subuser/security_group/delete", "admin", false, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"security_group_id": m.createGroup(t, "Old")}
 	}},
 }
@@ -78,6 +88,7 @@ func TestAuthorization(t *testing.T) {
 		st := newStack(t, b)
 		master := st.master
 		editors := master.createGroup(t, "Editors", "employee_update", "tracker_update")
+		taggers := master.createGroup(t, "Taggers", "tag_update")
 		callers := []struct {
 			name string
 			s    session
@@ -86,6 +97,7 @@ func TestAuthorization(t *testing.T) {
 		}{
 			{"master", master, true},
 			{"sub-user with employee_update", st.subUser(t, master, editors), true},
+			{"sub-user with tag_update", st.subUser(t, master, taggers), true},
 			{"sub-user in the default group", st.subUser(t, master, nil), true},
 			{"another account's master", st.newAccount(t), false},
 			{"no hash", session{api: st.api, login: "nobody"}, false},
@@ -106,7 +118,11 @@ func TestAuthorization(t *testing.T) {
 					switch who.name {
 					case "master":
 					case "sub-user with employee_update":
-						if c.admin {
+						if c.right != "employee_update" {
+							want = 13
+						}
+					case "sub-user with tag_update":
+						if c.right != "tag_update" {
 							want = 13
 						}
 					case "sub-user in the default group":

@@ -510,13 +510,26 @@ func conformScenario(t *testing.T, st *stack, n *navixy, c *conformClient, f for
 	sameFields(t, tag+" updated department", dept, findID(c.call(f, "department/list", h, nil, 0), dep))
 	c.call(f, "department/update", h, map[string]any{"department": map[string]any{"id": 999999, "label": "None"}}, 201)
 
+	// Tags, with every documented field; the employee below carries two.
+	tg := map[string]any{"name": "Nights " + tag, "color": "00BFFF"}
+	n.covers(t, "Tag", tg)
+	t1 := c.call(f, "tag/create", h, map[string]any{"tag": tg}, 0).int("id")
+	t2 := c.call(f, "tag/create", h, map[string]any{"tag": map[string]any{"name": "Days " + tag, "color": "FFD700"}}, 0).int("id")
+	c.call(f, "tag/create", h, map[string]any{"tag": map[string]any{"name": "", "color": "blue"}}, 7)
+	sameFields(t, tag+" tag/list", tg, findID(c.call(f, "tag/list", h, nil, 0), t1))
+	tg = map[string]any{"id": t1, "name": "Night shift " + tag, "color": "0000FF"}
+	c.call(f, "tag/update", h, map[string]any{"tag": tg}, 0)
+	sameFields(t, tag+" updated tag", tg, findID(c.call(f, "tag/list", h, map[string]any{"filter": "night shift"}, 0), t1))
+	c.call(f, "tag/update", h, map[string]any{"tag": map[string]any{"id": 999999, "name": "None", "color": "000000"}}, 201)
+	c.call(f, "tag/list", h, map[string]any{"filter": "ab"}, 7)
+
 	// Employees, with every documented field.
 	emp := map[string]any{"tracker_id": 7001, "first_name": "Ann " + tag, "middle_name": "Q", "last_name": "Lee " + tag,
 		"email": "ann." + tag + "@example.com", "phone": "4915112345678", "driver_license_number": "DL-" + tag,
 		"driver_license_cats": "B,C1", "driver_license_issue_date": "2020-02-29", "driver_license_valid_till": "2030-01-31",
 		"hardware_key": "hk-" + tag, "department_id": dep, "personnel_number": "P-" + tag, "ssn": "123-45-" + tag,
 		"location": map[string]any{"lat": 52.52, "lng": 13.405, "address": "Alexanderplatz " + tag, "radius": 75},
-		"tags":     []int{1, 2}}
+		"tags":     []int64{t1, t2}}
 	n.covers(t, "Employee", emp)
 	id := c.call(f, "employee/create", h, map[string]any{"employee": emp}, 0).int("id")
 	sameFields(t, tag+" employee/read", emp, valueOf(c.call(f, "employee/read", h, map[string]any{"employee_id": id}, 0)))
@@ -554,6 +567,12 @@ func conformScenario(t *testing.T, st *stack, n *navixy, c *conformClient, f for
 		"email": "", "phone": "", "driver_license_number": "", "driver_license_cats": "", "driver_license_issue_date": nil,
 		"driver_license_valid_till": nil, "hardware_key": nil, "department_id": nil, "personnel_number": "", "ssn": "",
 		"location": map[string]any{"lat": 0.5, "lng": -0.5, "address": "", "radius": 1}, "tags": []int{}}
+	r := c.call(f, "tag/search", h, map[string]any{"tag_ids": []int64{t1, t2}}, 0)
+	if got := ids(r.body["result"].(map[string]any)["employee"].([]any)); !slices.Equal(got, []int64{id}) {
+		t.Errorf("%s tag/search = %v, want employee %d", tag, got, id)
+	}
+	c.call(f, "tag/search", h, map[string]any{"tag_ids": []int64{t1}, "entity_types": []string{"employee", "vehicle"}}, 0)
+	c.call(f, "tag/search", h, map[string]any{"tag_ids": []int64{}}, 7)
 	c.call(f, "employee/update", h, map[string]any{"employee": emp}, 0)
 	sameFields(t, tag+" updated employee", emp, valueOf(c.call(f, "employee/read", h, map[string]any{"employee_id": id}, 0)))
 	c.call(f, "employee/update", h, map[string]any{"employee": map[string]any{"id": 999999, "first_name": "X"}}, 201)
@@ -628,6 +647,10 @@ func conformScenario(t *testing.T, st *stack, n *navixy, c *conformClient, f for
 	c.call(f, "employee/delete", h, map[string]any{"employee_id": id}, 201)
 	c.call(f, "department/delete", h, map[string]any{"department_id": dep}, 0)
 	c.call(f, "department/delete", h, map[string]any{"department_id": dep}, 201)
+	c.call(f, "tag/delete", h, map[string]any{"tag_id": t1}, 0)
+	c.call(f, "tag/delete", h, map[string]any{"tag_id": t1}, 201)
+	c.call(f, "tag/delete", h, map[string]any{"tag_ids": []int64{t2, 999999}}, 0)
+	c.call(f, "tag/delete", h, map[string]any{}, 7)
 	c.call(f, "user/logout", h, nil, 0)
 	c.call(f, "user/get_info", h, nil, 4)
 }

@@ -111,6 +111,7 @@ func anon(st *stack, hash string) session {
 }
 
 var goldenScenarios = map[string][]goldenStep{
+	"tags": tagGolden,
 	"sessions": {
 		okStep("user/auth", func(t *testing.T, st *stack) result {
 			return do(t, st.api, formJSON, "user/auth", map[string]any{"login": "admin", "password": st.admin})

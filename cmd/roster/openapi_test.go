@@ -184,6 +184,15 @@ func TestOpenAPI(t *testing.T) {
 	c.call(formURL, "api/key/delete", map[string]any{"hash": hash, "key": key})
 	c.call(formURL, "api/key/delete", map[string]any{"hash": hash, "key": key})
 
+	// Tags (1 and 2, which the employee below carries).
+	tag := c.call(formJSON, "tag/create", map[string]any{"hash": hash, "tag": map[string]any{"name": "Nights", "color": "#00BFFF"}}).int("id")
+	c.call(formGET, "tag/create", map[string]any{"hash": hash, "tag": map[string]any{"name": "Days", "color": "FFD700"}})
+	c.call(formJSON, "tag/create", map[string]any{"hash": hash, "tag": map[string]any{"name": "", "color": "blue"}})
+	c.call(formURL, "tag/update", map[string]any{"hash": hash, "tag": map[string]any{"id": tag, "name": "Night shift", "color": "0000FF"}})
+	c.call(formJSON, "tag/update", map[string]any{"hash": hash, "tag": map[string]any{"id": 99999, "name": "None", "color": "000000"}})
+	c.call(formGET, "tag/list", map[string]any{"hash": hash, "filter": "night"})
+	c.call(formJSON, "tag/list", map[string]any{"hash": hash, "filter": "ab"})
+
 	// Departments and employees.
 	dep := c.call(formURL, "department/create", map[string]any{"hash": hash,
 		"department": map[string]any{"label": "Depot", "location": map[string]any{"lat": 52.5, "lng": 13.4, "address": "Berlin"}}}).int("id")
@@ -275,6 +284,14 @@ func TestOpenAPI(t *testing.T) {
 	c.call(formJSON, "subuser/security_group/delete", map[string]any{"hash": hash, "security_group_id": g})
 	c.call(formJSON, "subuser/security_group/delete", map[string]any{"hash": hash, "security_group_id": g})
 
+	c.call(formGET, "tag/search", map[string]any{"hash": hash, "tag_ids": []int64{1, 2}})
+	c.call(formJSON, "tag/search", map[string]any{"hash": hash, "tag_ids": []int64{1}, "entity_types": []string{"employee", "zone"}})
+	c.call(formJSON, "tag/search", map[string]any{"hash": hash, "tag_ids": []int64{}})
+	c.call(formJSON, "tag/delete", map[string]any{"hash": hash, "tag_id": 2})
+	c.call(formJSON, "tag/delete", map[string]any{"hash": hash, "tag_id": 2})
+	c.call(formURL, "tag/delete", map[string]any{"hash": hash, "tag_ids": []int64{1, 99999}})
+	c.call(formJSON, "tag/delete", map[string]any{"hash": hash})
+
 	c.call(formJSON, "employee/delete", map[string]any{"hash": hash, "employee_id": emp})
 	c.call(formJSON, "employee/delete", map[string]any{"hash": hash, "employee_id": emp})
 	c.call(formJSON, "department/delete", map[string]any{"hash": hash, "department_id": dep})
@@ -293,7 +310,7 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"user/auth 102", "user/auth 7", "user/get_info 3", "user/get_info 4", "employee/list 5",
-		"api/key/create 4", "api/key/list 4", "user/session/renew 4", "user/logout 4", "api/key/create 7", "api/key/create 268", "api/key/delete 201", "department/create 7",
+		"api/key/create 4", "api/key/list 4", "user/session/renew 4", "user/logout 4", "api/key/create 7", "api/key/create 268", "api/key/delete 201", "tag/create 7", "tag/update 201", "tag/list 7", "tag/search 7", "tag/delete 201", "tag/delete 7", "department/create 7",
 		"department/update 201", "employee/create 247", "employee/create 201", "employee/create 7", "employee/list 7", "employee/read 201",
 		"employee/avatar/assign 201", "employee/avatar/upload 233", "employee/avatar/upload 234",
 		"employee/avatar/upload 271", "employee/avatar/upload 201", "employee/avatar/upload 5",

@@ -312,7 +312,7 @@ func (s session) find(t *testing.T, call string, id int64) map[string]any {
 func (s session) snapshot(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
-	for _, call := range []string{"employee/list", "department/list", "subuser/list", "subuser/security_group/list"} {
+	for _, call := range []string{"employee/list", "department/list", "tag/list", "subuser/list", "subuser/security_group/list"} {
 		r := s.ok(t, call, nil)
 		fmt.Fprintf(&b, "%s: %s\n", call, r.raw)
 	}

@@ -114,18 +114,26 @@ func (s *Server) employeeList(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.answerList(c, list, q, `{"success":true,"list":`, appendCount)
+}
+
+// answerList answers a list of employees: head, the page's array, then
+// what tail appends (given the count), from one buffer or, for a long
+// page, streamed.
+func (s *Server) answerList(c *call, list sqlstore.EmployeeList, q roster.ListQuery, head string, tail func([]byte, int) []byte) (any, error) {
+	ctx := c.r.Context()
 	total, err := list.Count(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if pageRows(q, total) > streamRows {
-		return s.streamList(c, list, q, total)
+		return s.streamList(c, list, head, func(b []byte) []byte { return tail(b, total) })
 	}
-	b, err := list.Stream(ctx, append(newBody(), `{"success":true,"list":`...), 0, nil)
+	b, err := list.Stream(ctx, append(newBody(), head...), 0, nil)
 	if err != nil {
 		return nil, err
 	}
-	return body(appendCount(b, total)), nil
+	return body(tail(b, total)), nil
 }
 
 // streamRows is the longest list answered from one buffer, after the
@@ -157,8 +165,9 @@ const listChunk = 64 << 10
 // stream holds a connection until its last row is written, so it first
 // takes one of the stream slots (fewer than the connections, shared fairly
 // between accounts), waiting as uploads do for a worker and refused with 15
-// past that. The count is the one read before, as for a buffered page.
-func (s *Server) streamList(c *call, list sqlstore.EmployeeList, q roster.ListQuery, total int) (any, error) {
+// past that. tail ends the answer (with the count read before, as for a
+// buffered page).
+func (s *Server) streamList(c *call, list sqlstore.EmployeeList, head string, tail func([]byte) []byte) (any, error) {
 	ctx := c.r.Context()
 	wctx, cancel := context.WithTimeout(ctx, admitWait)
 	release, err := s.streams.acquire(wctx, c.caller.Account())
@@ -171,9 +180,9 @@ func (s *Server) streamList(c *call, list sqlstore.EmployeeList, q roster.ListQu
 		sw := newStreamWriter(w, s.streamLimits)
 		buf := newBody()
 		defer func() { recycle(body(buf)) }()
-		b, err := list.Stream(ctx, append(buf, `{"success":true,"list":`...), listChunk, sw)
+		b, err := list.Stream(ctx, append(buf, head...), listChunk, sw)
 		if err == nil {
-			buf = appendCount(b, total)
+			buf = tail(b)
 			err = sw.finish(buf)
 		}
 		if err != nil {

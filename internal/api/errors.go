@@ -128,6 +128,8 @@ func classify(err error) *apiError {
 		code = codeNotFound
 	case errors.Is(err, roster.ErrExists):
 		code = codeExists
+	case errors.Is(err, roster.ErrOverQuota):
+		code = codeOverQuota
 	case errors.Is(err, roster.ErrLoginTaken):
 		code = codeLoginTaken
 	case errors.Is(err, roster.ErrForbidden):

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"roster/internal/roster"
+	"roster/internal/sqlstore"
 )
 
 // The OpenAPI 3.1 document served at /openapi.json is built from the calls
@@ -120,6 +121,27 @@ var callDocs = withAvatarDocs(map[string]callDoc{
 	"department/delete": {summary: "Delete a department; its employees get department_id null.",
 		params: `{"department_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"department_id"},
 		result: `{}`, codes: []int{codeNotFound}},
+
+	"tag/list": {summary: "The account's tags by id; with filter, those whose name contains it (case-folded).",
+		params: `{"filter": {"type": ["string", "null"], "minLength": 3, "maxLength": 60}}`,
+		result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/tag"}}, "count": {"type": "integer", "minimum": 0}}`},
+	"tag/create": {summary: "Create a tag. 268 when the account holds " + fmt.Sprint(sqlstore.MaxTags) + " tags.",
+		params: `{"tag": {"$ref": "#/components/schemas/tag_input"}}`, required: []string{"tag"},
+		result: `{"id": {"$ref": "#/components/schemas/id"}}`, codes: []int{codeOverQuota}},
+	"tag/update": {summary: "Change a tag's name and colour (icon_id and avatar_file_name are ignored: see tag/avatar/*).",
+		params: `{"tag": {"$ref": "#/components/schemas/tag_input"}}`, required: []string{"tag"},
+		result: `{}`, codes: []int{codeNotFound}},
+	"tag/delete": {summary: "Delete a tag (tag_id: 201 when it is not the account's) or several (tag_ids: ids that are not are skipped), and their uploaded avatars; every employee carrying one loses it, in the same transaction. Give one of tag_id and tag_ids: neither is 7 naming has_at_least_one_tag_id, both is 7 naming tag_ids.",
+		params: `{"tag_id": {"$ref": "#/components/schemas/id"},
+			"tag_ids": {"type": "array", "items": {"$ref": "#/components/schemas/id"}, "maxItems": ` + fmt.Sprint(roster.MaxTags) + `}}`,
+		result: `{}`, codes: []int{codeNotFound}},
+	"tag/search": {summary: "The account's entities that carry every one of tag_ids, grouped by type, for the types of entity_types (all when left out). Roster holds employees only: the other groups are empty.",
+		params: `{"tag_ids": {"type": "array", "items": {"$ref": "#/components/schemas/id"}, "minItems": 1, "maxItems": ` + fmt.Sprint(roster.MaxTags) + `},
+			"entity_types": {"type": ["array", "null"], "items": {"enum": ["place", "task", "task_schedule", "employee", "vehicle", "zone", "tracker"]}}}`,
+		required: []string{"tag_ids"},
+		result: `{"result": {"type": "object", "properties": {"employee": {"type": "array", "items": {"$ref": "#/components/schemas/employee"}},
+			"place": {"type": "array", "maxItems": 0}, "task": {"type": "array", "maxItems": 0}, "task_schedule": {"type": "array", "maxItems": 0},
+			"vehicle": {"type": "array", "maxItems": 0}, "zone": {"type": "array", "maxItems": 0}, "tracker": {"type": "array", "maxItems": 0}}}}`},
 })
 
 // withAvatarDocs adds the two calls of every avatarOwner to docs.
@@ -206,6 +228,15 @@ var schemas = `{
   "department_input": {"type": "object", "required": ["label"],
     "properties": {"id": {"$ref": "#/components/schemas/id"}, "label": {"type": "string", "minLength": 1},
       "location": {"$ref": "#/components/schemas/location_input"}}},
+  "tag": {"type": "object", "required": ["id", "name", "color", "icon_id", "avatar_file_name"],
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "name": {"type": "string"},
+      "color": {"type": "string", "pattern": "^[0-9A-Fa-f]{6}$"},
+      "icon_id": {"type": ["integer", "null"], "description": "Roster's addition: set by tag/avatar/assign"},
+      "avatar_file_name": {"type": ["string", "null"], "description": "set by tag/avatar/upload; served at /static/tag/avatars/{name}"}}},
+  "tag_input": {"type": "object", "required": ["name", "color"],
+    "description": "a tag; id names the tag to update, and is ignored by create. icon_id and avatar_file_name are ignored.",
+    "properties": {"id": {"$ref": "#/components/schemas/id"}, "name": {"type": "string", "minLength": 1, "maxLength": 60},
+      "color": {"type": "string", "pattern": "^#?[0-9A-Fa-f]{6}$", "description": "RGB in hex, FF0000; a leading # is dropped"}}},
   "subuser": {"type": "object",
     "required": ["id", "activated", "login", "first_name", "middle_name", "last_name", "legal_type", "phone",
       "post_country", "post_index", "post_region", "post_city", "post_street_address", "registered_country",
@@ -244,14 +275,14 @@ var schemas = `{
   "legal_type": {"enum": ["legal_entity", "individual", "sole_trader"]},
   "privileges": {"type": "object", "required": ["rights"],
     "properties": {"rights": {"type": "array", "items": {"type": "string"},
-      "description": "employee_update guards every employee and department write and both avatar calls; the other sub-user rights are stored and guard nothing yet"}}},
+      "description": "employee_update guards every employee and department write and both employee avatar calls, tag_update every tag write and both tag avatar calls; the other sub-user rights are stored and guard nothing yet"}}},
   "group_privileges": {"type": "object", "required": ["rights", "store_period"],
     "properties": {"rights": {"type": "array", "items": {"type": "string"},
         "description": "as set; a group stored with names outside the list of rights keeps them until it is updated"},
       "store_period": {"type": "string", "description": "empty: no limit. Roster keeps no history: stored for clients"}}},
   "group_privileges_input": {"type": "object",
     "properties": {"rights": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/right"}, "maxItems": 100,
-        "description": "employee_update guards every employee and department write and both avatar calls; the others are stored and guard nothing yet; admin cannot be granted. Left out or null: none"},
+        "description": "employee_update guards every employee and department write and both employee avatar calls, tag_update every tag write and both tag avatar calls; the others are stored and guard nothing yet; admin cannot be granted. Left out or null: none"},
       "store_period": {"type": ["string", "null"], "pattern": "^([1-9][0-9]{0,3}[hdmy])?$",
         "description": "how far back the group's sub-users may look: a number of hours (h), days (d), months (m) or years (y); empty, null or left out: no limit"}}},
   "right": {"enum": ` + jsonText(roster.GroupRights) + `},

@@ -754,6 +754,26 @@ func (f fields) Ints(name string, required bool) []int64 {
 	return out
 }
 
+// IDs reads an array of at most most positive ids; a required one must not
+// be empty either.
+func (f fields) IDs(name string, required bool, most int) []int64 {
+	ids := f.Ints(name, required)
+	switch {
+	case ids == nil:
+	case len(ids) == 0 && required:
+		f.add(name, "must not be empty")
+	case len(ids) > most:
+		f.add(name, fmt.Sprintf("must have at most %d ids", most))
+	default:
+		for i, id := range ids {
+			if id < 1 {
+				f.add(fmt.Sprintf("%s[%d]", name, i), "must be a positive integer")
+			}
+		}
+	}
+	return ids
+}
+
 // Strings reads an array of strings.
 func (f fields) Strings(name string, required bool) []string {
 	v, ok := f.present(name, required)

@@ -46,6 +46,13 @@ func (s *Server) routes() {
 	s.handle("department/update", update, s.departmentUpdate)
 	s.handle("department/delete", update, s.departmentDelete)
 
+	tags := need(roster.RightTagUpdate)
+	s.handle("tag/list", signedIn, s.tagList)
+	s.handle("tag/create", tags, s.tagCreate)
+	s.handle("tag/update", tags, s.tagUpdate)
+	s.handle("tag/delete", tags, s.tagDelete)
+	s.handle("tag/search", signedIn, s.tagSearch)
+
 	s.avatarRoutes() // {entity}/avatar/assign|upload and their static files, for every avatarOwner
 
 	s.mux.HandleFunc("GET "+s.opts.BasePath+"/static/employee/icons/{file}", s.staticIcon)

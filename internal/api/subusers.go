@@ -280,20 +280,7 @@ const maxAssign = 1000
 // answers 201 and moves no one.
 func (s *Server) groupAssign(c *call) (any, error) {
 	group := c.params.ID("group_id", false)
-	ids := c.params.Ints("subuser_ids", true)
-	switch {
-	case ids == nil:
-	case len(ids) == 0:
-		c.params.errs.Add("subuser_ids", "must not be empty")
-	case len(ids) > maxAssign:
-		c.params.errs.Add("subuser_ids", "must have at most "+strconv.Itoa(maxAssign)+" ids")
-	default:
-		for i, id := range ids {
-			if id < 1 {
-				c.params.errs.Add("subuser_ids["+strconv.Itoa(i)+"]", "must be a positive integer")
-			}
-		}
-	}
+	ids := c.params.IDs("subuser_ids", true, maxAssign)
 	if err := c.params.Err(); err != nil {
 		return nil, err
 	}

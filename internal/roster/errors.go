@@ -12,6 +12,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists: a unique value is taken, e.g. a tracker id (247).
 	ErrExists = errors.New("entity already exists")
+	// ErrOverQuota: the account holds as many of a kind as it may (268).
+	ErrOverQuota = errors.New("over quota")
 	// ErrLoginTaken: a login is taken (206).
 	ErrLoginTaken = errors.New("login already in use")
 	// ErrForbidden: the caller lacks the right the call needs (13).

@@ -17,6 +17,8 @@ const (
 	// RightEmployeeUpdate guards every employee and department write and both
 	// avatar calls.
 	RightEmployeeUpdate Right = "employee_update"
+	// RightTagUpdate guards every tag write and both tag avatar calls.
+	RightTagUpdate Right = "tag_update"
 )
 
 // DateTimeLayout is Navixy's wire layout for date-times (UTC here).
@@ -101,6 +103,18 @@ type Department struct {
 	ID       int64     `json:"id"`
 	Label    string    `json:"label"`
 	Location *Location `json:"location"`
+}
+
+// Tag is a label of an account, carried by its employees (Employee.Tags),
+// with an avatar of its own as an employee has. icon_id is Roster's
+// addition to Navixy's object: tag/avatar/assign sets it, so a reader
+// sees it.
+type Tag struct {
+	ID             int64   `json:"id"`
+	Name           string  `json:"name"`
+	Color          string  `json:"color"`
+	IconID         *int64  `json:"icon_id"`
+	AvatarFileName *string `json:"avatar_file_name"`
 }
 
 // Caller is who makes a request: the user, its account and its rights.

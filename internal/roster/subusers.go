@@ -115,12 +115,12 @@ func (d *UserDetails) validate(errs *InvalidParams, param string) {
 }
 
 // GroupRights are the rights a security group may hold: Navixy's sub-user
-// rights. Roster enforces employee_update; the others are kept for
+// rights. Roster enforces employee_update and tag_update; the others are kept for
 // clients and guard nothing yet. admin is not among them: only a master
 // holds it.
 var GroupRights = []Right{
 	"tracker_update", "tracker_configure", "tracker_set_output", "tracker_register",
-	"tracker_rule_update", "tag_update", "task_update", "form_template_update", "zone_update",
+	"tracker_rule_update", RightTagUpdate, "task_update", "form_template_update", "zone_update",
 	"place_update", "places_custom_fields_update", RightEmployeeUpdate, "vehicle_update",
 	"video_monitoring",
 }

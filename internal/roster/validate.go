@@ -27,6 +27,7 @@ const (
 	MaxPasswordLen    = 20
 	MaxTags           = 1000
 	MaxRights         = 100
+	MaxTagNameLen     = 60
 )
 
 // Text checks a string field: valid UTF-8, no control characters other than
@@ -130,6 +131,21 @@ func (d *Department) Validate(param string) error {
 	Text(&errs, param+".label", d.Label, 1, MaxLabelLen)
 	if d.Location != nil {
 		d.Location.validate(&errs, param+".location")
+	}
+	return errs.Err()
+}
+
+var tagColor = regexp.MustCompile(`^[0-9A-Fa-f]{6}$`)
+
+// Validate checks a tag: a name of 1 to 60 characters (Navixy bounds the
+// list's filter over names to 60, so a longer name could not be found by
+// its whole text) and a colour of three bytes in hex, FF0000 (the API
+// drops the # of Navixy's guide's #00BFFF before this).
+func (t Tag) Validate(param string) error {
+	var errs InvalidParams
+	Text(&errs, param+".name", t.Name, 1, MaxTagNameLen)
+	if !tagColor.MatchString(t.Color) {
+		errs.Add(param+".color", "must be an RGB colour of six hexadecimal digits, such as FF0000")
 	}
 	return errs.Err()
 }

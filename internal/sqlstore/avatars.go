@@ -22,11 +22,12 @@ type AvatarKind struct {
 
 var (
 	EmployeeAvatars = AvatarKind{table: "employees", noun: "employee"}
+	TagAvatars      = AvatarKind{table: "tags", noun: "tag"}
 )
 
 // avatarKinds are every owner of avatars: a file none of them references
 // is the sweep's.
-var avatarKinds = []AvatarKind{EmployeeAvatars}
+var avatarKinds = []AvatarKind{EmployeeAvatars, TagAvatars}
 
 // AvatarOwnerExists reports roster.ErrNotFound unless the account has the
 // owner: an upload checks it before its image is worth decoding.

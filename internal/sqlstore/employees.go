@@ -150,7 +150,7 @@ func (l EmployeeList) Count(ctx context.Context) (int, error) {
 	}
 	var total int
 	count := `SELECT employee_count FROM users WHERE id = $1`
-	if l.q.Filter != "" {
+	if l.where != accountOnly {
 		count = `SELECT count(*) FROM employees WHERE ` + l.where
 	}
 	if err := l.db.queryRow(ctx, count, l.args...).Scan(&total); err != nil && !errors.Is(err, sql.ErrNoRows) {

@@ -40,6 +40,10 @@ type EmployeeList struct {
 	indexed bool
 }
 
+// accountOnly is the condition of a list of the whole account, whose count
+// is the account's employee_count.
+const accountOnly = `account_id = $1`
+
 // filterScanRows is the size of account (DB.filterScanRows) up to which
 // the filter reads the account's search texts rather than the trigram
 // index: the index finds the candidates of every account at once, so for a
@@ -65,7 +69,7 @@ const haystack = `(CAST(id AS TEXT) || '` + searchSep + `' || search)`
 
 // EmployeeList prepares the list q of the account's employees.
 func (db *DB) EmployeeList(ctx context.Context, account int64, q roster.ListQuery) (EmployeeList, error) {
-	l := EmployeeList{db: db, q: q, where: `account_id = $1`, args: []any{account}, total: -1}
+	l := EmployeeList{db: db, q: q, where: accountOnly, args: []any{account}, total: -1}
 	if q.Filter == "" {
 		return l, nil
 	}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+func (s session) createTag(t *testing.T, name, color string) int64 {
+	t.Helper()
+	return s.ok(t, "tag/create", map[string]any{"tag": map[string]any{"name": name, "color": color}}).int("id")
+}
+
+// wantTag is a tag as every answer gives it: icon_id and
+// avatar_file_name null until the avatar calls set them.
+func wantTag(id int64, name, color string) map[string]any {
+	return map[string]any{"id": id, "name": name, "color": color, "icon_id": nil, "avatar_file_name": nil}
+}
+
+// tagCallCases are TestCalls' cases of the tag family.
+var tagCallCases = []callCase{
+	{"tag/list", func(t *testing.T, st *stack) func(*testing.T, form) {
+		a := st.newAccount(t)
+		red := a.createTag(t, "Straße Nord", "FF0000")
+		blue := a.createTag(t, "Depot", "0000ff")
+		green := a.createTag(t, "STRASSE Süd", "00FF00")
+		st.newAccount(t).createTag(t, "Straße of another account", "FF0000")
+		return func(t *testing.T, f form) {
+			r := a.want(t, f, "tag/list", nil, 0)
+			same(t, "tag/list", r.body["list"], []any{wantTag(red, "Straße Nord", "FF0000"), wantTag(blue, "Depot", "0000ff"),
+				wantTag(green, "STRASSE Süd", "00FF00")})
+			if r.body["count"] != float64(3) {
+				t.Errorf("tag/list count = %v, want 3", r.body["count"])
+			}
+			// The filter folds case both ways, as employee/list's does.
+			r = a.want(t, f, "tag/list", map[string]any{"filter": "strasse"}, 0)
+			same(t, "tag/list filtered", r.body["list"], []any{wantTag(red, "Straße Nord", "FF0000"), wantTag(green, "STRASSE Süd", "00FF00")})
+			same(t, "tag/list with a null filter", a.want(t, f, "tag/list", map[string]any{"filter": nil}, 0).body["list"],
+				a.want(t, f, "tag/list", nil, 0).body["list"])
+			a.want(t, f, "tag/list", map[string]any{"filter": "ab"}, 7)
+			a.want(t, f, "tag/list", map[string]any{"filter": string(make([]byte, 61))}, 7)
+		}
+	}},
+	{"tag/create", each(func(t *testing.T, st *stack, f form) {
+		id := st.master.want(t, f, "tag/create", map[string]any{"tag": map[string]any{
+			"name": "Night shift", "color": "#00BFFF", "id": 999, "icon_id": 5, "avatar_file_name": "0123456789abcdef0123456789abcdef.png"}}, 0).int("id")
+		same(t, "created tag", st.master.find(t, "tag/list", id), wantTag(id, "Night shift", "00BFFF"))
+		for _, bad := range []map[string]any{
+			{"name": "", "color": "FF0000"},
+			{"name": "x", "color": "red"},
+			{"name": "x", "color": "FF00001"},
+			{"name": string(make([]rune, 61)), "color": "FF0000"},
+			{"color": "FF0000"},
+		} {
+			st.master.want(t, f, "tag/create", map[string]any{"tag": bad}, 7)
+		}
+		st.master.want(t, f, "tag/create", nil, 7)
+	})},
+	{"tag/update", each(func(t *testing.T, st *stack, f form) {
+		id := st.master.createTag(t, "Old", "111111")
+		st.master.want(t, f, "tag/update", map[string]any{"tag": map[string]any{"id": id, "name": "New", "color": "abcdef",
+			"avatar_file_name": "0123456789abcdef0123456789abcdef.png", "icon_id": 3}}, 0)
+		same(t, "updated tag", st.master.find(t, "tag/list", id), wantTag(id, "New", "abcdef"))
+		st.master.want(t, f, "tag/update", map[string]any{"tag": map[string]any{"id": 999999, "name": "X", "color": "000000"}}, 201)
+		st.master.want(t, f, "tag/update", map[string]any{"tag": map[string]any{"id": id, "name": "X", "color": "0000"}}, 7)
+		same(t, "tag after refused updates", st.master.find(t, "tag/list", id), wantTag(id, "New", "abcdef"))
+	})},
+	{"tag/delete", each(func(t *testing.T, st *stack, f form) {
+		one := st.master.createTag(t, "One", "111111")
+		two := st.master.createTag(t, "Two", "222222")
+		three := st.master.createTag(t, "Three", "333333")
+		keep := st.master.createTag(t, "Keep", "444444")
+		st.master.want(t, f, "tag/delete", map[string]any{"tag_id": one}, 0)
+		st.master.want(t, f, "tag/delete", map[string]any{"tag_id": one}, 201)
+		st.master.want(t, f, "tag/delete", map[string]any{"tag_ids": []int64{two, 999999, three}}, 0) // unknown ids are skipped
+		r := st.master.want(t, f, "tag/delete", nil, 7)
+		if got := errorParams(r); !slices.Equal(got, []string{"has_at_least_one_tag_id"}) {
+			t.Errorf("tag/delete with neither id names %v, want [has_at_least_one_tag_id]", got)
+		}
+		st.master.want(t, f, "tag/delete", map[string]any{"tag_id": keep, "tag_ids": []int64{keep}}, 7)
+		for _, id := range []int64{one, two, three} {
+			if got := st.master.find(t, "tag/list", id); got != nil {
+				t.Errorf("tag/list after delete still has %v", got)
+			}
+		}
+		if st.master.find(t, "tag/list", keep) == nil {
+			t.Errorf("tag %d, refused deletes, is gone", keep)
+		}
+	})},
+	{"tag/search", func(t *testing.T, st *stack) func(*testing.T, form) {
+		a := st.newAccount(t)
+		x, y, z := a.createTag(t, "x", "000000"), a.createTag(t, "y", "000000"), a.createTag(t, "z", "000000")
+		both := a.createEmployee(t, map[string]any{"first_name": "Both", "tags": []int64{y, x}})
+		onlyX := a.createEmployee(t, map[string]any{"first_name": "OnlyX", "tags": []int64{x}})
+		a.createEmployee(t, map[string]any{"first_name": "None"})
+		return func(t *testing.T, f form) {
+			r := a.want(t, f, "tag/search", map[string]any{"tag_ids": []int64{x, y}}, 0)
+			res, _ := r.body["result"].(map[string]any)
+			same(t, "tag/search(x, y) employees", ids(res["employee"].([]any)), []int64{both})
+			for _, g := range []string{"place", "task", "task_schedule", "vehicle", "zone", "tracker"} {
+				if l, ok := res[g].([]any); !ok || len(l) != 0 {
+					t.Errorf("tag/search group %s = %v, want []", g, res[g])
+				}
+			}
+			same(t, "the employee tag/search answers", res["employee"].([]any)[0], a.readEmployee(t, both))
+			res, _ = a.want(t, f, "tag/search", map[string]any{"tag_ids": []int64{x}}, 0).body["result"].(map[string]any)
+			same(t, "tag/search(x) employees", ids(res["employee"].([]any)), []int64{both, onlyX})
+			res, _ = a.want(t, f, "tag/search", map[string]any{"tag_ids": []int64{z}}, 0).body["result"].(map[string]any)
+			same(t, "tag/search(z) employees", res["employee"], []any{})
+			r = a.want(t, f, "tag/search", map[string]any{"tag_ids": []int64{x}, "entity_types": []string{"vehicle", "employee"}}, 0)
+			same(t, "tag/search for vehicles and employees", r.body["result"], map[string]any{
+				"vehicle": []any{}, "employee": []any{a.readEmployee(t, both), a.readEmployee(t, onlyX)}})
+			r = a.want(t, f, "tag/search", map[string]any{"tag_ids": []int64{x}, "entity_types": []string{"zone"}}, 0)
+			same(t, "tag/search for zones", r.body["result"], map[string]any{"zone": []any{}})
+			a.want(t, f, "tag/search", map[string]any{"tag_ids": []int64{}}, 7)
+			a.want(t, f, "tag/search", nil, 7)
+			a.want(t, f, "tag/search", map[string]any{"tag_ids": []int64{x}, "entity_types": []string{"planet"}}, 7)
+			// Another account's tag finds none of this one's employees.
+			other := st.newAccount(t)
+			res, _ = other.want(t, f, "tag/search", map[string]any{"tag_ids": []int64{x}}, 0).body["result"].(map[string]any)
+			same(t, "another account's tag/search", res["employee"], []any{})
+		}
+	}},
+}
+
+// tagGolden is TestGolden's scenario of the tag family.
+var tagGolden = []goldenStep{
+	okStep("tag/create", func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/create", map[string]any{"tag": map[string]any{"name": "Night shift", "color": "#00BFFF"}})
+	}),
+	failStep("tag/create", 7, func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/create", map[string]any{"tag": map[string]any{"name": "", "color": "blue"}})
+	}),
+	okStep("tag/update", func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/update", map[string]any{"tag": map[string]any{"id": 1, "name": "Nights", "color": "0000FF"}})
+	}),
+	failStep("tag/update", 201, func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/update", map[string]any{"tag": map[string]any{"id": 99, "name": "None", "color": "000000"}})
+	}),
+	okStep("tag/list", func(t *testing.T, st *stack) result {
+		st.master.createTag(t, "Days", "FFD700")
+		return st.master.do(t, formJSON, "tag/list", nil)
+	}),
+	failStep("tag/list", 7, func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/list", map[string]any{"filter": "ab"})
+	}),
+	okStep("tag/search", func(t *testing.T, st *stack) result {
+		st.master.createEmployee(t, map[string]any{"first_name": "Ann", "tags": []int64{1, 2}})
+		st.master.createEmployee(t, map[string]any{"first_name": "Bob", "tags": []int64{2}})
+		return st.master.do(t, formJSON, "tag/search", map[string]any{"tag_ids": []int64{1, 2}})
+	}),
+	failStep("tag/search", 7, func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/search", map[string]any{"tag_ids": []int64{}})
+	}),
+	okStep("tag/delete", func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/delete", map[string]any{"tag_ids": []int64{1, 99}})
+	}),
+	failStep("tag/delete", 7, func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/delete", nil)
+	}),
+	{call: "tag/delete", file: "tag_delete.missing.err", code: 201, do: func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/delete", map[string]any{"tag_id": 1})
+	}},
+	{call: "tag/delete", file: "tag_delete.right.err", code: 13, do: func(t *testing.T, st *stack) result {
+		return st.subUser(t, st.master, nil).do(t, formJSON, "tag/delete", map[string]any{"tag_id": 2})
+	}},
+}
