@@ -83,13 +83,29 @@ func (c *client) signIn() error {
 
 // createEmployees creates n employees and returns their ids.
 func (c *client) createEmployees(n int) ([]int64, error) {
+	// Employees carry only their account's tags: two of them.
+	var tags []int64
+	for _, name := range []string{"Day", "Night"} {
+		body, _ := json.Marshal(map[string]any{"hash": c.hash, "tag": map[string]any{"name": name, "color": "808080"}})
+		b, err := c.post("tag/create", body)
+		if err != nil {
+			return nil, err
+		}
+		var v struct {
+			ID int64 `json:"id"`
+		}
+		if err := json.Unmarshal(b, &v); err != nil || v.ID == 0 {
+			return nil, fmt.Errorf("tag/create: %s", b)
+		}
+		tags = append(tags, v.ID)
+	}
 	var ids []int64
 	for i := range n {
 		e := map[string]any{"first_name": fmt.Sprintf("Emp%03d", i), "last_name": "Lee",
 			"email": fmt.Sprintf("emp%03d@example.com", i), "phone": fmt.Sprintf("4915112%06d", i),
 			"personnel_number": fmt.Sprintf("P%05d", i), "driver_license_valid_till": "2030-01-31",
 			"location": map[string]any{"lat": 48.1, "lng": 11.5, "address": "Somewhere street 1"},
-			"tags":     []int{1, 2}}
+			"tags":     tags}
 		body, _ := json.Marshal(map[string]any{"hash": c.hash, "employee": e})
 		b, err := c.post("employee/create", body)
 		if err != nil {

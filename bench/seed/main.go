@@ -219,7 +219,9 @@ func employee(rng *rand.Rand, i int, depts []int64) (roster.Employee, *string) {
 		DriverLicenseValidTill: ptr(fmt.Sprintf("20%02d-%02d-28", 26+rng.IntN(10), 1+rng.IntN(12))),
 		Location: &roster.Location{Lat: 48.1 + rng.Float64(), Lng: 11.5 + rng.Float64(),
 			Address: "Somewhere street " + fmt.Sprint(i%300)},
-		PersonnelNumber: fmt.Sprintf("P%06d", i), Tags: []int64{1, 2}}
+		// No tags: employees carry only their account's, and the seed
+		// makes none.
+		PersonnelNumber: fmt.Sprintf("P%06d", i)}
 	if i%2 == 0 {
 		e.TrackerID = ptr(int64(1_000_000 + i))
 	}

@@ -17,7 +17,7 @@ import (
 
 // fullEmployee is an employee object with every writable field set, and the
 // two read-only ones, which create and update must ignore.
-func fullEmployee(dept, tracker int64) map[string]any {
+func fullEmployee(dept, tracker int64, tags []int64) map[string]any {
 	return map[string]any{
 		"tracker_id":                tracker,
 		"first_name":                "Zoë",
@@ -34,7 +34,7 @@ func fullEmployee(dept, tracker int64) map[string]any {
 		"location":                  map[string]any{"lat": 52.520008, "lng": -13.404954, "address": "Alexanderplatz 1, Berlin", "radius": 150},
 		"personnel_number":          "HR-0042",
 		"ssn":                       "078-05-1120",
-		"tags":                      []int64{3, 1, 2},
+		"tags":                      tags,
 		"icon_id":                   77,
 		"avatar_file_name":          "0123456789abcdef0123456789abcdef.png",
 	}
@@ -567,14 +567,14 @@ var callCases = append([]callCase{
 	{"employee/list", testEmployeeList},
 	{"employee/read", each(func(t *testing.T, st *stack, f form) {
 		dept := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
-		e := fullEmployee(dept, seq.Add(1))
+		e := fullEmployee(dept, seq.Add(1), st.master.someTags(t, 3))
 		id := st.master.createEmployee(t, e)
 		v, _ := st.master.want(t, f, "employee/read", map[string]any{"employee_id": id}, 0).body["value"].(map[string]any)
 		same(t, "employee/read", v, wantEmployee(id, e, nil, nil))
 	})},
 	{"employee/create", each(func(t *testing.T, st *stack, f form) {
 		dept := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
-		e := fullEmployee(dept, seq.Add(1))
+		e := fullEmployee(dept, seq.Add(1), st.master.someTags(t, 3))
 		id := st.master.want(t, f, "employee/create", map[string]any{"employee": e}, 0).int("id")
 		same(t, "employee created with every field", st.master.readEmployee(t, id), wantEmployee(id, e, nil, nil))
 
@@ -585,7 +585,8 @@ var callCases = append([]callCase{
 	{"employee/update", each(func(t *testing.T, st *stack, f form) {
 		d1 := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
 		d2 := st.master.createDepartment(t, map[string]any{"label": unique("dept")})
-		id := st.master.createEmployee(t, fullEmployee(d1, seq.Add(1)))
+		tags := st.master.someTags(t, 4)
+		id := st.master.createEmployee(t, fullEmployee(d1, seq.Add(1), tags[:3]))
 		st.master.ok(t, "employee/avatar/assign", map[string]any{"employee_id": id, "icon_id": 42})
 		avatar := uploadAvatar(t, st.master, id)
 
@@ -594,7 +595,7 @@ var callCases = append([]callCase{
 			"email": "emile@example.org", "phone": "331", "driver_license_number": "X1",
 			"driver_license_cats": "D", "driver_license_issue_date": "2019-03-01", "driver_license_valid_till": "2029-02-28",
 			"hardware_key": unique("ffff-"), "department_id": d2, // the forms share an account: keys differ "location": map[string]any{"lat": -33.8688, "lng": 151.2093, "address": "", "radius": 40},
-			"personnel_number": "7", "ssn": "", "tags": []int64{9},
+			"personnel_number": "7", "ssn": "", "tags": tags[3:],
 			"icon_id": 5, "avatar_file_name": "ffffffffffffffffffffffffffffffff.png",
 		}
 		st.master.want(t, f, "employee/update", map[string]any{"employee": e}, 0)

@@ -74,7 +74,11 @@ async function call(path, params, headers) {
     const auth = await call("user/auth", {login: "admin", password: {{.Password}}});
     out.auth = auth.status + " " + auth.body.success + " " + (auth.body.hash || "").length;
     const hash = auth.body.hash;
-    const created = await call("employee/create", {hash, employee: {first_name: "Zoë", last_name: "Ng", tags: [1, 2], location: null}});
+    const tags = [];
+    for (const name of ["Nights", "Days"]) {
+      tags.push((await call("tag/create", {hash, tag: {name, color: "#00BFFF"}})).body.id);
+    }
+    const created = await call("employee/create", {hash, employee: {first_name: "Zoë", last_name: "Ng", tags, location: null}});
     const id = created.body.id;
     out.created = created.body.success;
     const list = await call("employee/list", {hash, filter: "ng", limit: 10});

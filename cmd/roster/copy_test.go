@@ -138,12 +138,17 @@ func newCopySource(t *testing.T) *copySource {
 			depts = append(depts, ok(t, s.api, "department/create", map[string]any{"hash": hash, "department": dept}).int("id"))
 		}
 		src.maxDepartment = max(src.maxDepartment, slices.Max(depts))
+		var tags []int64
+		for i := range 5 {
+			tags = append(tags, ok(t, s.api, "tag/create", map[string]any{"hash": hash,
+				"tag": map[string]any{"name": fmt.Sprint("Tag ", i, " of ", master), "color": "00BFFF"}}).int("id"))
+		}
 		var emps []int64
 		for e := range 5 {
 			emp := map[string]any{"first_name": fmt.Sprintf("Émile %d", e), "last_name": "Zola", "middle_name": "É",
 				"email": fmt.Sprintf("e%d@example.com", e), "phone": "49301234567" + strconv.Itoa(e),
 				"driver_license_number": "B072RRE2I55", "driver_license_cats": "B,C1",
-				"personnel_number": "P-" + strconv.Itoa(e), "tags": []int{1, e}}
+				"personnel_number": "P-" + strconv.Itoa(e), "tags": []int64{tags[1], tags[e]}}
 			if e%2 == 0 {
 				emp["tracker_id"] = 1000*a + e + 1
 				emp["driver_license_valid_till"] = "2031-12-31"

@@ -283,7 +283,8 @@ var goldenScenarios = map[string][]goldenStep{
 				"id": 99, "label": "Norte"}})
 		}),
 		okStep("employee/create", func(t *testing.T, st *stack) result {
-			return st.master.do(t, formJSON, "employee/create", map[string]any{"employee": fullEmployee(1, 501)})
+			tags := st.master.someTags(t, 3)
+			return st.master.do(t, formJSON, "employee/create", map[string]any{"employee": fullEmployee(1, 501, []int64{tags[2], tags[0], tags[1]})})
 		}),
 		failStep("employee/create", 7, func(t *testing.T, st *stack) result {
 			return st.master.do(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{

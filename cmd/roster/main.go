@@ -261,6 +261,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := firstAdmin(ctx, db, getenv, stdout, log); err != nil {
 		return err
 	}
+	if n := db.PlaceholderTags(); n > 0 {
+		log.Info("made a placeholder tag (\"Tag <id>\", grey) of every tag id employees carried before tags existed; rename or delete them with tag/update and tag/delete", "tags", n)
+	}
 	if err := db.FilterIndex(); err != nil {
 		log.Warn("employee/list's filter reads every employee of the account: it has no trigram index", "reason", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -69,6 +70,28 @@ func TestPreviousRelease(t *testing.T) {
 				return v
 			}
 			hashes := map[string]string{}
+			// Every tag id the release's employees carried is a tag now:
+			// the first account to carry an id keeps it, another carrying
+			// the same gets a new tag of its own, named after the old id.
+			retag := map[string]map[int64]int64{}
+			for _, master := range []string{"admin", "fleet"} {
+				hashes[master] = login(t, s.api, master, text("password "+master))
+				retag[master] = map[int64]int64{}
+				for _, item := range ok(t, s.api, "tag/list", map[string]any{"hash": hashes[master]}).body["list"].([]any) {
+					tag := item.(map[string]any)
+					var old int64
+					if _, err := fmt.Sscanf(tag["name"].(string), "Tag %d", &old); err != nil || tag["color"] != "808080" {
+						t.Errorf("%s has tag %v, want a grey placeholder named Tag <id>", master, tag)
+					}
+					retag[master][old] = int64(tag["id"].(float64))
+				}
+			}
+			if want := map[int64]int64{1: 1, 2: 2, 3: 3}; !maps.Equal(retag["admin"], want) {
+				t.Errorf("admin's placeholder tags (old id: id) = %v, want %v", retag["admin"], want)
+			}
+			if len(retag["fleet"]) != 3 || retag["fleet"][1] <= 3 || retag["fleet"][2] <= 3 || retag["fleet"][3] <= 3 {
+				t.Errorf("fleet's placeholder tags (old id: id) = %v, want 1, 2 and 3 under new ids", retag["fleet"])
+			}
 			checked := 0
 			for _, key := range slices.Sorted(maps.Keys(fixture.Answers)) {
 				who, call, _ := strings.Cut(key, " ")
@@ -93,7 +116,11 @@ func TestPreviousRelease(t *testing.T) {
 					params["employee_id"] = n
 				}
 				got := ok(t, s.api, call, params).raw
-				sameAsRelease(t, key, fixture.Answers[key], got, strings.HasPrefix(call, "employee/") || call == "department/list")
+				account := "admin"
+				if strings.Contains(who, "fleet") {
+					account = "fleet"
+				}
+				sameAsRelease(t, key, fixture.Answers[key], got, strings.HasPrefix(call, "employee/") || call == "department/list", retag[account])
 				checked++
 			}
 			if checked < 30 {
@@ -105,7 +132,7 @@ func TestPreviousRelease(t *testing.T) {
 			for _, master := range []string{"admin", "fleet"} {
 				key := text("api_key " + master)
 				got := ok(t, s.api, "employee/list", map[string]any{"hash": key}).raw
-				sameAsRelease(t, master+" employee/list by API key", fixture.Answers[master+" employee/list"], got, true)
+				sameAsRelease(t, master+" employee/list by API key", fixture.Answers[master+" employee/list"], got, true, retag[master])
 			}
 			r := do(t, s.api, formJSON, "employee/create", map[string]any{"hash": hashes["admin"],
 				"employee": map[string]any{"first_name": "Twin", "hardware_key": "ibutton-1"}})
@@ -125,8 +152,10 @@ func TestPreviousRelease(t *testing.T) {
 // employees and locations given the fields added since at their defaults.
 // With exact, the answers must be equal; otherwise today's may carry
 // members the release's did not (fields that later migrations add to
-// other objects), and every member the release's had must be equal.
-func sameAsRelease(t *testing.T, what string, release, today []byte, exact bool) {
+// other objects), and every member the release's had must be equal. The
+// release's employees' tags are read through retag, the account's old
+// tag ids and the tags they became.
+func sameAsRelease(t *testing.T, what string, release, today []byte, exact bool, retag map[int64]int64) {
 	t.Helper()
 	decode := func(b []byte) any {
 		d := json.NewDecoder(bytes.NewReader(b))
@@ -137,7 +166,7 @@ func sameAsRelease(t *testing.T, what string, release, today []byte, exact bool)
 		}
 		return v
 	}
-	want, got := withNewFields(decode(release)), decode(today)
+	want, got := withNewFields(decode(release), retag), decode(today)
 	if !exact {
 		got = only(got, want)
 	}
@@ -147,23 +176,29 @@ func sameAsRelease(t *testing.T, what string, release, today []byte, exact bool)
 }
 
 // withNewFields gives the employees and locations in a release answer the
-// fields added since, at the values they read as for such rows.
-func withNewFields(v any) any {
+// fields added since, at the values they read as for such rows, and the
+// employees' tags as retag renumbered them.
+func withNewFields(v any, retag map[int64]int64) any {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, e := range v {
-			v[k] = withNewFields(e)
+			v[k] = withNewFields(e, retag)
 		}
 		_, employee := v["first_name"]
 		if _, ok := v["driver_license_cats"]; employee && ok {
 			v["driver_license_issue_date"], v["ssn"] = nil, ""
+			tags, _ := v["tags"].([]any)
+			for i, tag := range tags {
+				old, _ := tag.(json.Number).Int64()
+				tags[i] = json.Number(strconv.FormatInt(retag[old], 10))
+			}
 		}
 		if _, ok := v["lat"]; ok {
 			v["radius"] = json.Number("0")
 		}
 	case []any:
 		for i, e := range v {
-			v[i] = withNewFields(e)
+			v[i] = withNewFields(e, retag)
 		}
 	}
 	return v

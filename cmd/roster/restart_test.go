@@ -271,6 +271,9 @@ type restartClient struct {
 	http    *http.Client
 	rand    *rand.Rand
 	counter int
+	// tags are the client's tags, made at its start, which its employees
+	// carry.
+	tags []int64
 	// cur is the world of the acknowledged writes; pending, when set, is
 	// the world had the write whose answer never came taken effect.
 	cur, pending *world
@@ -287,6 +290,13 @@ func newRestartClient(t *testing.T, n int, api string, seed uint64) *restartClie
 		t.Fatalf("user/auth as admin = %v, %v", answer, err)
 	}
 	c.hash, _ = answer["hash"].(string)
+	for i := range 5 {
+		answer, err := c.send(writeOp{call: "tag/create", params: map[string]any{"tag": map[string]any{"name": fmt.Sprint(c.prefix, i), "color": "808080"}}})
+		if err != nil || answer["success"] != true {
+			t.Fatalf("tag/create = %v, %v", answer, err)
+		}
+		c.tags = append(c.tags, answerID(answer))
+	}
 	return c
 }
 
@@ -509,7 +519,7 @@ func (c *restartClient) employee(tag string) roster.Employee {
 		e.DepartmentID = refTo(c.cur.depts[d].ID)
 	}
 	for range r.IntN(4) {
-		e.Tags = append(e.Tags, int64(r.IntN(1000)))
+		e.Tags = append(e.Tags, c.tags[r.IntN(len(c.tags))])
 	}
 	return e
 }

@@ -2,12 +2,23 @@ package main
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 )
 
 func (s session) createTag(t *testing.T, name, color string) int64 {
 	t.Helper()
 	return s.ok(t, "tag/create", map[string]any{"tag": map[string]any{"name": name, "color": color}}).int("id")
+}
+
+// someTags makes n tags of the session's account, for employees to carry.
+func (s session) someTags(t *testing.T, n int) []int64 {
+	t.Helper()
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = s.createTag(t, "Tag "+strconv.Itoa(i), "808080")
+	}
+	return ids
 }
 
 // wantTag is a tag as every answer gives it: icon_id and
@@ -163,4 +174,47 @@ var tagGolden = []goldenStep{
 	{call: "tag/delete", file: "tag_delete.right.err", code: 13, do: func(t *testing.T, st *stack) result {
 		return st.subUser(t, st.master, nil).do(t, formJSON, "tag/delete", map[string]any{"tag_id": 2})
 	}},
+}
+
+// TestEmployeeTags: an employee carries only tags of its account (201
+// otherwise, changing nothing), and deleting a tag takes it off every
+// employee carrying it, in every answer that shows employees.
+func TestEmployeeTags(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		st := newStack(t, b)
+		a, other := st.newAccount(t), st.newAccount(t)
+		x, y, z := a.createTag(t, "x", "000000"), a.createTag(t, "y", "000000"), a.createTag(t, "z", "000000")
+		foreign := other.createTag(t, "theirs", "000000")
+		ann := a.createEmployee(t, map[string]any{"first_name": "Ann", "tags": []int64{x, y, z}})
+		bob := a.createEmployee(t, map[string]any{"first_name": "Bob", "tags": []int64{y}})
+		theirs := other.createEmployee(t, map[string]any{"first_name": "Them", "tags": []int64{foreign}})
+
+		before := a.snapshot(t)
+		for _, tags := range [][]int64{{foreign}, {x, foreign}, {999999}} {
+			a.want(t, formJSON, "employee/create", map[string]any{"employee": map[string]any{"first_name": "New", "tags": tags}}, 201)
+			a.want(t, formJSON, "employee/update", map[string]any{"employee": map[string]any{"id": bob, "first_name": "Bob", "tags": tags}}, 201)
+		}
+		if after := a.snapshot(t); after != before {
+			t.Errorf("refused writes with another account's tags changed the account:\nbefore %s\nafter %s", before, after)
+		}
+
+		a.want(t, formJSON, "tag/delete", map[string]any{"tag_ids": []int64{y, z}}, 0)
+		same(t, "Ann's tags after y and z are deleted", a.readEmployee(t, ann)["tags"], []int64{x})
+		same(t, "Bob's tags after y is deleted", a.readEmployee(t, bob)["tags"], []int64{})
+		for _, e := range a.list(t, "employee/list", nil) {
+			if m := e.(map[string]any); m["id"] == float64(ann) {
+				same(t, "Ann in employee/list", m["tags"], []int64{x})
+			}
+		}
+		res, _ := a.want(t, formJSON, "tag/search", map[string]any{"tag_ids": []int64{x}}, 0).body["result"].(map[string]any)
+		same(t, "tag/search(x) after the deletes", ids(res["employee"].([]any)), []int64{ann})
+		same(t, "Ann as tag/search answers her", res["employee"].([]any)[0], a.readEmployee(t, ann))
+		// A tag id is never reused: a new tag does not bring a deleted one back.
+		if n := a.createTag(t, "new", "000000"); n == y || n == z {
+			t.Errorf("a new tag took the id %d of a deleted one", n)
+		}
+		// The other account's employee keeps its tag.
+		same(t, "another account's employee", other.readEmployee(t, theirs)["tags"], []int64{foreign})
+		a.want(t, formJSON, "employee/update", map[string]any{"employee": map[string]any{"id": bob, "first_name": "Bob", "tags": []int64{y}}}, 201)
+	})
 }

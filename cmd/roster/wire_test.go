@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -95,7 +96,7 @@ func TestWire(t *testing.T) {
 			}
 			dept := st.master.want(t, formMultipart, "department/create", map[string]any{
 				"department": map[string]any{"label": "Multipart"}}, 0).int("id")
-			e := fullEmployee(dept, seq.Add(1))
+			e := fullEmployee(dept, seq.Add(1), st.master.someTags(t, 2))
 			id := st.master.want(t, formMultipart, "employee/create", map[string]any{"employee": e}, 0).int("id")
 			v, _ := st.master.want(t, formMultipart, "employee/read", map[string]any{"employee_id": id}, 0).body["value"].(map[string]any)
 			same(t, "employee created and read by multipart", v, wantEmployee(id, e, nil, nil))
@@ -239,11 +240,12 @@ func TestWire(t *testing.T) {
 			t.Parallel()
 			dept := st.master.createDepartment(t, map[string]any{"label": "Strings"})
 			tracker := seq.Add(1)
+			tags := st.master.someTags(t, 2)
 			e := map[string]any{"first_name": "Str", "tracker_id": textValue(tracker), "department_id": textValue(dept),
-				"tags": []string{"4", "5"}}
+				"tags": []string{textValue(tags[0]), textValue(tags[1])}}
 			id := st.master.want(t, formJSON, "employee/create", map[string]any{"employee": e}, 0).int("id")
 			same(t, "employee created with integers as strings", st.master.readEmployee(t, id), wantEmployee(id,
-				map[string]any{"first_name": "Str", "tracker_id": tracker, "department_id": dept, "tags": []int{4, 5}}, nil, nil))
+				map[string]any{"first_name": "Str", "tracker_id": tracker, "department_id": dept, "tags": tags}, nil, nil))
 			st.master.want(t, formJSON, "employee/read", map[string]any{"employee_id": textValue(id)}, 0)
 			st.master.want(t, formJSON, "employee/update", map[string]any{"employee": map[string]any{
 				"id": textValue(id), "first_name": "Str2"}}, 0)
@@ -299,10 +301,12 @@ func TestWire(t *testing.T) {
 
 		t.Run("JSON text outside JSON", func(t *testing.T) {
 			t.Parallel()
+			tags := st.master.someTags(t, 2)
 			for _, f := range []form{formURL, "", formMultipart} {
 				body := map[string]string{
-					"hash":     st.master.hash,
-					"employee": `{"first_name":"Text","tags":[7,8],"location":{"lat":1.5,"lng":2.5,"address":"x"}}`,
+					"hash": st.master.hash,
+					"employee": fmt.Sprintf(`{"first_name":"Text","tags":[%d,%d],"location":{"lat":1.5,"lng":2.5,"address":"x"}}`,
+						tags[0], tags[1]),
 				}
 				rq := request{form: f, call: "employee/create", body: body}
 				if f == "" {
@@ -317,7 +321,7 @@ func TestWire(t *testing.T) {
 				}
 				got := st.master.readEmployee(t, r.int("id"))
 				same(t, string(f)+" employee from JSON text", got, wantEmployee(r.int("id"), map[string]any{"first_name": "Text",
-					"tags": []int{7, 8}, "location": map[string]any{"lat": 1.5, "lng": 2.5, "address": "x"}}, nil, nil))
+					"tags": tags, "location": map[string]any{"lat": 1.5, "lng": 2.5, "address": "x"}}, nil, nil))
 			}
 		})
 

@@ -216,6 +216,7 @@ func BenchmarkEmployeeWrites(b *testing.B) {
 				account int64
 				ids     []int64
 				dept    int64
+				tag     int64
 			}
 			var sides []side
 			for _, name := range []string{"indexed", "before"} {
@@ -225,7 +226,7 @@ func BenchmarkEmployeeWrites(b *testing.B) {
 				if name == "before" {
 					dropSortIndexes(b, db)
 				}
-				sides = append(sides, side{name, db, account, ids, dept})
+				sides = append(sides, side{name, db, account, ids, dept, newTags(b, db, account, 1)[0]})
 			}
 			// Hardware keys are unique in an account: every employee
 			// written gets a number of its own, over every run.
@@ -236,7 +237,7 @@ func BenchmarkEmployeeWrites(b *testing.B) {
 				return roster.Employee{FirstName: fmt.Sprintf("Bench %d", i), LastName: fmt.Sprint("Writer ", i%97),
 					Email: fmt.Sprintf("w%d@example.com", i), Phone: fmt.Sprintf("49151%08d", i), HardwareKey: ptr(fmt.Sprintf("hk%x", i)),
 					DriverLicenseNumber: fmt.Sprint("DL", i), DriverLicenseCats: "B", DriverLicenseValidTill: ptr("2031-01-31"),
-					PersonnelNumber: fmt.Sprint("P", i%100000), DepartmentID: &s.dept, Tags: []int64{1},
+					PersonnelNumber: fmt.Sprint("P", i%100000), DepartmentID: &s.dept, Tags: []int64{s.tag},
 					Location: &roster.Location{Lat: 1, Lng: 2, Address: fmt.Sprint("Street ", i)}}
 			}
 			for _, s := range sides {

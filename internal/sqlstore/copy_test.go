@@ -88,11 +88,17 @@ func populate(t *testing.T, db *sqlstore.DB) installation {
 			must(err)
 			depts = append(depts, id)
 		}
+		var tags []int64
+		for i := range 13 {
+			id, err := db.CreateTag(ctx, account, roster.Tag{Name: fmt.Sprint("Tag ", i), Color: "00BFFF"})
+			must(err)
+			tags = append(tags, id)
+		}
 		var last int64
 		for e := range 12 {
 			emp := roster.Employee{FirstName: fmt.Sprintf("Emp%02d", e), LastName: "Lee", Email: "e@example.com",
 				Phone: "123", DriverLicenseNumber: "DL-1", DriverLicenseCats: "B,C", PersonnelNumber: "P" + fmt.Sprint(e),
-				Tags: []int64{int64(e), 1 << 40}}
+				Tags: []int64{tags[e], tags[12]}}
 			if e%2 == 0 {
 				tracker := int64(1<<53 + e)
 				emp.TrackerID = &tracker

@@ -56,6 +56,8 @@ type DB struct {
 	// filterScanRows and filterMatches, but in tests.
 	filterScanRows, filterMatches int
 	grams                         trigramCounts
+	// placeholders: how many tags migration 0008 made (PlaceholderTags).
+	placeholders int
 }
 
 // Open connects to the database named by rawURL — "sqlite:<path>" or
@@ -193,14 +195,23 @@ type step struct {
 	version string
 	// before runs, in the migration's transaction, before its SQL; an
 	// error stops the migration with nothing changed.
-	before func(context.Context, *sql.Tx) error
+	before migrateFunc
 	// after runs after its SQL.
-	after func(context.Context, *sql.Tx) error
+	after migrateFunc
 	// refill names derived columns of employees this migration adds or
 	// changes the meaning of. They are recomputed once, from the final
 	// schema, after every pending migration has run (the code that
 	// computes them knows only that schema).
 	refill refill
+}
+
+// migrateFunc is a Go step of a migration, given the database for its
+// dialect.
+type migrateFunc func(*DB, context.Context, *sql.Tx) error
+
+// anyDialect is a Go step that is the same on both dialects.
+func anyDialect(f func(context.Context, *sql.Tx) error) migrateFunc {
+	return func(_ *DB, ctx context.Context, tx *sql.Tx) error { return f(ctx, tx) }
 }
 
 // refill is a set of derived columns of employees.
@@ -215,11 +226,11 @@ var steps = []step{
 	{version: "0001_init"},
 	{version: "0002_employee_search", refill: refillSearch},
 	{version: "0003_api_keys"},
-	{version: "0004_employee_wire", after: recount, refill: refillWire},
-	{version: "0005_employee_fields", before: refuseDuplicateKeys, refill: refillWire},
+	{version: "0004_employee_wire", after: anyDialect(recount), refill: refillWire},
+	{version: "0005_employee_fields", before: anyDialect(refuseDuplicateKeys), refill: refillWire},
 	{version: "0006_employee_sort", refill: refillSearch},
 	{version: "0007_subuser_fields"},
-	{version: "0008_tags"},
+	{version: "0008_tags", after: (*DB).placeholderTags, refill: refillWire},
 }
 
 // refills are the Go steps of each derived column set, in the order they
@@ -305,11 +316,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			for _, f := range []func(context.Context, *sql.Tx) error{st.before, execSQL(string(body)), st.after} {
+			for _, f := range []migrateFunc{st.before, anyDialect(execSQL(string(body))), st.after} {
 				if f == nil {
 					continue
 				}
-				if err := f(ctx, tx); err != nil {
+				if err := f(db, ctx, tx); err != nil {
 					return fmt.Errorf("%s: %w", st.version, err)
 				}
 			}

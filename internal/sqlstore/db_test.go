@@ -221,6 +221,18 @@ func newEmployee(t testing.TB, db *DB, account int64, e roster.Employee) int64 {
 	return must[int64](t, "CreateEmployee("+e.FirstName+")")(db.CreateEmployee(context.Background(), account, e))
 }
 
+// newTags makes n tags of the account and returns their ids: employees
+// carry only their account's tags.
+func newTags(t testing.TB, db *DB, account int64, n int) []int64 {
+	t.Helper()
+	ids := make([]int64, n)
+	for i := range ids {
+		name := fmt.Sprint("tag ", i)
+		ids[i] = must[int64](t, "CreateTag("+name+")")(db.CreateTag(context.Background(), account, roster.Tag{Name: name, Color: "FF0000"}))
+	}
+	return ids
+}
+
 func newDepartment(t testing.TB, db *DB, account int64, label string) int64 {
 	t.Helper()
 	d := roster.Department{Label: label}

@@ -385,7 +385,7 @@ const sortMigration = "0006_employee_sort"
 
 // fillSearch recomputes employees.search of every row.
 func fillSearch(ctx context.Context, tx *sql.Tx) error {
-	return rewriteEmployees(ctx, tx, []string{"search"}, func(e roster.Employee, department *string) ([]any, error) {
+	return rewriteEmployees(ctx, tx, "", nil, []string{"search"}, func(e roster.Employee, department *string) ([]any, error) {
 		return []any{searchText(e, department)}, nil
 	})
 }
@@ -394,17 +394,21 @@ func fillSearch(ctx context.Context, tx *sql.Tx) error {
 // a time.
 const rewriteBatch = 500
 
-// rewriteEmployees sets derived columns of every row from the values f
-// gives for the employee its columns hold (and the department label its
-// row holds), after a migration that adds or changes them. It works
+// rewriteEmployees sets columns of every row (or of those that meet cond,
+// whose placeholders start at $2 for args) from the values f gives for the
+// employee its columns hold (and the department label its row holds),
+// after a migration that adds or changes derived columns. It works
 // through the rows by id, rewriteBatch at a time: one read and one UPDATE
 // per batch, and never more than a batch in memory, however many
 // employees the database holds.
-func rewriteEmployees(ctx context.Context, tx *sql.Tx, cols []string, f func(roster.Employee, *string) ([]any, error)) error {
-	read := `SELECT ` + employeeColumns + `, department_label FROM employees WHERE id > $1 ORDER BY id LIMIT ` + strconv.Itoa(rewriteBatch)
+func rewriteEmployees(ctx context.Context, tx *sql.Tx, cond string, args []any, cols []string, f func(roster.Employee, *string) ([]any, error)) error {
+	if cond != "" {
+		cond = ` AND ` + cond
+	}
+	read := `SELECT ` + employeeColumns + `, department_label FROM employees WHERE id > $1` + cond + ` ORDER BY id LIMIT ` + strconv.Itoa(rewriteBatch)
 	var after int64
 	for {
-		rows, err := tx.QueryContext(ctx, read, after)
+		rows, err := tx.QueryContext(ctx, read, append([]any{after}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -573,7 +577,8 @@ func employeeArgs(e roster.Employee, department *string) ([]any, error) {
 
 // EmployeeRow gives the columns and values of a new employee's row, except
 // account_id, for a program that loads rows in bulk: department is the
-// label of the department e.DepartmentID names (nil without one). It must
+// label of the department e.DepartmentID names (nil without one), and
+// e.Tags must be tags of the account (nothing here checks them). It must
 // then call RecountEmployees.
 func EmployeeRow(e roster.Employee, department *string) (cols []string, vals []any, err error) {
 	vals, err = employeeArgs(e, department)
@@ -591,13 +596,16 @@ const recountEmployees = `UPDATE users SET employee_count =
 
 // CreateEmployee creates an employee in the account. icon_id and
 // avatar_file_name start null. ErrExists when the tracker is bound to
-// another employee or another employee holds the hardware key; ErrNotFound when the department is not the account's
-// (also when it is deleted while this runs).
+// another employee or another employee holds the hardware key; ErrNotFound when the department or a tag is not the
+// account's (also when it is deleted while this runs).
 func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employee) (int64, error) {
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		label, err := db.departmentLabel(ctx, tx, account, e.DepartmentID)
 		if err != nil {
+			return err
+		}
+		if err := db.checkTags(ctx, tx, account, e.Tags); err != nil {
 			return err
 		}
 		args, err := employeeArgs(e, label)
@@ -645,6 +653,9 @@ func (db *DB) UpdateEmployee(ctx context.Context, account int64, e roster.Employ
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		label, err := db.departmentLabel(ctx, tx, account, e.DepartmentID)
 		if err != nil {
+			return err
+		}
+		if err := db.checkTags(ctx, tx, account, e.Tags); err != nil {
 			return err
 		}
 		args, err := employeeArgs(e, label)

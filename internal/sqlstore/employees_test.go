@@ -41,6 +41,7 @@ func TestEmployeeRoundTrip(t *testing.T) {
 		ctx := t.Context()
 		ann := newMaster(t, db, "ann")
 		dept := newDepartment(t, db, ann, "Depot")
+		tags := newTags(t, db, ann, 4)
 		tests := []struct {
 			name string
 			in   roster.Employee
@@ -51,7 +52,7 @@ func TestEmployeeRoundTrip(t *testing.T) {
 				Email: "zoe@example.org", Phone: "4915112345678", DriverLicenseNumber: "B072RRE2I55",
 				DriverLicenseCats: "A,B,C1", DriverLicenseIssueDate: ptr("2016-02-29"), DriverLicenseValidTill: ptr("2031-12-31"),
 				HardwareKey: ptr("a1b2c3"), DepartmentID: &dept, PersonnelNumber: "P-0001", SSN: "078-05-1120",
-				Tags:     []int64{3, 1, 2, 1 << 40},
+				Tags:     []int64{tags[2], tags[0], tags[1], tags[3]},
 				Location: &roster.Location{Lat: 52.520008, Lng: 13.404954, Address: "Unter den Linden 1, Berlin 🇩🇪", Radius: 250},
 			}},
 			{"longest ssn, largest radius", roster.Employee{FirstName: "Max", SSN: strings.Repeat("Ж", 32),
@@ -103,9 +104,10 @@ func TestEmployeeUpdate(t *testing.T) {
 		ctx := t.Context()
 		ann := newMaster(t, db, "ann")
 		d1, d2 := newDepartment(t, db, ann, "one"), newDepartment(t, db, ann, "two")
+		tags := newTags(t, db, ann, 3)
 		id := newEmployee(t, db, ann, roster.Employee{FirstName: "Ann", TrackerID: ptr(int64(9)), DepartmentID: &d1,
 			HardwareKey: ptr("k"), DriverLicenseValidTill: ptr("2030-01-01"), DriverLicenseIssueDate: ptr("2010-01-01"),
-			SSN: "s", Location: &roster.Location{Lat: 1, Lng: 2, Radius: 5}, Tags: []int64{1}})
+			SSN: "s", Location: &roster.Location{Lat: 1, Lng: 2, Radius: 5}, Tags: tags[:1]})
 		wantErr(t, "SetIcon(42)", db.SetIcon(ctx, EmployeeAvatars, ann, id, ptr(int64(42))), nil)
 		if _, err := db.SetAvatar(ctx, EmployeeAvatars, ann, id, "0123abcd.png"); err != nil {
 			t.Fatal(err)
@@ -119,7 +121,7 @@ func TestEmployeeUpdate(t *testing.T) {
 				Phone: "1", DriverLicenseNumber: "N", DriverLicenseCats: "C", DriverLicenseIssueDate: ptr("2020-01-02"),
 				DriverLicenseValidTill: ptr("2040-02-29"), HardwareKey: ptr("k2"), TrackerID: ptr(int64(10)), DepartmentID: &d2,
 				PersonnelNumber: "7", SSN: "123-45-6789",
-				Location: &roster.Location{Lat: -3, Lng: -4, Address: "there", Radius: 30}, Tags: []int64{5, 6}}},
+				Location: &roster.Location{Lat: -3, Lng: -4, Address: "there", Radius: 30}, Tags: tags[1:]}},
 			{"every optional field back to null", roster.Employee{FirstName: "Anna"}},
 			{"icon and avatar in the object are ignored", roster.Employee{FirstName: "Anna",
 				IconID: ptr(int64(7)), AvatarFileName: ptr("ffffffff.png")}},
@@ -1171,9 +1173,10 @@ func TestWireBackfill(t *testing.T) {
 		db := openDB(t, url)
 		ann, bob := newMaster(t, db, "ann"), newMaster(t, db, "bob")
 		dept := newDepartment(t, db, ann, "Field")
+		tags := newTags(t, db, ann, 2)
 		full := newEmployee(t, db, ann, roster.Employee{TrackerID: ptr(int64(7)), FirstName: `<b>"Ann"</b> & co`,
 			LastName: "Straße\u2028", Email: "a@example.org", DriverLicenseValidTill: ptr("2030-01-31"),
-			HardwareKey: ptr("k1"), DepartmentID: &dept, Tags: []int64{3, 1},
+			HardwareKey: ptr("k1"), DepartmentID: &dept, Tags: []int64{tags[1], tags[0]},
 			Location: &roster.Location{Lat: 52.520008, Lng: -13.404954, Address: "Mitte"}})
 		newEmployee(t, db, ann, roster.Employee{FirstName: "Bare"})
 		newEmployee(t, db, bob, roster.Employee{FirstName: "Other"})
@@ -1337,9 +1340,10 @@ func TestEmployeeListStream(t *testing.T) {
 		ctx := t.Context()
 		ann := newMaster(t, db, "ann")
 		names := []string{"Ann", "Änne", "Γιώργος", "李 🚚", `O"Brien <&>`, "ann"}
+		tags := newTags(t, db, ann, 60)
 		for i := range 60 {
 			newEmployee(t, db, ann, roster.Employee{FirstName: names[i%len(names)], LastName: fmt.Sprint("L", i%7),
-				Email: fmt.Sprintf("e%d@example.com", i), Tags: []int64{int64(i)}})
+				Email: fmt.Sprintf("e%d@example.com", i), Tags: tags[i : i+1]})
 		}
 		queries := []roster.ListQuery{
 			{},

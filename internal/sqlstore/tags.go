@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"roster/internal/roster"
@@ -89,6 +91,7 @@ func (db *DB) UpdateTag(ctx context.Context, account int64, t roster.Tag) error 
 func (db *DB) DeleteTags(ctx context.Context, account int64, ids []int64, strict bool) (avatars []string, err error) {
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		avatars = nil
+		var deleted []int64
 		for _, id := range ids {
 			var name sql.NullString
 			err := tx.QueryRowContext(ctx, `DELETE FROM tags WHERE id = $1 AND account_id = $2 RETURNING avatar_file_name`,
@@ -102,13 +105,78 @@ func (db *DB) DeleteTags(ctx context.Context, account int64, ids []int64, strict
 			if err != nil {
 				return err
 			}
+			deleted = append(deleted, id)
 			if name.Valid {
 				avatars = append(avatars, name.String)
 			}
 		}
-		return nil
+		return db.untag(ctx, tx, account, deleted)
 	})
 	return avatars, err
+}
+
+// untag takes deleted tags off every employee of the account that carries
+// one, in the deletion's transaction: the tags column and the stored
+// answer's tail, which holds them.
+func (db *DB) untag(ctx context.Context, tx *sql.Tx, account int64, deleted []int64) error {
+	if len(deleted) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(deleted)
+	if err != nil {
+		return err
+	}
+	carries := `account_id = $2 AND EXISTS (SELECT 1 FROM json_each(employees.tags) AS e
+		WHERE e.value IN (SELECT value FROM json_each($3)))`
+	if db.dialect == dialectPostgres {
+		carries = `account_id = $2 AND EXISTS (SELECT 1 FROM jsonb_array_elements(employees.tags::jsonb) AS e
+			WHERE e.value IN (SELECT value FROM jsonb_array_elements($3::jsonb)))`
+	}
+	return rewriteEmployees(ctx, tx, carries, []any{account, string(list)}, []string{"tags", "wire_tail"},
+		func(e roster.Employee, _ *string) ([]any, error) {
+			e.Tags = slices.DeleteFunc(e.Tags, func(id int64) bool { return slices.Contains(deleted, id) })
+			tags, err := json.Marshal(e.Tags)
+			if err != nil {
+				return nil, err
+			}
+			_, tail, err := wireParts(e)
+			return []any{string(tags), tail}, err
+		})
+}
+
+// checkTags makes sure every id is a tag of the account (ErrNotFound
+// naming the first that is not): employees carry only their account's
+// tags. It runs in the transaction of the write that stores them, so a
+// bulk write checks each row in its own; on PostgreSQL it holds the tags'
+// rows until that ends, so a tag/delete at the same time either waits for
+// the write and then takes the tag off the employee, or deletes first and
+// the write finds the tag gone (SQLite runs one writer at a time).
+func (db *DB) checkTags(ctx context.Context, tx *sql.Tx, account int64, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	distinct := slices.Compact(slices.Sorted(slices.Values(ids)))
+	args := []any{account}
+	marks := make([]string, len(distinct))
+	for i, id := range distinct {
+		args = append(args, id)
+		marks[i] = "$" + strconv.Itoa(i+2)
+	}
+	lock := ""
+	if db.dialect == dialectPostgres {
+		lock = " FOR SHARE"
+	}
+	found, err := scanColumn[int64](tx.QueryContext(ctx, `SELECT id FROM tags WHERE account_id = $1 AND id IN (`+
+		strings.Join(marks, ", ")+`)`+lock, args...))
+	if err != nil || len(found) == len(distinct) {
+		return err
+	}
+	for _, id := range ids {
+		if !slices.Contains(found, id) {
+			return fmt.Errorf("tag %d: %w", id, roster.ErrNotFound)
+		}
+	}
+	return nil
 }
 
 // TaggedEmployees is the list of the account's employees that carry every
@@ -126,3 +194,133 @@ func (db *DB) TaggedEmployees(account int64, tags []int64) (EmployeeList, error)
 	}
 	return EmployeeList{db: db, where: where, args: []any{account, string(b)}, total: -1}, nil
 }
+
+// Before tags existed (migration 0008), employees carried any integers as
+// tag ids. placeholderTags makes each id an account's employees carry a
+// tag of that account, named "Tag <id>" in grey (808080), so that nothing
+// an employee held is lost and the tags can be renamed, recoloured or
+// deleted through tag/*. An id keeps its number in the first account (by
+// id) that carries it; a tag id is one tag, of one account, so another
+// account carrying the same number gets a new tag, with its own id, and
+// its employees are rewritten to carry that (as is an id below 1, which no
+// tag call could name). It runs in the migration's transaction, on the
+// columns 0008 knows (id, account_id, tags), and the stored answers are
+// recomputed after every migration (refillWire).
+func (db *DB) placeholderTags(ctx context.Context, tx *sql.Tx) error {
+	pairs := `SELECT DISTINCT employees.account_id, CAST(j.value AS INTEGER) AS tag
+		FROM employees, json_each(employees.tags) AS j ORDER BY tag, employees.account_id`
+	if db.dialect == dialectPostgres {
+		pairs = `SELECT DISTINCT employees.account_id, CAST(j.value AS BIGINT) AS tag
+			FROM employees CROSS JOIN LATERAL jsonb_array_elements_text(employees.tags::jsonb) AS j(value)
+			ORDER BY tag, employees.account_id`
+	}
+	type carried struct{ account, tag int64 }
+	var all []carried
+	rows, err := tx.QueryContext(ctx, pairs)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var c carried
+		if err := rows.Scan(&c.account, &c.tag); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	insert := `INSERT INTO tags (id, account_id, name, color) VALUES ($1, $2, $3, '808080')`
+	var moved []carried // the pairs that need a new id, made once the kept ids are in
+	for i, c := range all {
+		if c.tag < 1 || i > 0 && all[i-1].tag == c.tag {
+			moved = append(moved, c)
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, insert, c.tag, c.account, "Tag "+strconv.FormatInt(c.tag, 10)); err != nil {
+			return fmt.Errorf("placeholder tag %d: %w", c.tag, err)
+		}
+	}
+	if db.dialect == dialectPostgres && len(all) > len(moved) {
+		// Ids given explicitly leave the identity behind them.
+		if _, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('tags', 'id'), (SELECT max(id) FROM tags))`); err != nil {
+			return err
+		}
+	}
+	renumber := map[carried]int64{}
+	for _, c := range moved {
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO tags (account_id, name, color) VALUES ($1, $2, '808080') RETURNING id`,
+			c.account, "Tag "+strconv.FormatInt(c.tag, 10)).Scan(&id); err != nil {
+			return fmt.Errorf("placeholder tag %d of account %d: %w", c.tag, c.account, err)
+		}
+		renumber[c] = id
+	}
+	db.placeholders = len(all)
+	if len(renumber) == 0 {
+		return nil
+	}
+	// The employees that carry a renumbered id, a batch at a time.
+	var after int64
+	for {
+		type row struct {
+			id, account int64
+			tags        string
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, account_id, tags FROM employees WHERE id > $1 AND tags <> '[]'
+			ORDER BY id LIMIT `+strconv.Itoa(rewriteBatch), after)
+		if err != nil {
+			return err
+		}
+		var batch []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.account, &r.tags); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		after = batch[len(batch)-1].id
+		var ids []int64
+		var vals [][]any
+		for _, r := range batch {
+			var tags []int64
+			if err := json.Unmarshal([]byte(r.tags), &tags); err != nil {
+				return fmt.Errorf("employee %d tags: %w", r.id, err)
+			}
+			changed := false
+			for i, t := range tags {
+				if id, ok := renumber[carried{r.account, t}]; ok {
+					tags[i], changed = id, true
+				}
+			}
+			if !changed {
+				continue
+			}
+			b, err := json.Marshal(tags)
+			if err != nil {
+				return err
+			}
+			ids, vals = append(ids, r.id), append(vals, []any{string(b)})
+		}
+		if len(ids) > 0 {
+			if err := updateBatch(ctx, tx, []string{"tags"}, ids, vals); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// PlaceholderTags is how many tags the migration to tags made, when this
+// Open ran it, of the tag ids employees carried before (placeholderTags).
+func (db *DB) PlaceholderTags() int { return db.placeholders }

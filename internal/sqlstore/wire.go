@@ -128,7 +128,7 @@ func appendNullInt(dst []byte, n sql.NullInt64) []byte {
 
 // fillWire recomputes wire_head and wire_tail of every row.
 func fillWire(ctx context.Context, tx *sql.Tx) error {
-	return rewriteEmployees(ctx, tx, []string{"wire_head", "wire_tail"}, func(e roster.Employee, _ *string) ([]any, error) {
+	return rewriteEmployees(ctx, tx, "", nil, []string{"wire_head", "wire_tail"}, func(e roster.Employee, _ *string) ([]any, error) {
 		head, tail, err := wireParts(e)
 		return []any{head, tail}, err
 	})
