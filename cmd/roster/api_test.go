@@ -192,8 +192,9 @@ func TestCallsCoverRoutes(t *testing.T) {
 // testedElsewhere are calls with end-to-end tests of their own, outside
 // TestCalls and TestGolden.
 var testedElsewhere = []string{
-	"employee/avatar/assign",                           // avatar_test.go; TestGolden has its answers too
-	"employee/avatar/upload",                           // avatar_test.go
+	"employee/avatar/assign",                 // avatar_test.go; TestGolden has its answers too
+	"employee/avatar/upload",                 // avatar_test.go
+	"tag/avatar/assign", "tag/avatar/upload", // TestTagAvatar; TestGolden has assign's answers too
 	"api/key/create", "api/key/list", "api/key/delete", // keys_test.go
 }
 

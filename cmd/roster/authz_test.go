@@ -54,6 +54,9 @@ var writeCalls = []writeCall{
 	{"tag/delete", "tag_update", false, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"tag_id": m.createTag(t, "Old", "000000")}
 	}},
+	{"tag/avatar/assign", "tag_update", false, func(t *testing.T, st *stack, m session) map[string]any {
+		return map[string]any{"tag_id": m.createTag(t, "Old", "000000"), "icon_id": 7}
+	}},
 	{"subuser/register", "admin", true, func(t *testing.T, st *stack, m session) map[string]any {
 		return map[string]any{"user": map[string]any{"login": uniqueLogin("new")}, "password": subPassword}
 	}},

@@ -296,12 +296,18 @@ func (c *conformClient) call(f form, call, hash string, params map[string]any, w
 // formNVX; no file part if file is nil.
 func (c *conformClient) upload(f form, hash string, employee any, file []byte, fileType string, want int) result {
 	c.t.Helper()
+	return c.uploadTo(f, "employee", hash, employee, file, fileType, want)
+}
+
+// uploadTo is upload for any owner of avatars: entity is its paths' noun.
+func (c *conformClient) uploadTo(f form, entity, hash string, id any, file []byte, fileType string, want int) result {
+	c.t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	if f != formNVX {
 		mw.WriteField("hash", hash)
 	}
-	mw.WriteField("employee_id", fmt.Sprint(employee))
+	mw.WriteField(entity+"_id", fmt.Sprint(id))
 	if file != nil {
 		h := textproto.MIMEHeader{}
 		h.Set("Content-Disposition", `form-data; name="file"; filename="face"`)
@@ -310,12 +316,12 @@ func (c *conformClient) upload(f form, hash string, employee any, file []byte, f
 		w.Write(file)
 	}
 	mw.Close()
-	req := mustRequest(c.t, http.MethodPost, c.api+"/employee/avatar/upload", &buf)
+	req := mustRequest(c.t, http.MethodPost, c.api+"/"+entity+"/avatar/upload", &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	if f == formNVX {
 		req.Header.Set("Authorization", "NVX "+hash)
 	}
-	return c.send(f, "employee/avatar/upload", req, want)
+	return c.send(f, entity+"/avatar/upload", req, want)
 }
 
 func (c *conformClient) send(f form, call string, req *http.Request, want int) result {
@@ -522,6 +528,17 @@ func conformScenario(t *testing.T, st *stack, n *navixy, c *conformClient, f for
 	sameFields(t, tag+" updated tag", tg, findID(c.call(f, "tag/list", h, map[string]any{"filter": "night shift"}, 0), t1))
 	c.call(f, "tag/update", h, map[string]any{"tag": map[string]any{"id": 999999, "name": "None", "color": "000000"}}, 201)
 	c.call(f, "tag/list", h, map[string]any{"filter": "ab"}, 7)
+	c.call(f, "tag/avatar/assign", h, map[string]any{"tag_id": t1, "icon_id": 3}, 0)
+	c.call(f, "tag/avatar/assign", h, map[string]any{"tag_id": t1, "icon_id": nil}, 0)
+	c.call(f, "tag/avatar/assign", h, map[string]any{"tag_id": 999999, "icon_id": 3}, 201)
+	c.call(f, "tag/avatar/assign", h, map[string]any{"tag_id": t1, "icon_id": 0}, 7)
+	tagImg := pngBytes(t, 32, 32)
+	c.uploadTo(f, "tag", h, t1, tagImg, "image/png", 0)
+	c.uploadTo(f, "tag", h, t1, nil, "", 233)
+	c.uploadTo(f, "tag", h, t1, []byte("<svg/>"), "image/png", 234)
+	c.uploadTo(f, "tag", h, t1, bytes.Repeat([]byte{0}, 200000), "image/png", 271)
+	c.uploadTo(f, "tag", h, 999999, tagImg, "image/png", 201)
+	c.call(f, "tag/avatar/upload", h, map[string]any{"tag_id": t1}, 5) // not multipart
 
 	// Employees, with every documented field.
 	emp := map[string]any{"tracker_id": 7001, "first_name": "Ann " + tag, "middle_name": "Q", "last_name": "Lee " + tag,

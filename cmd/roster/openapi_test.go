@@ -123,9 +123,14 @@ func (c *specClient) upload(hash string, fields map[string]string, file []byte, 
 		w.Write(file)
 	}
 	mw.Close()
-	req := mustRequest(c.t, http.MethodPost, c.api+"/employee/avatar/upload", &buf)
+	// The owner is the one whose id the fields name.
+	call := "employee/avatar/upload"
+	if _, ok := fields["tag_id"]; ok {
+		call = "tag/avatar/upload"
+	}
+	req := mustRequest(c.t, http.MethodPost, c.api+"/"+call, &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	return c.send("employee/avatar/upload", req)
+	return c.send(call, req)
 }
 
 func pngBytes(t *testing.T, w, h int) []byte {
@@ -192,6 +197,19 @@ func TestOpenAPI(t *testing.T) {
 	c.call(formJSON, "tag/update", map[string]any{"hash": hash, "tag": map[string]any{"id": 99999, "name": "None", "color": "000000"}})
 	c.call(formGET, "tag/list", map[string]any{"hash": hash, "filter": "night"})
 	c.call(formJSON, "tag/list", map[string]any{"hash": hash, "filter": "ab"})
+	c.call(formGET, "tag/avatar/assign", map[string]any{"hash": hash, "tag_id": tag, "icon_id": 3})
+	c.call(formJSON, "tag/avatar/assign", map[string]any{"hash": hash, "tag_id": 99999, "icon_id": 3})
+	tagUp := c.upload(hash, map[string]string{"tag_id": fmt.Sprint(tag)}, pngBytes(t, 32, 32), "image/png")
+	c.upload(hash, map[string]string{"tag_id": "99999"}, pngBytes(t, 32, 32), "image/png")
+	c.upload(hash, map[string]string{"tag_id": fmt.Sprint(tag)}, nil, "")
+	if name, _ := tagUp.body["value"].(string); name != "" {
+		item := doc.Paths.Find("/static/tag/avatars/{name}")
+		if item == nil || item.Get == nil {
+			t.Errorf("the static tag avatar route is not in the OpenAPI document")
+		} else if r := send(t, mustRequest(t, http.MethodGet, s.api+"/static/tag/avatars/"+name, nil)); r.status != 200 || item.Get.Responses.Status(r.status) == nil {
+			t.Errorf("static tag avatar answered %d, want 200, which the document lists", r.status)
+		}
+	}
 
 	// Departments and employees.
 	dep := c.call(formURL, "department/create", map[string]any{"hash": hash,
@@ -310,7 +328,7 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"user/auth 102", "user/auth 7", "user/get_info 3", "user/get_info 4", "employee/list 5",
-		"api/key/create 4", "api/key/list 4", "user/session/renew 4", "user/logout 4", "api/key/create 7", "api/key/create 268", "api/key/delete 201", "tag/create 7", "tag/update 201", "tag/list 7", "tag/search 7", "tag/delete 201", "tag/delete 7", "department/create 7",
+		"api/key/create 4", "api/key/list 4", "user/session/renew 4", "user/logout 4", "api/key/create 7", "api/key/create 268", "api/key/delete 201", "tag/create 7", "tag/update 201", "tag/avatar/assign 201", "tag/avatar/upload 201", "tag/avatar/upload 233", "tag/list 7", "tag/search 7", "tag/delete 201", "tag/delete 7", "department/create 7",
 		"department/update 201", "employee/create 247", "employee/create 201", "employee/create 7", "employee/list 7", "employee/read 201",
 		"employee/avatar/assign 201", "employee/avatar/upload 233", "employee/avatar/upload 234",
 		"employee/avatar/upload 271", "employee/avatar/upload 201", "employee/avatar/upload 5",

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"image"
+	_ "image/jpeg"
+	_ "image/png"
+	"net/http"
 	"slices"
 	"strconv"
 	"testing"
@@ -162,6 +167,12 @@ var tagGolden = []goldenStep{
 	failStep("tag/search", 7, func(t *testing.T, st *stack) result {
 		return st.master.do(t, formJSON, "tag/search", map[string]any{"tag_ids": []int64{}})
 	}),
+	okStep("tag/avatar/assign", func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/avatar/assign", map[string]any{"tag_id": 2, "icon_id": 3654})
+	}),
+	failStep("tag/avatar/assign", 201, func(t *testing.T, st *stack) result {
+		return st.master.do(t, formJSON, "tag/avatar/assign", map[string]any{"tag_id": 99, "icon_id": 1})
+	}),
 	okStep("tag/delete", func(t *testing.T, st *stack) result {
 		return st.master.do(t, formJSON, "tag/delete", map[string]any{"tag_ids": []int64{1, 99}})
 	}),
@@ -216,5 +227,101 @@ func TestEmployeeTags(t *testing.T) {
 		// The other account's employee keeps its tag.
 		same(t, "another account's employee", other.readEmployee(t, theirs)["tags"], []int64{foreign})
 		a.want(t, formJSON, "employee/update", map[string]any{"employee": map[string]any{"id": bob, "first_name": "Bob", "tags": []int64{y}}}, 201)
+	})
+}
+
+// uploadTagAvatar uploads an image as the tag's avatar.
+func uploadTagAvatar(t *testing.T, s session, tag int64, data []byte, contentType string) result {
+	t.Helper()
+	return send(t, uploadRequest(t, s.api+"/tag/avatar/upload",
+		part{name: "hash", data: []byte(s.hash)},
+		part{name: "tag_id", data: []byte(strconv.FormatInt(tag, 10))},
+		part{name: "file", filename: "photo", contentType: contentType, data: data}))
+}
+
+// TestTagAvatar: a tag's avatar goes through the employees' pipeline
+// (cleaning, renditions, deletion with its owner) and is
+// served at /static/tag/avatars/{name}; its calls need tag_update.
+func TestTagAvatar(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		st := newStack(t, b)
+		a := st.newAccount(t)
+		tag := a.createTag(t, "Pictured", "00BFFF")
+		r := uploadTagAvatar(t, a, tag, corpus(t, "exif-orient6.jpg"), "image/jpeg")
+		first, _ := r.body["value"].(string)
+		if r.code() != 0 || !storedName.MatchString(first) {
+			t.Fatalf("tag/avatar/upload = %d %s, want a stored name", r.status, r.raw)
+		}
+		same(t, "tag after upload", a.find(t, "tag/list", tag), with(wantTag(tag, "Pictured", "00BFFF"), map[string]any{"avatar_file_name": first}))
+		static := func(name, query string, h ...string) result {
+			req := mustRequest(t, http.MethodGet, a.api+"/static/tag/avatars/"+name+query, nil)
+			for i := 0; i+1 < len(h); i += 2 {
+				req.Header.Set(h[i], h[i+1])
+			}
+			return send(t, req)
+		}
+		got := static(first, "")
+		if got.status != 200 || got.header.Get("Content-Type") != "image/jpeg" ||
+			got.header.Get("Cache-Control") != "public, max-age=31536000, immutable" || bytes.Contains(got.raw, []byte("Exif")) {
+			t.Errorf("GET /static/tag/avatars/%s = %d %v (Exif kept: %v), want the cleaned JPEG with immutable caching",
+				first, got.status, got.header, bytes.Contains(got.raw, []byte("Exif")))
+		}
+		thumb := static(first, "?size=64")
+		if thumb.status != 200 {
+			t.Errorf("GET ?size=64 = %d %v, want a rendition", thumb.status, thumb.header)
+		} else if img, _, err := image.DecodeConfig(bytes.NewReader(thumb.raw)); err != nil || img.Width > 64 || img.Height > 64 {
+			t.Errorf("rendition decodes to %v, %v, want at most 64×64", img, err)
+		}
+		if got := send(t, mustRequest(t, http.MethodGet, a.api+"/static/place/avatars/"+first, nil)); got.status != 404 {
+			t.Errorf("GET /static/place/avatars/ = %d, want 404: places are no owner of avatars", got.status)
+		}
+
+		a.want(t, formGET, "tag/avatar/assign", map[string]any{"tag_id": tag, "icon_id": 5}, 0)
+		if got := a.find(t, "tag/list", tag)["icon_id"]; got != float64(5) {
+			t.Errorf("icon_id after assign = %v, want 5", got)
+		}
+		a.want(t, formJSON, "tag/avatar/assign", map[string]any{"tag_id": tag, "icon_id": nil}, 0)
+		if got := a.find(t, "tag/list", tag); got["icon_id"] != nil || got["avatar_file_name"] != first {
+			t.Errorf("tag after assign null = %v, want icon_id null and the upload kept", got)
+		}
+		// tag/update keeps the avatar.
+		a.ok(t, "tag/update", map[string]any{"tag": map[string]any{"id": tag, "name": "Renamed", "color": "000000", "avatar_file_name": nil}})
+		if got := a.find(t, "tag/list", tag)["avatar_file_name"]; got != first {
+			t.Errorf("avatar_file_name after tag/update = %v, want %s", got, first)
+		}
+
+		// A new upload replaces the file; deleting the tag deletes its avatar.
+		second, _ := uploadTagAvatar(t, a, tag, corpus(t, "alpha.png"), "image/png").body["value"].(string)
+		if second == "" || second == first || static(first, "").status != 404 || static(second, "").status != 200 {
+			t.Errorf("after a second upload: first %s served %d, second %q served %d; want 404 and 200", first, static(first, "").status, second, static(second, "").status)
+		}
+		// Refusals change nothing.
+		other := st.newAccount(t)
+		for _, tt := range []struct {
+			s    session
+			tag  int64
+			data []byte
+			want int
+		}{
+			{a, 999999, tinyPNG(t), 201},
+			{other, tag, tinyPNG(t), 201},
+			{a, tag, []byte("<svg/>"), 234},
+			{st.subUser(t, a, nil), tag, tinyPNG(t), 13},
+			{st.subUser(t, a, a.createGroup(t, "Editors", "employee_update")), tag, tinyPNG(t), 13},
+		} {
+			if r := uploadTagAvatar(t, tt.s, tt.tag, tt.data, "image/png"); r.code() != tt.want {
+				t.Errorf("tag/avatar/upload by %s to tag %d = %s, want %d", tt.s.login, tt.tag, r.raw, tt.want)
+			}
+		}
+		taggers := st.subUser(t, a, a.createGroup(t, "Taggers", "tag_update"))
+		taggers.want(t, formJSON, "tag/avatar/assign", map[string]any{"tag_id": tag, "icon_id": 7}, 0)
+		other.want(t, formJSON, "tag/avatar/assign", map[string]any{"tag_id": tag, "icon_id": 8}, 201)
+		if got := a.find(t, "tag/list", tag); got["avatar_file_name"] != second || got["icon_id"] != float64(7) {
+			t.Errorf("tag after refused calls = %v, want avatar %s and icon 7", got, second)
+		}
+		a.want(t, formJSON, "tag/delete", map[string]any{"tag_id": tag}, 0)
+		if got := static(second, ""); got.status != 404 {
+			t.Errorf("the deleted tag's avatar is served: %d", got.status)
+		}
 	})
 }

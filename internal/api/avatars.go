@@ -34,6 +34,7 @@ type avatarOwner struct {
 
 var avatarOwners = []avatarOwner{
 	{entity: "employee", idParam: "employee_id", right: roster.RightEmployeeUpdate, kind: sqlstore.EmployeeAvatars},
+	{entity: "tag", idParam: "tag_id", right: roster.RightTagUpdate, kind: sqlstore.TagAvatars},
 }
 
 // avatarRoutes registers each owner's two calls and its static route.

@@ -161,17 +161,23 @@ func (f *fixture) upload(t testing.TB, data []byte) (status, code int, name stri
 // uploadFor is upload for the employee id.
 func (f *fixture) uploadFor(t testing.TB, id int64, data []byte) (status, code int, name string) {
 	t.Helper()
+	return f.uploadTo(t, "employee", id, data)
+}
+
+// uploadTo is upload for any owner of avatars: entity is its paths' noun.
+func (f *fixture) uploadTo(t testing.TB, entity string, id int64, data []byte) (status, code int, name string) {
+	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	mw.WriteField("hash", f.hash)
-	mw.WriteField("employee_id", strconv.FormatInt(id, 10))
+	mw.WriteField(entity+"_id", strconv.FormatInt(id, 10))
 	h := make(map[string][]string)
 	h["Content-Disposition"] = []string{`form-data; name="file"; filename="photo.png"`}
 	h["Content-Type"] = []string{"image/png"}
 	pw, _ := mw.CreatePart(h)
 	pw.Write(data)
 	mw.Close()
-	resp, err := http.Post(f.http.URL+"/v2/employee/avatar/upload", mw.FormDataContentType(), &buf)
+	resp, err := http.Post(f.http.URL+"/v2/"+entity+"/avatar/upload", mw.FormDataContentType(), &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,6 +362,48 @@ func TestSweepAfterCrash(t *testing.T) {
 	got := f.stored(t)
 	if !equal(got, want) {
 		t.Errorf("stored after the sweep = %v, want %v", got, want)
+	}
+}
+
+// TestSweepAsksEveryOwner: the sweep keeps what any owner of avatars
+// references, a tag's avatar and its renditions as an employee's, and
+// deletes what none does. A sweep that asked only employees would delete
+// the tag's files here.
+func TestSweepAsksEveryOwner(t *testing.T) {
+	f := newFixture(t)
+	_, _, employee := f.upload(t, readTestImage(t, "alpha.png"))
+	tag := int64(f.call(t, "tag/create", map[string]any{"tag": map[string]any{"name": "Night", "color": "000000"}})["id"].(float64))
+	_, code, tagged := f.uploadTo(t, "tag", tag, readTestImage(t, "palette.png"))
+	if code != 0 {
+		t.Fatalf("tag/avatar/upload = code %d", code)
+	}
+	resp, err := http.Get(f.http.URL + "/v2/static/tag/avatars/" + tagged + "?size=64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("tag avatar rendition = %d", resp.StatusCode)
+	}
+	orphan := "0123456789abcdef0123456789abcdef.png"
+	if err := f.files.Files.Put(t.Context(), orphan, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.srv.Sweep(t.Context(), 0); err != nil || n != 1 {
+		t.Errorf("Sweep = %d, %v, want 1 (the orphan)", n, err)
+	}
+	want := []string{employee, tagged, renditionName(tagged, 64)}
+	sort.Strings(want)
+	if got := f.stored(t); !equal(got, want) {
+		t.Errorf("stored after the sweep = %v, want %v", got, want)
+	}
+	// Once the tag is deleted nothing references its files.
+	f.call(t, "tag/delete", map[string]any{"tag_id": tag})
+	if _, err := f.srv.Sweep(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.stored(t); !equal(got, []string{employee}) {
+		t.Errorf("stored after the tag's deletion = %v, want only %s", got, employee)
 	}
 }
 

@@ -76,6 +76,9 @@ type tracked struct {
 type model struct {
 	mu   sync.Mutex
 	emps map[int64]*tracked
+	// tags are the tags with avatars, one a worker: first is the name,
+	// the avatar their upload's.
+	tags map[int64]*tracked
 }
 
 // observed is an employee as the server lists it.
@@ -104,9 +107,12 @@ func eqPtr[T comparable](a, b *T) bool {
 // employee is found in its acknowledged state, or in the state of a write
 // that was in flight when the server died. It returns one error naming
 // every employee that is not.
-func checkAcked(m *model, got map[int64]observed) error {
+func checkAcked(m *model, got map[int64]observed) error { return checkTracked("employee", m.emps, got) }
+
+// checkTracked is checkAcked for any owner of avatars, named noun.
+func checkTracked(noun string, ts map[int64]*tracked, got map[int64]observed) error {
 	var errs []error
-	for id, tr := range m.emps {
+	for id, tr := range ts {
 		o, found := got[id]
 		okAcked := found == !tr.acked.deleted && (!found || o.matches(tr.acked, nil))
 		okPending := false
@@ -114,7 +120,7 @@ func checkAcked(m *model, got map[int64]observed) error {
 			okPending = found == !p.deleted && (!found || o.matches(*p, tr.acked.avatar))
 		}
 		if !okAcked && !okPending {
-			msg := fmt.Sprintf("employee %d: server has %s, acknowledged %s", id, describe(o, found), tr.acked)
+			msg := fmt.Sprintf("%s %d: server has %s, acknowledged %s", noun, id, describe(o, found), tr.acked)
 			if tr.pending != nil {
 				msg += fmt.Sprintf(" (or in flight %s)", tr.pending)
 			}
@@ -132,11 +138,14 @@ func describe(o observed, found bool) string {
 }
 
 // resync makes the model what the server has, after checkAcked passed.
-func (m *model) resync(got map[int64]observed) {
-	for id, tr := range m.emps {
+func (m *model) resync(got map[int64]observed) { resync(m.emps, got) }
+
+// resync makes the tracked what the server has, after checkTracked passed.
+func resync(ts map[int64]*tracked, got map[int64]observed) {
+	for id, tr := range ts {
 		o, found := got[id]
 		if !found {
-			delete(m.emps, id)
+			delete(ts, id)
 			continue
 		}
 		tr.acked = emp{id: id, first: o.first, last: o.last, icon: o.icon, avatar: o.avatar}
@@ -173,12 +182,42 @@ func listEmployees(ctx context.Context, c *client) (map[int64]observed, error) {
 	return got, nil
 }
 
-// referenced is the set of avatar names the employees hold.
-func referenced(got map[int64]observed) []string {
+// listTags reads every tag of the account, its name as first.
+func listTags(ctx context.Context, c *client) (map[int64]observed, error) {
+	r, err := c.call(ctx, "tag/list", map[string]any{})
+	if err != nil {
+		return nil, err
+	}
+	if r.code() != 0 {
+		return nil, fmt.Errorf("tag/list = %s", r)
+	}
+	list, _ := r.body["list"].([]any)
+	got := map[int64]observed{}
+	for _, item := range list {
+		tag, _ := item.(map[string]any)
+		id, _ := tag["id"].(float64)
+		o := observed{}
+		o.first, _ = tag["name"].(string)
+		if v, ok := tag["icon_id"].(float64); ok {
+			n := int64(v)
+			o.icon = &n
+		}
+		if v, ok := tag["avatar_file_name"].(string); ok {
+			o.avatar = &v
+		}
+		got[int64(id)] = o
+	}
+	return got, nil
+}
+
+// referenced is the set of avatar names the employees (and tags) hold.
+func referenced(owners ...map[int64]observed) []string {
 	var names []string
-	for _, o := range got {
-		if o.avatar != nil {
-			names = append(names, *o.avatar)
+	for _, got := range owners {
+		for _, o := range got {
+			if o.avatar != nil {
+				names = append(names, *o.avatar)
+			}
 		}
 	}
 	sort.Strings(names)
@@ -308,6 +347,7 @@ type worker struct {
 	types  []string
 	rnd    *rand.Rand
 	seq    int
+	tag    int64 // the worker's tag, whose avatar it uploads too
 	acked  *atomic.Int64
 	lost   *atomic.Int64 // writes that got no answer
 }
@@ -343,6 +383,9 @@ func (w *worker) step(ctx context.Context, c *client, base string) error {
 	ids := w.mine()
 	w.seq++
 	roll := w.rnd.IntN(100)
+	if roll >= 90 && roll < 95 {
+		return w.tagAvatar(ctx, c)
+	}
 	if len(ids) < 3 || (roll < 10 && len(ids) < 8) {
 		e := emp{first: fmt.Sprintf("F%d", w.seq), last: fmt.Sprintf("w%d-%d", w.n, w.seq)}
 		r, err := c.call(ctx, "employee/create", map[string]any{"employee": map[string]any{"first_name": e.first, "last_name": e.last}})
@@ -413,6 +456,34 @@ func (w *worker) step(ctx context.Context, c *client, base string) error {
 	return nil
 }
 
+// tagAvatar uploads a new avatar for the worker's tag, through the same
+// pipeline as an employee's.
+func (w *worker) tagAvatar(ctx context.Context, c *client) error {
+	w.m.mu.Lock()
+	next := w.m.tags[w.tag].acked
+	w.m.mu.Unlock()
+	unknown := "?"
+	next.avatar = &unknown
+	i := w.rnd.IntN(len(w.images))
+	r, err := c.uploadTo(ctx, "tag", w.tag, w.images[i], w.types[i])
+	w.m.mu.Lock()
+	defer w.m.mu.Unlock()
+	tr := w.m.tags[w.tag]
+	if err != nil {
+		tr.pending = &next
+		w.lost.Add(1)
+		return errNoAnswer
+	}
+	if r.code() != 0 {
+		return fmt.Errorf("tag/avatar/upload to tag %d = %s", w.tag, r)
+	}
+	name, _ := r.body["value"].(string)
+	next.avatar = &name
+	tr.acked = next
+	w.acked.Add(1)
+	return nil
+}
+
 func TestCrash(t *testing.T) {
 	forEachStack(t, func(t *testing.T, st stack) {
 		ctx := t.Context()
@@ -421,7 +492,7 @@ func TestCrash(t *testing.T) {
 		for i, name := range crashImages {
 			images[i], types[i] = corpus(t, name), mimeOf(name)
 		}
-		m := &model{emps: map[int64]*tracked{}}
+		m := &model{emps: map[int64]*tracked{}, tags: map[int64]*tracked{}}
 		var acked, lost, reads atomic.Int64
 		seed := uint64(time.Now().UnixNano())
 		t.Logf("seed %d", seed)
@@ -440,6 +511,11 @@ func TestCrash(t *testing.T) {
 					t.Fatal(err)
 				}
 				hash = c.hash
+				for _, w := range workers {
+					name := fmt.Sprint("w", w.n)
+					w.tag = int64(c.must(t, "tag/create", map[string]any{"tag": map[string]any{"name": name, "color": "808080"}}).body["id"].(float64))
+					m.tags[w.tag] = &tracked{acked: emp{id: w.tag, first: name}}
+				}
 			}
 			c.hash = hash
 			if kill > 1 {
@@ -566,12 +642,16 @@ func verifyCrash(t *testing.T, ctx context.Context, st stack, p *proctest.Proc, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	tags, err := listTags(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := checkAcked(m, got); err != nil {
+	if err := errors.Join(checkAcked(m, got), checkTracked("tag", m.tags, tags)); err != nil {
 		t.Fatalf("acknowledged writes lost:\n%v", err)
 	}
-	refs := referenced(got)
+	refs := referenced(got, tags)
 	stored, temps, err := storeContents(ctx, st)
 	if err != nil {
 		t.Fatal(err)
@@ -607,6 +687,7 @@ func verifyCrash(t *testing.T, ctx context.Context, st stack, p *proctest.Proc, 
 		t.Fatalf("served after a kill:\n%v\nstore now: %s\nserver log:\n%s", err, strings.Join(listing, "\n"), p.Stderr())
 	}
 	m.resync(got)
+	resync(m.tags, tags)
 	return len(temps)
 }
 
@@ -628,11 +709,24 @@ func TestCrashCheckersCatch(t *testing.T) {
 		t.Fatalf("upload = %v %v", r, err)
 	}
 	name := r.body["value"].(string)
+	tag := int64(c.must(t, "tag/create", map[string]any{"tag": map[string]any{"name": "w0", "color": "808080"}}).body["id"].(float64))
+	r, err = c.uploadTo(ctx, "tag", tag, corpus(t, "alpha.png"), "image/png")
+	if err != nil || r.code() != 0 {
+		t.Fatalf("tag upload = %v %v", r, err)
+	}
+	tagName := r.body["value"].(string)
 	got, err := listEmployees(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	refs := referenced(got)
+	tags, err := listTags(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := referenced(got, tags)
+	if !slices.Contains(refs, tagName) {
+		t.Fatalf("referenced = %v, want the tag's avatar %s among them", refs, tagName)
+	}
 	stored, temps, err := storeContents(ctx, st)
 	if err != nil {
 		t.Fatal(err)
@@ -644,21 +738,26 @@ func TestCrashCheckersCatch(t *testing.T) {
 		t.Fatalf("intact store: %v", err)
 	}
 
-	// A referenced file deleted behind the server's back (and a restart,
-	// so no cache remembers it).
+	// Referenced files deleted behind the server's back (and a restart,
+	// so no cache remembers them): an employee's, and a tag's, as a sweep
+	// that asked only the employees would delete it.
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(st.files, name)); err != nil {
-		t.Fatal(err)
+	for _, n := range []string{name, tagName} {
+		if err := os.Remove(filepath.Join(st.files, n)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p = serve(t, st)
 	stored, temps, _ = storeContents(ctx, st)
-	if err := checkServed(ctx, p.Base, refs, stored, temps); err == nil || !strings.Contains(err.Error(), name) {
-		t.Errorf("checkServed with %s deleted = %v, want it named", name, err)
-	}
-	if err := checkStore(refs, stored); err == nil || !strings.Contains(err.Error(), "not in the store") {
-		t.Errorf("checkStore with %s deleted = %v, want it missing", name, err)
+	for _, n := range []string{name, tagName} {
+		if err := checkServed(ctx, p.Base, refs, stored, temps); err == nil || !strings.Contains(err.Error(), n) {
+			t.Errorf("checkServed with %s deleted = %v, want it named", n, err)
+		}
+		if err := checkStore(refs, stored); err == nil || !strings.Contains(err.Error(), n) {
+			t.Errorf("checkStore with %s deleted = %v, want it missing", n, err)
+		}
 	}
 
 	// An unreferenced file, a half-written one under an avatar's name, and

@@ -257,17 +257,23 @@ func (c *client) must(t testing.TB, name string, params map[string]any) reply {
 
 // upload posts an avatar.
 func (c *client) upload(ctx context.Context, employee int64, data []byte, contentType string) (reply, error) {
+	return c.uploadTo(ctx, "employee", employee, data, contentType)
+}
+
+// uploadTo uploads an avatar of another owner: entity is its paths' noun
+// (employee, tag), and its id parameter entity_id.
+func (c *client) uploadTo(ctx context.Context, entity string, id int64, data []byte, contentType string) (reply, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	mw.WriteField("hash", c.hash)
-	mw.WriteField("employee_id", strconv.FormatInt(employee, 10))
+	mw.WriteField(entity+"_id", strconv.FormatInt(id, 10))
 	h := textproto.MIMEHeader{}
 	h.Set("Content-Disposition", `form-data; name="file"; filename="photo"`)
 	h.Set("Content-Type", contentType)
 	w, _ := mw.CreatePart(h)
 	w.Write(data)
 	mw.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.api+"/employee/avatar/upload", &buf)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.api+"/"+entity+"/avatar/upload", &buf)
 	if err != nil {
 		return reply{}, err
 	}
@@ -275,7 +281,9 @@ func (c *client) upload(ctx context.Context, employee int64, data []byte, conten
 	return c.do(req)
 }
 
-// staticURL is where a stored avatar is served.
+// staticURL is where a stored avatar is served. The name is the secret,
+// so an avatar is served under every owner's path; the crash suite reads
+// them through the employees'.
 func staticURL(base, name string) string { return base + "/v2/static/employee/avatars/" + name }
 
 // fetchImage GETs a served avatar and decodes it.
