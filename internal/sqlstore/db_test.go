@@ -840,6 +840,10 @@ func TestTenantIsolation(t *testing.T) {
 		if _, err := db.SetAvatar(ctx, EmployeeAvatars, bob, bEmp, "bobby.png"); err != nil {
 			t.Fatal(err)
 		}
+		bTag := newTags(t, db, bob, 1)[0]
+		if _, err := db.SetAvatar(ctx, TagAvatars, bob, bTag, "bobtag.png"); err != nil {
+			t.Fatal(err)
+		}
 		// Ann's own, to aim Bob's ids from.
 		aSub := newSubUser(t, db, ann, "ann.sub", nil)
 		aEmp := newEmployee(t, db, ann, roster.Employee{FirstName: "Annie"})
@@ -892,6 +896,24 @@ func TestTenantIsolation(t *testing.T) {
 				return db.UpdateDepartment(ctx, ann, roster.Department{ID: bDept, Label: "stolen"})
 			}},
 			{"DeleteDepartment(bob's department)", func() error { return db.DeleteDepartment(ctx, ann, bDept) }},
+			{"UpdateTag(bob's tag)", func() error { return db.UpdateTag(ctx, ann, roster.Tag{ID: bTag, Name: "stolen", Color: "000000"}) }},
+			{"DeleteTags(bob's tag)", func() error {
+				_, err := db.DeleteTags(ctx, ann, []int64{bTag}, true)
+				return err
+			}},
+			{"SetIcon(bob's tag)", func() error { return db.SetIcon(ctx, TagAvatars, ann, bTag, ptr(int64(3))) }},
+			{"SetAvatar(bob's tag)", func() error {
+				_, err := db.SetAvatar(ctx, TagAvatars, ann, bTag, "stolen.png")
+				return err
+			}},
+			{"AvatarOwnerExists(bob's tag)", func() error { return db.AvatarOwnerExists(ctx, TagAvatars, ann, bTag) }},
+			{"CreateEmployee(with bob's tag)", func() error {
+				_, err := db.CreateEmployee(ctx, ann, roster.Employee{FirstName: "x", Tags: []int64{bTag}})
+				return err
+			}},
+			{"UpdateEmployee(own, with bob's tag)", func() error {
+				return db.UpdateEmployee(ctx, ann, roster.Employee{ID: aEmp, FirstName: "x", Tags: []int64{bTag}})
+			}},
 		}
 		for _, tt := range calls {
 			before := dump(t, db)
