@@ -94,13 +94,13 @@ type copySource struct {
 	maxEmployee, maxDepartment, maxUser int64
 }
 
-var copyReads = []string{"employee/list", "department/list", "user/get_info"}
+var copyReads = []string{"employee/list", "department/list", "tag/list", "user/get_info"}
 var copyMasterReads = []string{"subuser/list", "subuser/security_group/list"}
 
 // newCopySource builds an installation on SQLite and a local disk: two
 // accounts, each with a security group, a sub-user, departments,
-// employees with every field, uploaded avatars (one replaced), renditions,
-// an assigned icon and a deleted employee.
+// employees with every field, tags (one with an avatar), uploaded avatars
+// (one replaced), renditions, an assigned icon and a deleted employee.
 func newCopySource(t *testing.T) *copySource {
 	t.Helper()
 	src := &copySource{dir: t.TempDir(), passwords: map[string]string{}, hashes: map[string]string{},
@@ -172,6 +172,14 @@ func newCopySource(t *testing.T) *copySource {
 			t.Fatalf("second upload = %s", r.raw)
 		}
 		ok(t, s.api, "employee/avatar/assign", map[string]any{"hash": hash, "employee_id": emps[1], "icon_id": 3654})
+		// A tag's avatar, and a rendition of it, are stored files too.
+		r := uploadTagAvatar(t, session{api: s.api, hash: hash}, tags[0], testImage(t, "palette.png"), "image/png")
+		tagAvatar, _ := r.body["value"].(string)
+		if r.code() != 0 {
+			t.Fatalf("tag upload = %s", r.raw)
+		}
+		src.avatars[tagAvatar] = getStatic(t, s.api, tagAvatar)
+		src.avatars[tagAvatar+"?size=64"] = getStatic(t, s.api, tagAvatar+"?size=64")
 		ok(t, s.api, "employee/delete", map[string]any{"hash": hash, "employee_id": emps[len(emps)-1]})
 		src.hashes[master] = hash
 		src.hashes[sub] = login(t, s.api, sub, src.passwords[sub])
