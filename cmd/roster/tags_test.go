@@ -5,6 +5,7 @@ import (
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -227,6 +228,18 @@ func TestEmployeeTags(t *testing.T) {
 		// The other account's employee keeps its tag.
 		same(t, "another account's employee", other.readEmployee(t, theirs)["tags"], []int64{foreign})
 		a.want(t, formJSON, "employee/update", map[string]any{"employee": map[string]any{"id": bob, "first_name": "Bob", "tags": []int64{y}}}, 201)
+
+		// More employees than one buffered answer holds: the answer is
+		// streamed, and whole.
+		many := []int64{ann}
+		for i := range 205 {
+			many = append(many, a.createEmployee(t, map[string]any{"first_name": "Many " + strconv.Itoa(i), "tags": []int64{x}}))
+		}
+		r := a.want(t, formGET, "tag/search", map[string]any{"tag_ids": []int64{x}, "entity_types": []string{"employee", "tracker"}}, 0)
+		res, _ = r.body["result"].(map[string]any)
+		if list, _ := res["employee"].([]any); !slices.Equal(ids(list), many) || len(res) != 2 {
+			t.Errorf("streamed tag/search has %d employees and groups %v, want %d employees and employee, tracker", len(list), slices.Collect(maps.Keys(res)), len(many))
+		}
 	})
 }
 
