@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -290,7 +291,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "roster %s listening on http://%s\n", versionString(), ln.Addr())
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "roster %s listening on %s (console %s/console/, API %s%s)\n",
+		versionString(), base, browsable(base), browsable(base), srv.BasePath())
 	log.Info("listening", "addr", ln.Addr().String(), "base_path", opts.BasePath)
 
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
@@ -311,6 +314,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// browsable is base with an unspecified host (listening on every
+// address) as localhost, which a browser on the machine can open.
+func browsable(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsUnspecified() {
+		u.Host = net.JoinHostPort("localhost", u.Port())
+	}
+	return u.String()
 }
 
 // minImageBudget is the least memory a server may give password checks and
@@ -389,11 +405,21 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 // firstAdmin creates the master user admin on an empty database, with the
 // password in ROSTER_ADMIN_PASSWORD or a random one printed once.
 func firstAdmin(ctx context.Context, db *sqlstore.DB, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+	password := getenv("ROSTER_ADMIN_PASSWORD")
+	fromEnv := password != ""
+	ignored := func() {
+		if fromEnv {
+			log.Warn("ROSTER_ADMIN_PASSWORD is ignored: it only sets the first user's password, and the database has users already; change a password with roster user passwd")
+		}
+	}
 	n, err := db.CountUsers(ctx)
-	if err != nil || n > 0 {
+	if err != nil {
 		return err
 	}
-	password := getenv("ROSTER_ADMIN_PASSWORD")
+	if n > 0 {
+		ignored()
+		return nil
+	}
 	random := password == ""
 	if random {
 		password = roster.RandomPassword()
@@ -404,7 +430,8 @@ func firstAdmin(ctx context.Context, db *sqlstore.DB, getenv func(string) string
 	}
 	if _, err := db.CreateMaster(ctx, "admin", hash, time.Now()); err != nil {
 		if errors.Is(err, roster.ErrLoginTaken) {
-			return nil // another node made it first
+			ignored() // another node made it first
+			return nil
 		}
 		return err
 	}

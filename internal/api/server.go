@@ -204,6 +204,10 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 	return s
 }
 
+// BasePath is the path every API call lives under, as the server reads
+// Options.BasePath ("" for the root).
+func (s *Server) BasePath() string { return s.opts.BasePath }
+
 // Registry is the server's Prometheus registry, served at /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
@@ -233,7 +237,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if call == "" {
 			call = "other"
 		}
-		s.metrics.observe(call, info.code, d)
+		s.metrics.observe(call, info.code, rw.status, d)
 		level := slog.LevelInfo
 		if rw.status >= 500 {
 			level = slog.LevelError

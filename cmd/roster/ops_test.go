@@ -1,0 +1,96 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// noRedirect is a client that shows redirects instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// TestFrontDoor: a browser pointed at the server finds the console, the
+// start-up line names the console's and the API's URLs, and the site has
+// an icon.
+func TestFrontDoor(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, []string{"--data", t.TempDir()}, nil)
+	line := s.stdout.String()
+	for _, want := range []string{"console " + s.base + "/console/", "API " + s.base + "/v2"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("start-up line lacks %q:\n%s", want, line)
+		}
+	}
+	status, _, h := get(t, noRedirect, s.base+"/")
+	if status != http.StatusFound || h.Get("Location") != "/console/" {
+		t.Errorf("GET / = %d to %q, want 302 to /console/", status, h.Get("Location"))
+	}
+	status, body, _ := get(t, noRedirect, s.base+"/console/")
+	if status != http.StatusOK || !strings.Contains(body, `rel="icon"`) {
+		t.Errorf("GET /console/ = %d, icon link %v", status, strings.Contains(body, `rel="icon"`))
+	}
+	for _, path := range []string{"/favicon.ico", "/console/favicon.svg"} {
+		status, body, h = get(t, noRedirect, s.base+path)
+		if status != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "image/svg+xml") || !strings.HasPrefix(body, "<svg") {
+			t.Errorf("GET %s = %d %q %.20q, want the SVG icon", path, status, h.Get("Content-Type"), body)
+		}
+	}
+	// Paths under / that no route knows are still 404s.
+	if status, _, _ := get(t, noRedirect, s.base+"/nothing-here"); status != http.StatusNotFound {
+		t.Errorf("GET /nothing-here = %d, want 404", status)
+	}
+}
+
+// TestMetricsStatus: /metrics tells a 404 for an unknown path from an API
+// success, and carries every answer's HTTP status.
+func TestMetricsStatus(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, []string{"--data", t.TempDir()}, nil)
+	get(t, noRedirect, s.base+"/nothing-here")
+	login(t, s.api, "admin", s.admin)
+	do(t, s.api, formJSON, "user/auth", map[string]any{"login": "admin", "password": "wrong-password"})
+	_, metrics, _ := get(t, noRedirect, s.base+"/metrics")
+	for _, want := range []string{
+		`roster_requests_total{call="other",code="none",status="404"} 1`,
+		`roster_requests_total{call="user/auth",code="0",status="200"} 1`,
+		`roster_requests_total{call="user/auth",code="102",status="400"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s; they have:\n%s", want, grepLines(metrics, "roster_requests_total{"))
+		}
+	}
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestAdminPasswordIgnored: ROSTER_ADMIN_PASSWORD on a database that has
+// users already changes nothing, and the log says so.
+func TestAdminPasswordIgnored(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startServer(t, []string{"--data", dir}, map[string]string{"ROSTER_ADMIN_PASSWORD": "first-password"})
+	if strings.Contains(s.stderr.String(), "ignored") {
+		t.Errorf("first start warns:\n%s", s.stderr)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	s = startServer(t, []string{"--data", dir}, map[string]string{"ROSTER_ADMIN_PASSWORD": "second-password"})
+	login(t, s.api, "admin", "first-password")
+	r := do(t, s.api, formJSON, "user/auth", map[string]any{"login": "admin", "password": "second-password"})
+	if r.code() == 0 {
+		t.Error("the ignored password signs in")
+	}
+	s.stop()
+	if log := s.stderr.String(); !strings.Contains(log, "ROSTER_ADMIN_PASSWORD is ignored") {
+		t.Errorf("log does not say the password was ignored:\n%s", log)
+	}
+}
