@@ -35,6 +35,7 @@ func copyCommand(ctx context.Context, args []string, getenv func(string) string,
 	toDB := fs.String("to-db", "", "target database, empty: sqlite:<path> or postgres://...")
 	toFiles := fs.String("to-files", "", "target file store, empty: file:<dir> or s3://<bucket>?endpoint=<url>&region=<r>")
 	workers := fs.Int("workers", 8, "objects copied at once")
+	live := fs.Bool("allow-live-source", false, "copy even though a running roster serve uses the source")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -54,8 +55,17 @@ func copyCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer from.Close()
-	if resuming, _ := from.CopyTarget(ctx); resuming {
+	if unfinished, err := from.CopyUnfinished(ctx); err != nil {
+		return fmt.Errorf("--from-db: %w", err)
+	} else if unfinished {
 		return fmt.Errorf("--from-db %s holds a copy that never finished; copy from the installation it came from", redactURL(*fromDB))
+	}
+	if inUse, err := from.InUse(ctx); err != nil {
+		return fmt.Errorf("--from-db: %w", err)
+	} else if inUse && !*live {
+		return fmt.Errorf("--from-db %s is in use by a running roster serve: stop it first, or take a consistent snapshot with roster backup; --allow-live-source copies anyway (writes made during the copy fail its final check)", redactURL(*fromDB))
+	} else if inUse {
+		fmt.Fprintf(stderr, "warning: --from-db %s is in use by a running roster serve; copying anyway (--allow-live-source)\n", redactURL(*fromDB))
 	}
 	srcCounts, err := from.Counts(ctx)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -435,4 +436,56 @@ func TestServeRefusesUnfinishedCopy(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "unfinished") {
 		t.Errorf("serve on an unfinished copy = %v, want a refusal", err)
 	}
+}
+
+// TestCopyRefusesLiveSource: roster copy refuses a source a server is
+// serving, on each stack, copies it with --allow-live-source, and copies
+// it plainly once the server has stopped.
+func TestCopyRefusesLiveSource(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		args := b.args(t)
+		s := startServer(t, args, nil)
+		from := storeFlags(args)
+		target := func() []string {
+			dir := t.TempDir()
+			return []string{"--to-db", "sqlite:" + filepath.Join(dir, "to.db"), "--to-files", "file:" + filepath.Join(dir, "files")}
+		}
+		copyArgs := func(extra ...string) []string {
+			return append(append([]string{"copy", "--from-db", from.db, "--from-files", from.files}, target()...), extra...)
+		}
+		err := run(t.Context(), copyArgs(), noEnv, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "in use by a running roster serve") {
+			t.Fatalf("copy from a served database = %v, want a refusal", err)
+		}
+		var stderr bytes.Buffer
+		if err := run(t.Context(), copyArgs("--allow-live-source"), noEnv, io.Discard, &stderr); err != nil {
+			t.Fatalf("copy --allow-live-source = %v", err)
+		}
+		if !strings.Contains(stderr.String(), "warning: --from-db") {
+			t.Errorf("copy --allow-live-source did not warn: %q", stderr.String())
+		}
+		if err := s.stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(t.Context(), copyArgs(), noEnv, io.Discard, io.Discard); err != nil {
+			t.Errorf("copy from a stopped server's database = %v", err)
+		}
+	})
+}
+
+// storeFlags reads the database and file store URLs of a backend's flags,
+// spelled out the way serve defaults them.
+func storeFlags(args []string) (st stores) {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	st.register(fs)
+	if err := fs.Parse(args); err != nil {
+		panic(err)
+	}
+	if st.db == "" {
+		st.db = "sqlite:" + filepath.Join(st.data, "roster.db")
+	}
+	if st.files == "" {
+		st.files = "file:" + filepath.Join(st.data, "files")
+	}
+	return st
 }

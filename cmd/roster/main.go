@@ -256,9 +256,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer files.Close()
 	defer db.Close()
-	if resuming, err := db.CopyTarget(ctx); err == nil && resuming {
+	if unfinished, err := db.CopyUnfinished(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	} else if unfinished {
 		return errors.New("the database holds an unfinished roster copy: run the same roster copy again before serving it")
 	}
+	// While it serves, roster copy refuses the database as a source.
+	release, err := db.Serving(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := firstAdmin(ctx, db, getenv, stdout, log); err != nil {
 		return err
 	}
@@ -296,9 +304,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		versionString(), base, browsable(base), browsable(base), srv.BasePath())
 	log.Info("listening", "addr", ln.Addr().String(), "base_path", opts.BasePath)
 
+	// Maintenance ends before the stores close (the defers run backwards).
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBg()
-	go srv.Maintain(bg, *sweepEvery)
+	maintained := make(chan struct{})
+	defer func() { stopBg(); <-maintained }()
+	go func() {
+		defer close(maintained)
+		srv.Maintain(bg, *sweepEvery)
+	}()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
