@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"roster/internal/roster"
+	"roster/internal/s3"
 	"roster/internal/sqlstore"
 )
 
@@ -35,6 +36,7 @@ func copyCommand(ctx context.Context, args []string, getenv func(string) string,
 	toDB := fs.String("to-db", "", "target database, empty: sqlite:<path> or postgres://...")
 	toFiles := fs.String("to-files", "", "target file store, empty: file:<dir> or s3://<bucket>?endpoint=<url>&region=<r>")
 	workers := fs.Int("workers", 8, "objects copied at once")
+	createBucket := fs.Bool("create-bucket", false, "make the S3 bucket of --to-files if it does not exist")
 	live := fs.Bool("allow-live-source", false, "copy even though a running roster serve uses the source")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -74,7 +76,8 @@ func copyCommand(ctx context.Context, args []string, getenv func(string) string,
 	if srcCounts["users"] == 0 {
 		return fmt.Errorf("--from-db %s holds no users: nothing to copy (is the URL right?)", redactURL(*fromDB))
 	}
-	srcFiles, err := openCopyFiles(ctx, "--from-files", *fromFiles, true)
+	creds := s3.CredentialsFrom(getenv)
+	srcFiles, err := openCopyFiles(ctx, "--from-files", *fromFiles, true, s3.Options{Credentials: creds})
 	if err != nil {
 		return err
 	}
@@ -84,7 +87,7 @@ func copyCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer to.Close()
-	dstFiles, err := openCopyFiles(ctx, "--to-files", *toFiles, false)
+	dstFiles, err := openCopyFiles(ctx, "--to-files", *toFiles, false, s3.Options{Credentials: creds, CreateBucket: *createBucket})
 	if err != nil {
 		return err
 	}
@@ -234,7 +237,7 @@ func openCopyDB(ctx context.Context, flag, rawURL string, source bool) (*sqlstor
 }
 
 // openCopyFiles opens one side's file store; a source directory must exist.
-func openCopyFiles(ctx context.Context, flag, rawURL string, source bool) (roster.Files, error) {
+func openCopyFiles(ctx context.Context, flag, rawURL string, source bool, o s3.Options) (roster.Files, error) {
 	if p := localPath(rawURL); source && p != "" {
 		info, err := os.Stat(p)
 		if err == nil && !info.IsDir() {
@@ -244,7 +247,7 @@ func openCopyFiles(ctx context.Context, flag, rawURL string, source bool) (roste
 			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
 	}
-	f, err := openFiles(ctx, rawURL, "")
+	f, err := openFiles(ctx, rawURL, "", o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}

@@ -278,8 +278,6 @@ func (c *cancelOn) Write(p []byte) (int, error) {
 
 var copySummary = regexp.MustCompile(`copy complete in \S+: \d+ rows, (\d+) files of .* \((\d+) copied, (\d+) already there, (\d+) removed\)`)
 
-func noEnv(string) string { return "" }
-
 // TestCopyCommand copies an installation made through the API to each
 // stack, interrupted once in the middle of the files and run again, and
 // checks the copy through the API.
@@ -432,7 +430,7 @@ func TestServeRefusesUnfinishedCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	err = run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, func(string) string { return "" }, io.Discard, io.Discard)
+	err = run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, noEnv, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "unfinished") {
 		t.Errorf("serve on an unfinished copy = %v, want a refusal", err)
 	}

@@ -92,15 +92,17 @@ func versionString() string {
 // stores are the flags every command shares: where the data lives.
 type stores struct {
 	data, db, files string
+	createBucket    bool
 }
 
 func (s *stores) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.data, "data", "./data", "directory of the embedded defaults")
+	fs.StringVar(&s.data, "data", "./data", "directory of the installation's SQLite database (roster.db) and avatar files (files/), unless --db and --files say otherwise")
 	fs.StringVar(&s.db, "db", "", "database: sqlite:<path> or postgres://... (default sqlite:<data>/roster.db)")
 	fs.StringVar(&s.files, "files", "", "file store: file:<dir> or s3://<bucket>?endpoint=<url>&region=<r> (default file:<data>/files)")
+	fs.BoolVar(&s.createBucket, "create-bucket", false, "make the S3 bucket of --files if it does not exist (default: refuse to start without it)")
 }
 
-func (s *stores) open(ctx context.Context) (*sqlstore.DB, roster.Files, error) {
+func (s *stores) open(ctx context.Context, getenv func(string) string) (*sqlstore.DB, roster.Files, error) {
 	dbURL := s.db
 	if dbURL == "" {
 		dbURL = "sqlite:" + filepath.Join(s.data, "roster.db")
@@ -109,7 +111,7 @@ func (s *stores) open(ctx context.Context) (*sqlstore.DB, roster.Files, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: %w", err)
 	}
-	files, err := openFiles(ctx, s.files, s.data)
+	files, err := openFiles(ctx, s.files, s.data, s.s3Options(getenv))
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("file store: %w", err)
@@ -117,15 +119,21 @@ func (s *stores) open(ctx context.Context) (*sqlstore.DB, roster.Files, error) {
 	return db, files, nil
 }
 
+// s3Options are the S3 store's credentials, from the environment as
+// getenv reads it, and whether it may make its bucket.
+func (s *stores) s3Options(getenv func(string) string) s3.Options {
+	return s3.Options{Credentials: s3.CredentialsFrom(getenv), CreateBucket: s.createBucket}
+}
+
 // openFiles picks the file store backend from its URL.
-func openFiles(ctx context.Context, rawURL, data string) (roster.Files, error) {
+func openFiles(ctx context.Context, rawURL, data string, o s3.Options) (roster.Files, error) {
 	switch {
 	case rawURL == "":
 		return disk.Open(filepath.Join(data, "files"))
 	case strings.HasPrefix(rawURL, "file:"):
 		return disk.Open(strings.TrimPrefix(strings.TrimPrefix(rawURL, "file:"), "//"))
 	case strings.HasPrefix(rawURL, "s3://"):
-		return s3.Open(ctx, rawURL)
+		return s3.Open(ctx, rawURL, o)
 	}
 	return nil, fmt.Errorf("%q: want file:<dir> or s3://<bucket>?...", rawURL)
 }
@@ -165,7 +173,7 @@ func userCommand(ctx context.Context, cmd string, args []string, getenv func(str
 	if err := errs.Err(); err != nil {
 		return err
 	}
-	db, files, err := st.open(ctx)
+	db, files, err := st.open(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -250,7 +258,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log = slog.New(urgentFlush{log.Handler(), logs})
 
-	db, files, err := st.open(ctx)
+	db, files, err := st.open(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -420,9 +428,11 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 func firstAdmin(ctx context.Context, db *sqlstore.DB, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	password := getenv("ROSTER_ADMIN_PASSWORD")
 	fromEnv := password != ""
+	// Info, not a warning: every node of a cluster and every restart has
+	// the same environment, and only one start ever uses it.
 	ignored := func() {
 		if fromEnv {
-			log.Warn("ROSTER_ADMIN_PASSWORD is ignored: it only sets the first user's password, and the database has users already; change a password with roster user passwd")
+			log.Info("ROSTER_ADMIN_PASSWORD is ignored: it only sets the first user's password, and the database has users already; change a password with roster user passwd")
 		}
 	}
 	n, err := db.CountUsers(ctx)

@@ -78,7 +78,7 @@ func startServer(t *testing.T, args []string, env map[string]string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{stdout: &proctest.Buffer{}, stderr: &proctest.Buffer{}}
-	getenv := func(k string) string { return env[k] }
+	getenv := testEnv(env)
 	done := make(chan error, 1)
 	// Tests fire calls faster than any client would: no rate limit unless
 	// the test is about it.
@@ -125,6 +125,21 @@ func startServer(t *testing.T, args []string, env map[string]string) *server {
 	t.Fatalf("server did not start\nstdout:\n%s\nstderr:\n%s", s.stdout, s.stderr)
 	return nil
 }
+
+// testEnv is a getenv of env alone, but for the S3 test server's
+// credentials (AWS_*), which come from the test's own environment as
+// filestest's buckets do, unless env sets them.
+func testEnv(env map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := env[k]; ok || !strings.HasPrefix(k, "AWS_") {
+			return v
+		}
+		return os.Getenv(k)
+	}
+}
+
+// noEnv is an environment without Roster settings.
+var noEnv = testEnv(nil)
 
 // form is one of the request forms of SPEC §1.
 type form string

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
+
+	"roster/internal/filestest"
+	"roster/internal/s3"
 )
 
 // noRedirect is a client that shows redirects instead of following them.
@@ -92,5 +97,26 @@ func TestAdminPasswordIgnored(t *testing.T) {
 	s.stop()
 	if log := s.stderr.String(); !strings.Contains(log, "ROSTER_ADMIN_PASSWORD is ignored") {
 		t.Errorf("log does not say the password was ignored:\n%s", log)
+	}
+}
+
+// TestServeS3Bucket: serve refuses a bucket that does not exist, saying
+// how to make it; --create-bucket makes it; the credentials come through
+// the same environment as every setting.
+func TestServeS3Bucket(t *testing.T) {
+	t.Parallel()
+	missing, bucket := filestest.MissingS3URL(t)
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--files", missing}
+	err := run(t.Context(), args, noEnv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "aws s3 mb s3://"+bucket) || !strings.Contains(err.Error(), "--create-bucket") {
+		t.Fatalf("serve with a missing bucket = %v, want an error saying how to make it", err)
+	}
+	wrong := testEnv(map[string]string{"AWS_SECRET_ACCESS_KEY": "not-the-secret"})
+	if err := run(t.Context(), append(args, "--create-bucket"), wrong, io.Discard, io.Discard); err == nil {
+		t.Fatal("serve with a wrong S3 secret in its environment started")
+	}
+	startServer(t, []string{"--data", t.TempDir(), "--files", missing, "--create-bucket"}, nil)
+	if _, err := s3.Open(t.Context(), missing, s3.Options{Credentials: s3.CredentialsFrom(os.Getenv)}); err != nil {
+		t.Errorf("the bucket --create-bucket made does not open: %v", err)
 	}
 }
