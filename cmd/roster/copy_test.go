@@ -346,7 +346,7 @@ func TestCopyCommandErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	srcDB, srcFiles := "sqlite:"+filepath.Join(dir, "src", "roster.db"), "file:"+filepath.Join(dir, "src", "files")
-	if err := run(t.Context(), []string{"user", "create", "--data", filepath.Join(dir, "src"), "--login", "ops", "--password", "secret-1"},
+	if err := run(t.Context(), []string{"user", "create", "--data", filepath.Join(dir, "src"), "--login", "ops", "--password", "secret-1234"},
 		noEnv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestCopyCommandErrors(t *testing.T) {
 	// A target database that is an installation of its own.
 	usedDB := "sqlite:" + filepath.Join(dir, "used", "roster.db")
 	if err := run(t.Context(), []string{"user", "create", "--db", usedDB, "--files", "file:" + filepath.Join(dir, "used", "files"),
-		"--login", "x", "--password", "secret-1"}, noEnv, io.Discard, io.Discard); err != nil {
+		"--login", "x", "--password", "secret-1234"}, noEnv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	// A target file store that holds an object.

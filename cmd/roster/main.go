@@ -169,7 +169,7 @@ func userCommand(ctx context.Context, cmd string, args []string, getenv func(str
 	}
 	var errs roster.InvalidParams
 	roster.ValidateLogin(&errs, "--login", login)
-	roster.Text(&errs, "--password", password, 1, 200)
+	roster.MasterPasswords.Check(&errs, "--password", password)
 	if err := errs.Err(); err != nil {
 		return err
 	}
@@ -446,6 +446,11 @@ func firstAdmin(ctx context.Context, db *sqlstore.DB, getenv func(string) string
 	random := password == ""
 	if random {
 		password = roster.RandomPassword()
+	}
+	var errs roster.InvalidParams
+	roster.MasterPasswords.Check(&errs, "ROSTER_ADMIN_PASSWORD", password)
+	if err := errs.Err(); err != nil {
+		return err
 	}
 	hash, err := roster.HashPassword(password)
 	if err != nil {

@@ -355,7 +355,7 @@ func TestUserCommands(t *testing.T) {
 	if _, err := strconv.Atoi(strings.TrimSpace(out.String())); err != nil {
 		t.Errorf("user create printed %q, want an id", out.String())
 	}
-	if err := run(t.Context(), []string{"user", "create", "--data", dir, "--login", "ops", "--password", "x"}, env, io.Discard, io.Discard); err == nil {
+	if err := run(t.Context(), []string{"user", "create", "--data", dir, "--login", "ops", "--password", "another-password"}, env, io.Discard, io.Discard); err == nil {
 		t.Errorf("creating a taken login succeeded")
 	}
 	s := startServer(t, []string{"--data", dir}, nil)
@@ -370,7 +370,7 @@ func TestUserCommands(t *testing.T) {
 		t.Errorf("old password after passwd: code %d, want 102", r.code())
 	}
 	login(t, s.api, "ops", "second-pass")
-	if err := run(t.Context(), []string{"user", "passwd", "--data", dir, "--login", "nobody", "--password", "x"}, env, io.Discard, io.Discard); err == nil {
+	if err := run(t.Context(), []string{"user", "passwd", "--data", dir, "--login", "nobody", "--password", "another-password"}, env, io.Discard, io.Discard); err == nil {
 		t.Errorf("passwd of an unknown login succeeded")
 	}
 }
@@ -379,12 +379,12 @@ func TestUserCommands(t *testing.T) {
 // flag wins over it.
 func TestFlagsFromEnvironment(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, []string{"--data", dir, "--base-path", "/api"}, map[string]string{"ROSTER_BASE_PATH": "/ignored", "ROSTER_ADMIN_PASSWORD": "pw-123456"})
-	if r := do(t, s.base+"/api", formJSON, "user/auth", map[string]any{"login": "admin", "password": "pw-123456"}); r.code() != 0 {
+	s := startServer(t, []string{"--data", dir, "--base-path", "/api"}, map[string]string{"ROSTER_BASE_PATH": "/ignored", "ROSTER_ADMIN_PASSWORD": "pw-1234567890"})
+	if r := do(t, s.base+"/api", formJSON, "user/auth", map[string]any{"login": "admin", "password": "pw-1234567890"}); r.code() != 0 {
 		t.Errorf("auth under the flag's base path = %s", r.raw)
 	}
-	s2 := startServer(t, []string{"--data", t.TempDir()}, map[string]string{"ROSTER_BASE_PATH": "/env", "ROSTER_ADMIN_PASSWORD": "pw-123456"})
-	if r := do(t, s2.base+"/env", formJSON, "user/auth", map[string]any{"login": "admin", "password": "pw-123456"}); r.code() != 0 {
+	s2 := startServer(t, []string{"--data", t.TempDir()}, map[string]string{"ROSTER_BASE_PATH": "/env", "ROSTER_ADMIN_PASSWORD": "pw-1234567890"})
+	if r := do(t, s2.base+"/env", formJSON, "user/auth", map[string]any{"login": "admin", "password": "pw-1234567890"}); r.code() != 0 {
 		t.Errorf("auth under the environment's base path = %s", r.raw)
 	}
 	var errOut bytes.Buffer

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,5 +119,36 @@ func TestServeS3Bucket(t *testing.T) {
 	startServer(t, []string{"--data", t.TempDir(), "--files", missing, "--create-bucket"}, nil)
 	if _, err := s3.Open(t.Context(), missing, s3.Options{Credentials: s3.CredentialsFrom(os.Getenv)}); err != nil {
 		t.Errorf("the bucket --create-bucket made does not open: %v", err)
+	}
+}
+
+// TestMasterPasswordPolicy: the CLI's master passwords and the first
+// admin's follow one policy — a minimum length, room for passphrases —
+// worded as the API words its own refusals.
+func TestMasterPasswordPolicy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	create := func(password string) error {
+		return run(t.Context(), []string{"user", "create", "--data", dir, "--login", "ops" + strconv.Itoa(len(password)), "--password", password}, noEnv, io.Discard, io.Discard)
+	}
+	if err := create("short-pw"); err == nil || !strings.Contains(err.Error(), "--password: must be at least 10 characters long") {
+		t.Errorf("user create with an 8-character password = %v, want a refusal naming the minimum", err)
+	}
+	passphrase := strings.Repeat("correct horse battery staple ", 8) // 232 characters
+	if err := create(passphrase); err != nil {
+		t.Errorf("user create with a long passphrase = %v", err)
+	}
+	err := run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, testEnv(map[string]string{"ROSTER_ADMIN_PASSWORD": "short"}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "ROSTER_ADMIN_PASSWORD: must be at least 10 characters long") {
+		t.Errorf("serve with a short ROSTER_ADMIN_PASSWORD = %v, want a refusal", err)
+	}
+	s := startServer(t, []string{"--data", dir}, nil)
+	login(t, s.api, "ops232", passphrase)
+	// The API words a sub-user's refusal the same way.
+	hash := login(t, s.api, "ops232", passphrase)
+	r := do(t, s.api, formJSON, "subuser/register", map[string]any{"hash": hash, "password": "Aa1!",
+		"user": map[string]any{"login": "sub@example.com", "first_name": "S", "middle_name": "", "last_name": "U", "legal_type": "individual", "phone": "", "activated": true}})
+	if !strings.Contains(string(r.raw), `"must be at least 6 characters long"`) {
+		t.Errorf("subuser/register with a short password = %s, want the same words", r.raw)
 	}
 }
