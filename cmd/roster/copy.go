@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/url"
 	"os"
@@ -247,7 +248,7 @@ func openCopyFiles(ctx context.Context, flag, rawURL string, source bool, o s3.O
 			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
 	}
-	f, err := openFiles(ctx, rawURL, "", o)
+	f, err := openFiles(ctx, rawURL, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
@@ -293,10 +294,14 @@ func listNames(ctx context.Context, files roster.Files) (map[string]bool, error)
 type fileCopy struct {
 	from, to roster.Files
 	out      io.Writer
+	// vanishing passes over objects deleted after the listing (a live
+	// source's sweep); the caller makes sure it needs none of them.
+	vanishing bool
 
 	mu                       sync.Mutex
 	total, done              int
 	copied, skipped, removed int
+	gone                     int // deleted from the source meanwhile
 	bytes                    int64
 	step                     int
 	lastShown                time.Time
@@ -362,6 +367,13 @@ feed:
 // the target's copy against the source's bytes.
 func (c *fileCopy) one(ctx context.Context, name string, present bool) error {
 	data, err := readObject(ctx, c.from, name)
+	if c.vanishing && errors.Is(err, fs.ErrNotExist) {
+		c.mu.Lock()
+		c.done++
+		c.gone++
+		c.mu.Unlock()
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}

@@ -479,11 +479,6 @@ func storeFlags(args []string) (st stores) {
 	if err := fs.Parse(args); err != nil {
 		panic(err)
 	}
-	if st.db == "" {
-		st.db = "sqlite:" + filepath.Join(st.data, "roster.db")
-	}
-	if st.files == "" {
-		st.files = "file:" + filepath.Join(st.data, "files")
-	}
+	st.db, st.files = st.urls()
 	return st
 }

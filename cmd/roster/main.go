@@ -45,6 +45,7 @@ const usage = `Usage:
   roster user create --login L --password P [flags]    create a master user, print its id
   roster user passwd --login L --password P [flags]    set a master user's password
   roster copy --from-db U --from-files U --to-db U --to-files U   copy an installation into empty stores
+  roster backup --to DIR [flags]                       back a running SQLite + disk installation up into DIR
   roster version                                       print the version
 
 Every flag has an environment variable: --max-upload-bytes is ROSTER_MAX_UPLOAD_BYTES.
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return userCommand(ctx, args[1], args[2:], getenv, stdout, stderr)
 	case "copy":
 		return copyCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "roster", versionString())
 		return nil
@@ -102,16 +105,26 @@ func (s *stores) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.createBucket, "create-bucket", false, "make the S3 bucket of --files if it does not exist (default: refuse to start without it)")
 }
 
-func (s *stores) open(ctx context.Context, getenv func(string) string) (*sqlstore.DB, roster.Files, error) {
-	dbURL := s.db
-	if dbURL == "" {
-		dbURL = "sqlite:" + filepath.Join(s.data, "roster.db")
+// urls are the database's and the file store's URLs, --data's defaults
+// filled in.
+func (s *stores) urls() (db, files string) {
+	db, files = s.db, s.files
+	if db == "" {
+		db = "sqlite:" + filepath.Join(s.data, "roster.db")
 	}
+	if files == "" {
+		files = "file:" + filepath.Join(s.data, "files")
+	}
+	return db, files
+}
+
+func (s *stores) open(ctx context.Context, getenv func(string) string) (*sqlstore.DB, roster.Files, error) {
+	dbURL, filesURL := s.urls()
 	db, err := sqlstore.Open(ctx, dbURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: %w", err)
 	}
-	files, err := openFiles(ctx, s.files, s.data, s.s3Options(getenv))
+	files, err := openFiles(ctx, filesURL, s.s3Options(getenv))
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("file store: %w", err)
@@ -126,10 +139,8 @@ func (s *stores) s3Options(getenv func(string) string) s3.Options {
 }
 
 // openFiles picks the file store backend from its URL.
-func openFiles(ctx context.Context, rawURL, data string, o s3.Options) (roster.Files, error) {
+func openFiles(ctx context.Context, rawURL string, o s3.Options) (roster.Files, error) {
 	switch {
-	case rawURL == "":
-		return disk.Open(filepath.Join(data, "files"))
 	case strings.HasPrefix(rawURL, "file:"):
 		return disk.Open(strings.TrimPrefix(strings.TrimPrefix(rawURL, "file:"), "//"))
 	case strings.HasPrefix(rawURL, "s3://"):

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,4 +152,40 @@ func TestMasterPasswordPolicy(t *testing.T) {
 	if !strings.Contains(string(r.raw), `"must be at least 6 characters long"`) {
 		t.Errorf("subuser/register with a short password = %s, want the same words", r.raw)
 	}
+}
+
+// TestBackupRefusals: roster backup writes only into a new or empty
+// directory, and only from SQLite + disk.
+func TestBackupRefusals(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := run(t.Context(), []string{"user", "create", "--data", dir, "--login", "ops", "--password", "ops-password"}, noEnv, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	full := t.TempDir()
+	if err := os.WriteFile(filepath.Join(full, "keep"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no target", []string{"--data", dir}, "needs --to"},
+		{"target not empty", []string{"--data", dir, "--to", full}, "is not empty (it holds keep)"},
+		{"PostgreSQL", []string{"--db", "postgres://u@127.0.0.1:1/db", "--to", t.TempDir()}, "pg_dump"},
+		{"missing source", []string{"--data", filepath.Join(dir, "nope"), "--to", filepath.Join(t.TempDir(), "b")}, "--db: stat"},
+	} {
+		err := run(t.Context(), append([]string{"backup"}, tc.args...), noEnv, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: roster backup = %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+	// A backup of a server that is not running serves the same account.
+	to := filepath.Join(t.TempDir(), "backup")
+	if err := run(t.Context(), []string{"backup", "--data", dir, "--to", to}, noEnv, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, []string{"--data", to}, nil)
+	login(t, s.api, "ops", "ops-password")
 }
