@@ -231,6 +231,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	rateLimit := fs.Float64("rate-limit", d.RateLimit, "requests a second per client address and per user (0: no limit)")
 	corsOrigins := fs.String("cors-origins", "", `origins browsers may call the API from, comma-separated ("*": any)`)
+	tlsCert := fs.String("tls-cert", "", "PEM certificate (with its chain) to serve HTTPS and HTTP/2 with, beside --tls-key; reloaded on SIGHUP and when the file changes (default: plain HTTP)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	pprofAddr := fs.String("pprof-addr", "", "loopback address to serve net/http/pprof on, such as 127.0.0.1:6060 (default: none)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -245,6 +247,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if b := opts.ImageBudget(); b < minImageBudget {
 		return fmt.Errorf("--memory-limit %d leaves %d MiB for password checks and pictures beside --static-cache-bytes and uploads of --max-upload-bytes; at least %d MiB are needed: raise --memory-limit",
 			opts.MemoryLimit, b>>20, minImageBudget>>20)
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
 	}
 	if opts.TrustedProxies, err = parsePrefixes(*trusted); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
@@ -306,6 +311,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stdout, "roster %s pprof on http://%s\n", versionString(), pl.Addr())
 		log.Info("pprof listening", "addr", pl.Addr().String())
 	}
+	var certs *certFiles
+	if *tlsCert != "" {
+		if certs, err = newCertFiles(*tlsCert, *tlsKey, log); err != nil {
+			return err
+		}
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer func() { signal.Stop(hup); close(hup) }()
+		go func() {
+			for range hup {
+				certs.reload("SIGHUP")
+			}
+		}()
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -319,7 +338,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	base := "http://" + ln.Addr().String()
+	scheme := "http"
+	if certs != nil {
+		hs.TLSConfig = certs.tlsConfig()
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "roster %s listening on %s (console %s/console/, API %s%s)\n",
 		versionString(), base, browsable(base), browsable(base), srv.BasePath())
 	log.Info("listening", "addr", ln.Addr().String(), "base_path", opts.BasePath)
@@ -334,7 +358,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if certs != nil {
+			errc <- hs.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

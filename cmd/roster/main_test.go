@@ -68,7 +68,7 @@ type server struct {
 }
 
 var (
-	listenLine = regexp.MustCompile(`listening on (http://\S+)`)
+	listenLine = regexp.MustCompile(`listening on (https?://\S+)`)
 	adminLine  = regexp.MustCompile(`created master user admin with password (\S+)`)
 )
 
