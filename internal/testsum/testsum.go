@@ -29,14 +29,14 @@ func (c Counts) OK() bool { return c.Failed == 0 && len(c.Broken) == 0 }
 type event struct {
 	Action     string
 	ImportPath string // of build events
-	Package string
-	Test    string
-	Output  string
-	Elapsed float64
+	Package    string
+	Test       string
+	Output     string
+	Elapsed    float64
 }
 
 type pkgState struct {
-	counts Counts
+	counts  Counts
 	output  map[string][]string // test → its output lines, kept until it ends
 	running map[string]bool
 	ended   bool
