@@ -109,7 +109,7 @@ func newCopySource(t *testing.T) *copySource {
 	s := startServer(t, []string{"--data", src.dir}, nil)
 	src.passwords["admin"] = s.admin
 	if err := run(t.Context(), []string{"user", "create", "--data", src.dir, "--login", "fleet", "--password", "fleet-secret"},
-		func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		noEnv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	src.passwords["fleet"] = "fleet-secret"

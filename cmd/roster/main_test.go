@@ -295,7 +295,7 @@ func freshServer(t *testing.T, b backend, extra ...string) (*server, string) {
 
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"version"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+	if err := run(t.Context(), []string{"version"}, noEnv, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), "roster ") {
@@ -305,7 +305,7 @@ func TestVersion(t *testing.T) {
 
 func TestUnknownCommand(t *testing.T) {
 	var errOut bytes.Buffer
-	err := run(t.Context(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard, &errOut)
+	err := run(t.Context(), []string{"frobnicate"}, noEnv, io.Discard, &errOut)
 	if err == nil || !strings.Contains(errOut.String(), "Usage") {
 		t.Errorf("run(frobnicate) = %v with usage %q, want an error and the usage", err, errOut.String())
 	}
@@ -347,7 +347,7 @@ func TestAdminPasswordFromEnvironment(t *testing.T) {
 
 func TestUserCommands(t *testing.T) {
 	dir := t.TempDir()
-	env := func(string) string { return "" }
+	env := noEnv
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"user", "create", "--data", dir, "--login", "ops", "--password", "first-pass"}, env, &out, io.Discard); err != nil {
 		t.Fatal(err)
