@@ -31,8 +31,10 @@ func TestBackupWhileWriting(t *testing.T) {
 		images[i], types[i] = corpus(t, name), mimeOf(name)
 	}
 	// A short grace and a frequent sweep: replaced avatars leave the store
-	// while the backup copies it.
-	p := serve(t, st, "--sweep-grace", "3s", "--sweep-interval", "100ms")
+	// while the backup copies it. The grace must still outlast an upload's
+	// time from storing its file to committing its name on a loaded machine
+	// (3 s did not always), or the live server itself loses a new avatar.
+	p := serve(t, st, "--sweep-grace", "8s", "--sweep-interval", "100ms")
 	c := newClient(p.API)
 	if err := c.signIn(ctx); err != nil {
 		t.Fatal(err)
@@ -53,11 +55,11 @@ func TestBackupWhileWriting(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(4 * time.Second)
+	time.Sleep(9 * time.Second) // past the grace: the sweep is at work
 	before := acked.Load()
 	live := filepath.Join(t.TempDir(), "live")
 	if out, err := exec.Command(binary, "backup", "--data", st.data, "--to", live).CombinedOutput(); err != nil {
-		t.Fatalf("roster backup while writing: %v\n%s", err, out)
+		t.Fatalf("roster backup while writing: %v\n%s\nserver log:\n%s", err, out, p.Stderr())
 	} else {
 		t.Logf("roster backup:\n%s", out)
 	}
