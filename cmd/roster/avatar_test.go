@@ -266,7 +266,7 @@ func TestAvatarErrors(t *testing.T) {
 // either avatar call, and nothing of it changes.
 func TestAvatarOfAnotherAccount(t *testing.T) {
 	dir := t.TempDir()
-	env := func(string) string { return "" }
+	env := noEnv
 	if err := run(t.Context(), []string{"user", "create", "--data", dir, "--login", "other", "--password", "other-pass"}, env, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"roster/internal/roster"
+	"roster/internal/s3"
 	"roster/internal/sqlstore"
 )
 
@@ -35,6 +37,8 @@ func copyCommand(ctx context.Context, args []string, getenv func(string) string,
 	toDB := fs.String("to-db", "", "target database, empty: sqlite:<path> or postgres://...")
 	toFiles := fs.String("to-files", "", "target file store, empty: file:<dir> or s3://<bucket>?endpoint=<url>&region=<r>")
 	workers := fs.Int("workers", 8, "objects copied at once")
+	createBucket := fs.Bool("create-bucket", false, "make the S3 bucket of --to-files if it does not exist")
+	live := fs.Bool("allow-live-source", false, "copy even though a running roster serve uses the source")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -54,8 +58,17 @@ func copyCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer from.Close()
-	if resuming, _ := from.CopyTarget(ctx); resuming {
+	if unfinished, err := from.CopyUnfinished(ctx); err != nil {
+		return fmt.Errorf("--from-db: %w", err)
+	} else if unfinished {
 		return fmt.Errorf("--from-db %s holds a copy that never finished; copy from the installation it came from", redactURL(*fromDB))
+	}
+	if inUse, err := from.InUse(ctx); err != nil {
+		return fmt.Errorf("--from-db: %w", err)
+	} else if inUse && !*live {
+		return fmt.Errorf("--from-db %s is in use by a running roster serve: stop it first, or take a consistent snapshot with roster backup; --allow-live-source copies anyway (writes made during the copy fail its final check)", redactURL(*fromDB))
+	} else if inUse {
+		fmt.Fprintf(stderr, "warning: --from-db %s is in use by a running roster serve; copying anyway (--allow-live-source)\n", redactURL(*fromDB))
 	}
 	srcCounts, err := from.Counts(ctx)
 	if err != nil {
@@ -64,7 +77,8 @@ func copyCommand(ctx context.Context, args []string, getenv func(string) string,
 	if srcCounts["users"] == 0 {
 		return fmt.Errorf("--from-db %s holds no users: nothing to copy (is the URL right?)", redactURL(*fromDB))
 	}
-	srcFiles, err := openCopyFiles(ctx, "--from-files", *fromFiles, true)
+	creds := s3.CredentialsFrom(getenv)
+	srcFiles, err := openCopyFiles(ctx, "--from-files", *fromFiles, true, s3.Options{Credentials: creds})
 	if err != nil {
 		return err
 	}
@@ -74,7 +88,7 @@ func copyCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer to.Close()
-	dstFiles, err := openCopyFiles(ctx, "--to-files", *toFiles, false)
+	dstFiles, err := openCopyFiles(ctx, "--to-files", *toFiles, false, s3.Options{Credentials: creds, CreateBucket: *createBucket})
 	if err != nil {
 		return err
 	}
@@ -224,7 +238,7 @@ func openCopyDB(ctx context.Context, flag, rawURL string, source bool) (*sqlstor
 }
 
 // openCopyFiles opens one side's file store; a source directory must exist.
-func openCopyFiles(ctx context.Context, flag, rawURL string, source bool) (roster.Files, error) {
+func openCopyFiles(ctx context.Context, flag, rawURL string, source bool, o s3.Options) (roster.Files, error) {
 	if p := localPath(rawURL); source && p != "" {
 		info, err := os.Stat(p)
 		if err == nil && !info.IsDir() {
@@ -234,7 +248,7 @@ func openCopyFiles(ctx context.Context, flag, rawURL string, source bool) (roste
 			return nil, fmt.Errorf("%s: %w", flag, err)
 		}
 	}
-	f, err := openFiles(ctx, rawURL, "")
+	f, err := openFiles(ctx, rawURL, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
@@ -280,10 +294,14 @@ func listNames(ctx context.Context, files roster.Files) (map[string]bool, error)
 type fileCopy struct {
 	from, to roster.Files
 	out      io.Writer
+	// vanishing passes over objects deleted after the listing (a live
+	// source's sweep); the caller makes sure it needs none of them.
+	vanishing bool
 
 	mu                       sync.Mutex
 	total, done              int
 	copied, skipped, removed int
+	gone                     int // deleted from the source meanwhile
 	bytes                    int64
 	step                     int
 	lastShown                time.Time
@@ -349,6 +367,13 @@ feed:
 // the target's copy against the source's bytes.
 func (c *fileCopy) one(ctx context.Context, name string, present bool) error {
 	data, err := readObject(ctx, c.from, name)
+	if c.vanishing && errors.Is(err, fs.ErrNotExist) {
+		c.mu.Lock()
+		c.done++
+		c.gone++
+		c.mu.Unlock()
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -108,7 +109,7 @@ func newCopySource(t *testing.T) *copySource {
 	s := startServer(t, []string{"--data", src.dir}, nil)
 	src.passwords["admin"] = s.admin
 	if err := run(t.Context(), []string{"user", "create", "--data", src.dir, "--login", "fleet", "--password", "fleet-secret"},
-		func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		noEnv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	src.passwords["fleet"] = "fleet-secret"
@@ -290,8 +291,6 @@ func (c *cancelOn) Write(p []byte) (int, error) {
 
 var copySummary = regexp.MustCompile(`copy complete in \S+: \d+ rows, (\d+) files of .* \((\d+) copied, (\d+) already there, (\d+) removed\)`)
 
-func noEnv(string) string { return "" }
-
 // TestCopyCommand copies an installation made through the API to each
 // stack, interrupted once in the middle of the files and run again, and
 // checks the copy through the API.
@@ -360,7 +359,7 @@ func TestCopyCommandErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	srcDB, srcFiles := "sqlite:"+filepath.Join(dir, "src", "roster.db"), "file:"+filepath.Join(dir, "src", "files")
-	if err := run(t.Context(), []string{"user", "create", "--data", filepath.Join(dir, "src"), "--login", "ops", "--password", "secret-1"},
+	if err := run(t.Context(), []string{"user", "create", "--data", filepath.Join(dir, "src"), "--login", "ops", "--password", "secret-1234"},
 		noEnv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +369,7 @@ func TestCopyCommandErrors(t *testing.T) {
 	// A target database that is an installation of its own.
 	usedDB := "sqlite:" + filepath.Join(dir, "used", "roster.db")
 	if err := run(t.Context(), []string{"user", "create", "--db", usedDB, "--files", "file:" + filepath.Join(dir, "used", "files"),
-		"--login", "x", "--password", "secret-1"}, noEnv, io.Discard, io.Discard); err != nil {
+		"--login", "x", "--password", "secret-1234"}, noEnv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	// A target file store that holds an object.
@@ -444,8 +443,55 @@ func TestServeRefusesUnfinishedCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	err = run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, func(string) string { return "" }, io.Discard, io.Discard)
+	err = run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, noEnv, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "unfinished") {
 		t.Errorf("serve on an unfinished copy = %v, want a refusal", err)
 	}
+}
+
+// TestCopyRefusesLiveSource: roster copy refuses a source a server is
+// serving, on each stack, copies it with --allow-live-source, and copies
+// it plainly once the server has stopped.
+func TestCopyRefusesLiveSource(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		args := b.args(t)
+		s := startServer(t, args, nil)
+		from := storeFlags(args)
+		target := func() []string {
+			dir := t.TempDir()
+			return []string{"--to-db", "sqlite:" + filepath.Join(dir, "to.db"), "--to-files", "file:" + filepath.Join(dir, "files")}
+		}
+		copyArgs := func(extra ...string) []string {
+			return append(append([]string{"copy", "--from-db", from.db, "--from-files", from.files}, target()...), extra...)
+		}
+		err := run(t.Context(), copyArgs(), noEnv, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "in use by a running roster serve") {
+			t.Fatalf("copy from a served database = %v, want a refusal", err)
+		}
+		var stderr bytes.Buffer
+		if err := run(t.Context(), copyArgs("--allow-live-source"), noEnv, io.Discard, &stderr); err != nil {
+			t.Fatalf("copy --allow-live-source = %v", err)
+		}
+		if !strings.Contains(stderr.String(), "warning: --from-db") {
+			t.Errorf("copy --allow-live-source did not warn: %q", stderr.String())
+		}
+		if err := s.stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(t.Context(), copyArgs(), noEnv, io.Discard, io.Discard); err != nil {
+			t.Errorf("copy from a stopped server's database = %v", err)
+		}
+	})
+}
+
+// storeFlags reads the database and file store URLs of a backend's flags,
+// spelled out the way serve defaults them.
+func storeFlags(args []string) (st stores) {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	st.register(fs)
+	if err := fs.Parse(args); err != nil {
+		panic(err)
+	}
+	st.db, st.files = st.urls()
+	return st
 }

@@ -17,7 +17,7 @@ func keyServer(t *testing.T, b backend) (*server, string) {
 	args := b.args(t)
 	s := startServer(t, args, map[string]string{"ROSTER_ADMIN_PASSWORD": "admin-password"})
 	if err := run(t.Context(), append([]string{"user", "create", "--login", "other", "--password", "other-password"}, args...),
-		func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		noEnv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	return s, login(t, s.api, "admin", "admin-password")

@@ -176,7 +176,7 @@ func TestMemoryLimitTooSmall(t *testing.T) {
 		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, c.args...)
 		var stdout proctest.Buffer
 		done := make(chan error, 1)
-		go func() { done <- run(ctx, args, func(string) string { return "" }, &stdout, io.Discard) }()
+		go func() { done <- run(ctx, args, noEnv, &stdout, io.Discard) }()
 		var err error
 		exited := false
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !strings.Contains(stdout.String(), "listening on"); {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -44,6 +45,7 @@ const usage = `Usage:
   roster user create --login L --password P [flags]    create a master user, print its id
   roster user passwd --login L --password P [flags]    set a master user's password
   roster copy --from-db U --from-files U --to-db U --to-files U   copy an installation into empty stores
+  roster backup --to DIR [flags]                       back a running SQLite + disk installation up into DIR
   roster version                                       print the version
 
 Every flag has an environment variable: --max-upload-bytes is ROSTER_MAX_UPLOAD_BYTES.
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return userCommand(ctx, args[1], args[2:], getenv, stdout, stderr)
 	case "copy":
 		return copyCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "roster", versionString())
 		return nil
@@ -91,24 +95,36 @@ func versionString() string {
 // stores are the flags every command shares: where the data lives.
 type stores struct {
 	data, db, files string
+	createBucket    bool
 }
 
 func (s *stores) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.data, "data", "./data", "directory of the embedded defaults")
+	fs.StringVar(&s.data, "data", "./data", "directory of the installation's SQLite database (roster.db) and avatar files (files/), unless --db and --files say otherwise")
 	fs.StringVar(&s.db, "db", "", "database: sqlite:<path> or postgres://... (default sqlite:<data>/roster.db)")
 	fs.StringVar(&s.files, "files", "", "file store: file:<dir> or s3://<bucket>?endpoint=<url>&region=<r> (default file:<data>/files)")
+	fs.BoolVar(&s.createBucket, "create-bucket", false, "make the S3 bucket of --files if it does not exist (default: refuse to start without it)")
 }
 
-func (s *stores) open(ctx context.Context) (*sqlstore.DB, roster.Files, error) {
-	dbURL := s.db
-	if dbURL == "" {
-		dbURL = "sqlite:" + filepath.Join(s.data, "roster.db")
+// urls are the database's and the file store's URLs, --data's defaults
+// filled in.
+func (s *stores) urls() (db, files string) {
+	db, files = s.db, s.files
+	if db == "" {
+		db = "sqlite:" + filepath.Join(s.data, "roster.db")
 	}
+	if files == "" {
+		files = "file:" + filepath.Join(s.data, "files")
+	}
+	return db, files
+}
+
+func (s *stores) open(ctx context.Context, getenv func(string) string) (*sqlstore.DB, roster.Files, error) {
+	dbURL, filesURL := s.urls()
 	db, err := sqlstore.Open(ctx, dbURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: %w", err)
 	}
-	files, err := openFiles(ctx, s.files, s.data)
+	files, err := openFiles(ctx, filesURL, s.s3Options(getenv))
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("file store: %w", err)
@@ -116,15 +132,19 @@ func (s *stores) open(ctx context.Context) (*sqlstore.DB, roster.Files, error) {
 	return db, files, nil
 }
 
+// s3Options are the S3 store's credentials, from the environment as
+// getenv reads it, and whether it may make its bucket.
+func (s *stores) s3Options(getenv func(string) string) s3.Options {
+	return s3.Options{Credentials: s3.CredentialsFrom(getenv), CreateBucket: s.createBucket}
+}
+
 // openFiles picks the file store backend from its URL.
-func openFiles(ctx context.Context, rawURL, data string) (roster.Files, error) {
+func openFiles(ctx context.Context, rawURL string, o s3.Options) (roster.Files, error) {
 	switch {
-	case rawURL == "":
-		return disk.Open(filepath.Join(data, "files"))
 	case strings.HasPrefix(rawURL, "file:"):
 		return disk.Open(strings.TrimPrefix(strings.TrimPrefix(rawURL, "file:"), "//"))
 	case strings.HasPrefix(rawURL, "s3://"):
-		return s3.Open(ctx, rawURL)
+		return s3.Open(ctx, rawURL, o)
 	}
 	return nil, fmt.Errorf("%q: want file:<dir> or s3://<bucket>?...", rawURL)
 }
@@ -160,11 +180,11 @@ func userCommand(ctx context.Context, cmd string, args []string, getenv func(str
 	}
 	var errs roster.InvalidParams
 	roster.ValidateLogin(&errs, "--login", login)
-	roster.Text(&errs, "--password", password, 1, 200)
+	roster.MasterPasswords.Check(&errs, "--password", password)
 	if err := errs.Err(); err != nil {
 		return err
 	}
-	db, files, err := st.open(ctx)
+	db, files, err := st.open(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -195,21 +215,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var st stores
 	st.register(fs)
 	var opts api.Options
+	d := api.DefaultOptions()
 	addr := fs.String("addr", ":8080", "address to listen on")
-	fs.StringVar(&opts.BasePath, "base-path", "/v2", "path every API call lives under")
-	fs.Int64Var(&opts.MaxUploadBytes, "max-upload-bytes", 16<<20, "largest avatar upload, in bytes")
-	fs.Int64Var(&opts.MaxPixels, "max-pixels", 50_000_000, "largest image, in pixels over all frames")
-	fs.IntVar(&opts.MaxSide, "max-side", 1024, "long side an avatar is scaled down to, in pixels")
+	fs.StringVar(&opts.BasePath, "base-path", d.BasePath, "path every API call lives under")
+	fs.Int64Var(&opts.MaxUploadBytes, "max-upload-bytes", d.MaxUploadBytes, "largest avatar upload, in bytes")
+	fs.Int64Var(&opts.MaxPixels, "max-pixels", d.MaxPixels, "largest image, in pixels over all frames")
+	fs.IntVar(&opts.MaxSide, "max-side", d.MaxSide, "long side an avatar is scaled down to, in pixels")
 	fs.IntVar(&opts.DecodeWorkers, "decode-workers", 0, "images decoded at once (default: the number of CPUs)")
-	fs.Int64Var(&opts.MemoryLimit, "memory-limit", api.DefaultMemoryLimit, "memory the process stays within, in bytes: the Go runtime's soft limit, and the budget expensive work is admitted against")
+	fs.Int64Var(&opts.MemoryLimit, "memory-limit", d.MemoryLimit, "memory the process stays within, in bytes: the Go runtime's soft limit, and the budget expensive work is admitted against")
 	trusted := fs.String("trusted-proxies", "", "reverse proxies whose X-Forwarded-For is believed, as comma-separated CIDRs or addresses (default: none)")
-	fs.DurationVar(&opts.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a session lasts from creation or renewal")
-	fs.Int64Var(&opts.StaticCacheBytes, "static-cache-bytes", 64<<20, "memory for hot static avatars, in bytes (negative: none)")
+	fs.DurationVar(&opts.SessionTTL, "session-ttl", d.SessionTTL, "how long a session lasts from creation or renewal")
+	fs.Int64Var(&opts.StaticCacheBytes, "static-cache-bytes", d.StaticCacheBytes, "memory for hot static avatars, in bytes (negative: none)")
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often unreferenced files are removed")
-	fs.DurationVar(&opts.SweepGrace, "sweep-grace", 15*time.Minute, "how old an unreferenced file must be before the sweep removes it")
+	fs.DurationVar(&opts.SweepGrace, "sweep-grace", d.SweepGrace, "how old an unreferenced file must be before the sweep removes it")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
-	rateLimit := fs.Float64("rate-limit", 50, "requests a second per client address and per user (0: no limit)")
+	rateLimit := fs.Float64("rate-limit", d.RateLimit, "requests a second per client address and per user (0: no limit)")
 	corsOrigins := fs.String("cors-origins", "", `origins browsers may call the API from, comma-separated ("*": any)`)
+	tlsCert := fs.String("tls-cert", "", "PEM certificate (with its chain) to serve HTTPS and HTTP/2 with, beside --tls-key; reloaded on SIGHUP and when the file changes (default: plain HTTP)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	pprofAddr := fs.String("pprof-addr", "", "loopback address to serve net/http/pprof on, such as 127.0.0.1:6060 (default: none)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -224,6 +247,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if b := opts.ImageBudget(); b < minImageBudget {
 		return fmt.Errorf("--memory-limit %d leaves %d MiB for password checks and pictures beside --static-cache-bytes and uploads of --max-upload-bytes; at least %d MiB are needed: raise --memory-limit",
 			opts.MemoryLimit, b>>20, minImageBudget>>20)
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
 	}
 	if opts.TrustedProxies, err = parsePrefixes(*trusted); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
@@ -249,15 +275,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log = slog.New(urgentFlush{log.Handler(), logs})
 
-	db, files, err := st.open(ctx)
+	db, files, err := st.open(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer files.Close()
 	defer db.Close()
-	if resuming, err := db.CopyTarget(ctx); err == nil && resuming {
+	if unfinished, err := db.CopyUnfinished(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	} else if unfinished {
 		return errors.New("the database holds an unfinished roster copy: run the same roster copy again before serving it")
 	}
+	// While it serves, roster copy refuses the database as a source.
+	release, err := db.Serving(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if err := firstAdmin(ctx, db, getenv, stdout, log); err != nil {
 		return err
 	}
@@ -280,6 +314,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stdout, "roster %s pprof on http://%s\n", versionString(), pl.Addr())
 		log.Info("pprof listening", "addr", pl.Addr().String())
 	}
+	var certs *certFiles
+	if *tlsCert != "" {
+		if certs, err = newCertFiles(*tlsCert, *tlsKey, log); err != nil {
+			return err
+		}
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer func() { signal.Stop(hup); close(hup) }()
+		go func() {
+			for range hup {
+				certs.reload("SIGHUP")
+			}
+		}()
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -293,15 +341,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "roster %s listening on http://%s\n", versionString(), ln.Addr())
+	scheme := "http"
+	if certs != nil {
+		hs.TLSConfig = certs.tlsConfig()
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "roster %s listening on %s (console %s/console/, API %s%s)\n",
+		versionString(), base, browsable(base), browsable(base), srv.BasePath())
 	log.Info("listening", "addr", ln.Addr().String(), "base_path", opts.BasePath)
 
+	// Maintenance ends before the stores close (the defers run backwards).
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBg()
-	go srv.Maintain(bg, *sweepEvery)
+	maintained := make(chan struct{})
+	defer func() { stopBg(); <-maintained }()
+	go func() {
+		defer close(maintained)
+		srv.Maintain(bg, *sweepEvery)
+	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if certs != nil {
+			errc <- hs.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -314,6 +380,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// browsable is base with an unspecified host (listening on every
+// address) as localhost, which a browser on the machine can open.
+func browsable(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsUnspecified() {
+		u.Host = net.JoinHostPort("localhost", u.Port())
+	}
+	return u.String()
 }
 
 // minImageBudget is the least memory a server may give password checks and
@@ -392,14 +471,31 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 // firstAdmin creates the master user admin on an empty database, with the
 // password in ROSTER_ADMIN_PASSWORD or a random one printed once.
 func firstAdmin(ctx context.Context, db *sqlstore.DB, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
+	password := getenv("ROSTER_ADMIN_PASSWORD")
+	fromEnv := password != ""
+	// Info, not a warning: every node of a cluster and every restart has
+	// the same environment, and only one start ever uses it.
+	ignored := func() {
+		if fromEnv {
+			log.Info("ROSTER_ADMIN_PASSWORD is ignored: it only sets the first user's password, and the database has users already; change a password with roster user passwd")
+		}
+	}
 	n, err := db.CountUsers(ctx)
-	if err != nil || n > 0 {
+	if err != nil {
 		return err
 	}
-	password := getenv("ROSTER_ADMIN_PASSWORD")
+	if n > 0 {
+		ignored()
+		return nil
+	}
 	random := password == ""
 	if random {
 		password = roster.RandomPassword()
+	}
+	var errs roster.InvalidParams
+	roster.MasterPasswords.Check(&errs, "ROSTER_ADMIN_PASSWORD", password)
+	if err := errs.Err(); err != nil {
+		return err
 	}
 	hash, err := roster.HashPassword(password)
 	if err != nil {
@@ -407,7 +503,8 @@ func firstAdmin(ctx context.Context, db *sqlstore.DB, getenv func(string) string
 	}
 	if _, err := db.CreateMaster(ctx, "admin", hash, time.Now()); err != nil {
 		if errors.Is(err, roster.ErrLoginTaken) {
-			return nil // another node made it first
+			ignored() // another node made it first
+			return nil
 		}
 		return err
 	}

@@ -68,7 +68,7 @@ type server struct {
 }
 
 var (
-	listenLine = regexp.MustCompile(`listening on (http://\S+)`)
+	listenLine = regexp.MustCompile(`listening on (https?://\S+)`)
 	adminLine  = regexp.MustCompile(`created master user admin with password (\S+)`)
 )
 
@@ -78,7 +78,7 @@ func startServer(t *testing.T, args []string, env map[string]string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{stdout: &proctest.Buffer{}, stderr: &proctest.Buffer{}}
-	getenv := func(k string) string { return env[k] }
+	getenv := testEnv(env)
 	done := make(chan error, 1)
 	// Tests fire calls faster than any client would: no rate limit unless
 	// the test is about it.
@@ -125,6 +125,21 @@ func startServer(t *testing.T, args []string, env map[string]string) *server {
 	t.Fatalf("server did not start\nstdout:\n%s\nstderr:\n%s", s.stdout, s.stderr)
 	return nil
 }
+
+// testEnv is a getenv of env alone, but for the S3 test server's
+// credentials (AWS_*), which come from the test's own environment as
+// filestest's buckets do, unless env sets them.
+func testEnv(env map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := env[k]; ok || !strings.HasPrefix(k, "AWS_") {
+			return v
+		}
+		return os.Getenv(k)
+	}
+}
+
+// noEnv is an environment without Roster settings.
+var noEnv = testEnv(nil)
 
 // form is one of the request forms of SPEC §1.
 type form string
@@ -280,7 +295,7 @@ func freshServer(t *testing.T, b backend, extra ...string) (*server, string) {
 
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"version"}, func(string) string { return "" }, &out, io.Discard); err != nil {
+	if err := run(t.Context(), []string{"version"}, noEnv, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), "roster ") {
@@ -290,7 +305,7 @@ func TestVersion(t *testing.T) {
 
 func TestUnknownCommand(t *testing.T) {
 	var errOut bytes.Buffer
-	err := run(t.Context(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard, &errOut)
+	err := run(t.Context(), []string{"frobnicate"}, noEnv, io.Discard, &errOut)
 	if err == nil || !strings.Contains(errOut.String(), "Usage") {
 		t.Errorf("run(frobnicate) = %v with usage %q, want an error and the usage", err, errOut.String())
 	}
@@ -332,7 +347,7 @@ func TestAdminPasswordFromEnvironment(t *testing.T) {
 
 func TestUserCommands(t *testing.T) {
 	dir := t.TempDir()
-	env := func(string) string { return "" }
+	env := noEnv
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"user", "create", "--data", dir, "--login", "ops", "--password", "first-pass"}, env, &out, io.Discard); err != nil {
 		t.Fatal(err)
@@ -340,7 +355,7 @@ func TestUserCommands(t *testing.T) {
 	if _, err := strconv.Atoi(strings.TrimSpace(out.String())); err != nil {
 		t.Errorf("user create printed %q, want an id", out.String())
 	}
-	if err := run(t.Context(), []string{"user", "create", "--data", dir, "--login", "ops", "--password", "x"}, env, io.Discard, io.Discard); err == nil {
+	if err := run(t.Context(), []string{"user", "create", "--data", dir, "--login", "ops", "--password", "another-password"}, env, io.Discard, io.Discard); err == nil {
 		t.Errorf("creating a taken login succeeded")
 	}
 	s := startServer(t, []string{"--data", dir}, nil)
@@ -355,7 +370,7 @@ func TestUserCommands(t *testing.T) {
 		t.Errorf("old password after passwd: code %d, want 102", r.code())
 	}
 	login(t, s.api, "ops", "second-pass")
-	if err := run(t.Context(), []string{"user", "passwd", "--data", dir, "--login", "nobody", "--password", "x"}, env, io.Discard, io.Discard); err == nil {
+	if err := run(t.Context(), []string{"user", "passwd", "--data", dir, "--login", "nobody", "--password", "another-password"}, env, io.Discard, io.Discard); err == nil {
 		t.Errorf("passwd of an unknown login succeeded")
 	}
 }
@@ -364,12 +379,12 @@ func TestUserCommands(t *testing.T) {
 // flag wins over it.
 func TestFlagsFromEnvironment(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, []string{"--data", dir, "--base-path", "/api"}, map[string]string{"ROSTER_BASE_PATH": "/ignored", "ROSTER_ADMIN_PASSWORD": "pw-123456"})
-	if r := do(t, s.base+"/api", formJSON, "user/auth", map[string]any{"login": "admin", "password": "pw-123456"}); r.code() != 0 {
+	s := startServer(t, []string{"--data", dir, "--base-path", "/api"}, map[string]string{"ROSTER_BASE_PATH": "/ignored", "ROSTER_ADMIN_PASSWORD": "pw-1234567890"})
+	if r := do(t, s.base+"/api", formJSON, "user/auth", map[string]any{"login": "admin", "password": "pw-1234567890"}); r.code() != 0 {
 		t.Errorf("auth under the flag's base path = %s", r.raw)
 	}
-	s2 := startServer(t, []string{"--data", t.TempDir()}, map[string]string{"ROSTER_BASE_PATH": "/env", "ROSTER_ADMIN_PASSWORD": "pw-123456"})
-	if r := do(t, s2.base+"/env", formJSON, "user/auth", map[string]any{"login": "admin", "password": "pw-123456"}); r.code() != 0 {
+	s2 := startServer(t, []string{"--data", t.TempDir()}, map[string]string{"ROSTER_BASE_PATH": "/env", "ROSTER_ADMIN_PASSWORD": "pw-1234567890"})
+	if r := do(t, s2.base+"/env", formJSON, "user/auth", map[string]any{"login": "admin", "password": "pw-1234567890"}); r.code() != 0 {
 		t.Errorf("auth under the environment's base path = %s", r.raw)
 	}
 	var errOut bytes.Buffer

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -168,7 +169,7 @@ func tryUpload(api, hash string, employee int64, data []byte, contentType string
 // bucketNames lists the objects of the bucket, sorted.
 func bucketNames(t *testing.T, rawURL string) []string {
 	t.Helper()
-	store, err := s3.Open(t.Context(), rawURL)
+	store, err := s3.Open(t.Context(), rawURL, s3.Options{Credentials: s3.CredentialsFrom(os.Getenv)})
 	if err != nil {
 		t.Fatal(err)
 	}

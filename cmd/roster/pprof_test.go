@@ -66,7 +66,7 @@ func TestPprofAddrNotLoopback(t *testing.T) {
 	for _, addr := range []string{":6060", "0.0.0.0:6060", "[::]:6060", "192.0.2.1:6060", "localhost:6060", "example.com:6060", "127.0.0.1"} {
 		for _, viaEnv := range []bool{false, true} {
 			args := []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}
-			getenv := func(string) string { return "" }
+			getenv := noEnv
 			if viaEnv {
 				getenv = func(k string) string {
 					if k == "ROSTER_PPROF_ADDR" {

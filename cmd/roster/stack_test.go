@@ -193,7 +193,7 @@ func (st *stack) newAccount(t *testing.T) session {
 	name, password := uniqueLogin("account"), accountPassword
 	args := append([]string{"user", "create", "--login", name, "--password", password}, st.stores...)
 	var out bytes.Buffer
-	if err := run(t.Context(), args, func(string) string { return "" }, &out, io.Discard); err != nil {
+	if err := run(t.Context(), args, noEnv, &out, io.Discard); err != nil {
 		t.Fatalf("roster user create: %v", err)
 	}
 	return st.login(t, name, password)

@@ -59,7 +59,7 @@ var callDocs = withAvatarDocs(map[string]callDoc{
 		result: `{}`, codes: []int{codeNotFound}},
 
 	"subuser/register": {summary: "Create a sub-user.",
-		params: `{"user": {"$ref": "#/components/schemas/subuser_input"}, "password": {"type": "string", "minLength": 6, "maxLength": 20,
+		params: `{"user": {"$ref": "#/components/schemas/subuser_input"}, "password": {"type": "string", "minLength": ` + fmt.Sprint(roster.SubUserPasswords.MinLength) + `, "maxLength": ` + fmt.Sprint(roster.SubUserPasswords.MaxLength) + `,
 			"description": "with an upper-case letter, a lower-case letter, a digit and a special character (any printable character that is neither a letter nor a digit)"}}`,
 		required: []string{"user", "password"}, result: `{"id": {"$ref": "#/components/schemas/id"}}`,
 		codes: []int{codeLoginTaken, codeNotFound}},

@@ -29,8 +29,8 @@ func newMetrics(s *Server) *metrics {
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roster_requests_total",
-			Help: "API requests by call and Navixy code (0 = success).",
-		}, []string{"call", "code"}),
+			Help: "Requests by call, Navixy code (0 = success; none for answers outside the API, such as a 404 for an unknown path) and HTTP status.",
+		}, []string{"call", "code", "status"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "roster_request_duration_seconds",
 			Help:    "API request latency by call.",
@@ -80,8 +80,14 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-func (m *metrics) observe(call string, code int, d time.Duration) {
-	m.requests.WithLabelValues(call, strconv.Itoa(code)).Inc()
+// observe counts a request. call is "other" for a path no route knows: its
+// answer is no Navixy answer, so it has no code.
+func (m *metrics) observe(call string, code, status int, d time.Duration) {
+	c := strconv.Itoa(code)
+	if call == "other" {
+		c = "none"
+	}
+	m.requests.WithLabelValues(call, c, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(call).Observe(d.Seconds())
 }
 

@@ -360,8 +360,8 @@ func TestCancelledLoggedAsCancelled(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`roster_requests_total{call="employee/avatar/upload",code="499"} 1`,
-		`roster_requests_total{call="static/employee/avatars",code="499"} 1`,
+		`roster_requests_total{call="employee/avatar/upload",code="499",status="499"} 1`,
+		`roster_requests_total{call="static/employee/avatars",code="499",status="499"} 1`,
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)

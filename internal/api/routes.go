@@ -63,6 +63,12 @@ func (s *Server) routes() {
 	}
 	s.mux.HandleFunc("GET /console", consoleFn)
 	s.mux.HandleFunc("GET /console/", consoleFn)
+	s.mux.HandleFunc("GET /favicon.ico", consoleFn)
+	// The front door: a browser pointed at the server finds the console.
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		infoOf(r).call = "console"
+		http.Redirect(w, r, "/console/", http.StatusFound)
+	})
 
 	s.opsRoutes()
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI(s.openAPI()))

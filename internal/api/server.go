@@ -20,21 +20,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
+	"roster/internal/avatar"
 	"roster/internal/roster"
 	"roster/internal/sqlstore"
 )
 
-// Options configure a server. Zero values take the defaults of SPEC §6.
+// Options configure a server. Zero values take DefaultOptions, the
+// defaults of SPEC §6.
 type Options struct {
-	BasePath       string        // default /v2
-	SessionTTL     time.Duration // default 30 days
-	MaxUploadBytes int64         // default 16 MiB
-	MaxPixels      int64         // default 50 megapixels
-	MaxFrames      int           // default 500
-	MaxSide        int           // default 1024
-	DecodeWorkers  int           // default runtime.NumCPU()
+	BasePath       string
+	SessionTTL     time.Duration
+	MaxUploadBytes int64
+	MaxPixels      int64 // over all frames
+	MaxFrames      int
+	MaxSide        int
+	DecodeWorkers  int // the number of CPUs by default
 	// MemoryLimit is the memory the whole process should stay within, in
-	// bytes; default 448 MiB. Expensive work is admitted against what is
+	// bytes. Expensive work is admitted against what is
 	// left of it once the static cache and a reserve for everything else
 	// are set aside (WorkBudget).
 	MemoryLimit int64
@@ -43,62 +45,76 @@ type Options struct {
 	// trusted proxy. None by default: the peer is the client.
 	TrustedProxies []netip.Prefix
 	// SweepGrace is how old an unreferenced file must be before the sweep
-	// deletes it; default 15 minutes.
+	// deletes it.
 	SweepGrace time.Duration
 	// RateLimit is the requests a second allowed per client address and per
-	// user (bursts of twice that); answered with 15 beyond. Zero takes the
-	// default of 50; negative turns the limit off.
+	// user (bursts of twice that); answered with 15 beyond. Negative
+	// turns the limit off.
 	RateLimit float64
-	// StaticCacheBytes is the memory for hot static avatars; default
-	// 64 MiB, negative for none.
+	// StaticCacheBytes is the memory for hot static avatars; negative for
+	// none.
 	StaticCacheBytes int64
 	// CORSOrigins are the origins browsers may call from ("*" for any);
 	// none by default.
 	CORSOrigins []string
-	// Now is the clock; default time.Now.
+	// Now is the clock.
 	Now func() time.Time
 }
 
+// DefaultOptions are the defaults of SPEC §6, in the one place they are
+// written: NewServer fills what Options leave zero from them, and the
+// command's flags show them. The image limits are the avatar package's.
+func DefaultOptions() Options {
+	img := avatar.DefaultLimits()
+	return Options{
+		BasePath:         "/v2",
+		SessionTTL:       30 * 24 * time.Hour,
+		MaxUploadBytes:   16 << 20,
+		MaxPixels:        img.MaxPixels,
+		MaxFrames:        img.MaxFrames,
+		MaxSide:          img.MaxSide,
+		DecodeWorkers:    runtime.NumCPU(),
+		MemoryLimit:      DefaultMemoryLimit,
+		SweepGrace:       15 * time.Minute,
+		StaticCacheBytes: 64 << 20,
+		RateLimit:        50,
+		Now:              time.Now,
+	}
+}
+
 func (o *Options) defaults() {
+	d := DefaultOptions()
 	if o.BasePath == "" {
-		o.BasePath = "/v2"
+		o.BasePath = d.BasePath
 	}
 	o.BasePath = "/" + strings.Trim(o.BasePath, "/")
 	if o.BasePath == "/" {
 		o.BasePath = ""
 	}
-	if o.SessionTTL <= 0 {
-		o.SessionTTL = 30 * 24 * time.Hour
-	}
-	if o.MaxUploadBytes <= 0 {
-		o.MaxUploadBytes = 16 << 20
-	}
-	if o.MaxPixels <= 0 {
-		o.MaxPixels = 50_000_000
-	}
-	if o.MaxFrames <= 0 {
-		o.MaxFrames = 500
-	}
-	if o.MaxSide <= 0 {
-		o.MaxSide = 1024
-	}
-	if o.DecodeWorkers <= 0 {
-		o.DecodeWorkers = runtime.NumCPU()
-	}
-	if o.MemoryLimit <= 0 {
-		o.MemoryLimit = DefaultMemoryLimit
-	}
-	if o.SweepGrace <= 0 {
-		o.SweepGrace = 15 * time.Minute
-	}
+	orDefault(&o.SessionTTL, d.SessionTTL)
+	orDefault(&o.MaxUploadBytes, d.MaxUploadBytes)
+	orDefault(&o.MaxPixels, d.MaxPixels)
+	orDefault(&o.MaxFrames, d.MaxFrames)
+	orDefault(&o.MaxSide, d.MaxSide)
+	orDefault(&o.DecodeWorkers, d.DecodeWorkers)
+	orDefault(&o.MemoryLimit, d.MemoryLimit)
+	orDefault(&o.SweepGrace, d.SweepGrace)
+	// Negative is a setting of its own for these two: none, off.
 	if o.StaticCacheBytes == 0 {
-		o.StaticCacheBytes = 64 << 20
+		o.StaticCacheBytes = d.StaticCacheBytes
 	}
 	if o.RateLimit == 0 {
-		o.RateLimit = 50
+		o.RateLimit = d.RateLimit
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = d.Now
+	}
+}
+
+// orDefault sets a setting that is not positive to its default.
+func orDefault[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
 	}
 }
 
@@ -204,6 +220,10 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 	return s
 }
 
+// BasePath is the path every API call lives under, as the server reads
+// Options.BasePath ("" for the root).
+func (s *Server) BasePath() string { return s.opts.BasePath }
+
 // Registry is the server's Prometheus registry, served at /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
@@ -233,7 +253,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if call == "" {
 			call = "other"
 		}
-		s.metrics.observe(call, info.code, d)
+		s.metrics.observe(call, info.code, rw.status, d)
 		level := slog.LevelInfo
 		if rw.status >= 500 {
 			level = slog.LevelError

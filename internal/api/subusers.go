@@ -90,7 +90,7 @@ func (s *Server) subuserRegister(c *call) (any, error) {
 	p := c.params
 	password := p.String("password", true)
 	if password != nil {
-		roster.ValidatePassword(p.errs, "password", *password)
+		roster.SubUserPasswords.Check(p.errs, "password", *password)
 	}
 	var u roster.User
 	if obj, ok := p.Object("user", true); ok {

@@ -22,7 +22,7 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 	"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // Handler serves the console under /console/, calling the API at apiBase
-// (the server's base path).
+// (the server's base path), and its icon at /favicon.ico.
 func Handler(apiBase string) http.Handler {
 	static, err := fs.Sub(files, "static")
 	if err != nil {
@@ -44,6 +44,12 @@ func Handler(apiBase string) http.Handler {
 		switch r.URL.Path {
 		case "/console":
 			http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
+		case "/favicon.ico":
+			// Browsers ask the site's root for an icon whatever the page
+			// says: the console's own, which they read by its content.
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/console/favicon.svg"
+			fileServer.ServeHTTP(w, r2)
 		case "/console/", "/console/index.html":
 			h.Set("Content-Type", "text/html; charset=utf-8")
 			http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(index.Bytes()))

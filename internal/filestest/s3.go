@@ -22,7 +22,35 @@ import (
 // test is skipped.
 func S3URL(t *testing.T) string {
 	t.Helper()
-	endpoint := os.Getenv("ROSTER_TEST_S3")
+	client, endpoint, region := s3Client(t)
+	bucket := "roster-test-" + strings.ToLower(rand.Text())
+	if err := client.MakeBucket(t.Context(), bucket, minio.MakeBucketOptions{Region: region}); err != nil {
+		t.Fatalf("making bucket %s on %s: %v", bucket, endpoint, err)
+	}
+	t.Cleanup(func() { removeBucket(t, client, bucket) })
+	return bucketURL(bucket, endpoint, region)
+}
+
+// MissingS3URL is S3URL of a bucket that does not exist, for tests of
+// what makes one; the bucket is removed when the test ends if it exists
+// by then. It returns the bucket's name too.
+func MissingS3URL(t *testing.T) (rawURL, bucket string) {
+	t.Helper()
+	client, endpoint, region := s3Client(t)
+	bucket = "roster-made-" + strings.ToLower(rand.Text())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if ok, err := client.BucketExists(ctx, bucket); err != nil || ok {
+			removeBucket(t, client, bucket)
+		}
+	})
+	return bucketURL(bucket, endpoint, region), bucket
+}
+
+func s3Client(t *testing.T) (client *minio.Client, endpoint, region string) {
+	t.Helper()
+	endpoint = os.Getenv("ROSTER_TEST_S3")
 	if endpoint == "" {
 		t.Skip(`S3 tests need a server: run eval "$(.ci/s3-server start)" to start one and set ROSTER_TEST_S3`)
 	}
@@ -30,11 +58,11 @@ func S3URL(t *testing.T) string {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		t.Fatalf("ROSTER_TEST_S3 = %q, want an http(s)://host:port URL", endpoint)
 	}
-	region := os.Getenv("AWS_REGION")
+	region = os.Getenv("AWS_REGION")
 	if region == "" {
 		region = "us-east-1"
 	}
-	client, err := minio.New(u.Host, &minio.Options{
+	client, err = minio.New(u.Host, &minio.Options{
 		Creds:        credentials.NewEnvAWS(),
 		Secure:       u.Scheme == "https",
 		Region:       region,
@@ -43,30 +71,30 @@ func S3URL(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("S3 client for %s: %v", endpoint, err)
 	}
+	return client, endpoint, region
+}
 
-	bucket := "roster-test-" + strings.ToLower(rand.Text())
-	if err := client.MakeBucket(t.Context(), bucket, minio.MakeBucketOptions{Region: region}); err != nil {
-		t.Fatalf("making bucket %s on %s: %v", bucket, endpoint, err)
+// removeBucket empties the bucket and removes it.
+func removeBucket(t *testing.T, client *minio.Client, bucket string) {
+	// The test's context is canceled by now.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for obj := range client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Errorf("emptying bucket %s: %v", bucket, obj.Err)
+			return
+		}
+		if err := client.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
+			t.Errorf("emptying bucket %s: %v", bucket, err)
+			return
+		}
 	}
-	t.Cleanup(func() {
-		// The test's context is canceled by now.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		for obj := range client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true}) {
-			if obj.Err != nil {
-				t.Errorf("emptying bucket %s: %v", bucket, obj.Err)
-				return
-			}
-			if err := client.RemoveObject(ctx, bucket, obj.Key, minio.RemoveObjectOptions{}); err != nil {
-				t.Errorf("emptying bucket %s: %v", bucket, err)
-				return
-			}
-		}
-		if err := client.RemoveBucket(ctx, bucket); err != nil {
-			t.Errorf("removing bucket %s: %v", bucket, err)
-		}
-	})
+	if err := client.RemoveBucket(ctx, bucket); err != nil {
+		t.Errorf("removing bucket %s: %v", bucket, err)
+	}
+}
 
+func bucketURL(bucket, endpoint, region string) string {
 	q := url.Values{"endpoint": {endpoint}, "region": {region}}
 	return (&url.URL{Scheme: "s3", Host: bucket, RawQuery: q.Encode()}).String()
 }

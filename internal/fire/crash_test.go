@@ -323,7 +323,7 @@ func storeContents(ctx context.Context, st stack) (objects, temps []string, err 
 		}
 		files = d
 	} else {
-		s, err := s3.Open(ctx, st.filesURL)
+		s, err := s3.Open(ctx, st.filesURL, s3.Options{Credentials: s3.CredentialsFrom(os.Getenv)})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -157,32 +157,40 @@ func TestSubUserValidate(t *testing.T) {
 	}
 }
 
-func TestValidatePassword(t *testing.T) {
+func TestPasswordPolicies(t *testing.T) {
 	cases := []struct {
+		policy   PasswordPolicy
 		password string
 		reason   string // "" = valid
 	}{
-		{"Sub-passw0rd", ""},
-		{"Aa1!aa", ""},
-		{"Ää1 ää", ""},
-		{"Aa1!" + strings.Repeat("a", 16), ""},
-		{"Aa1!" + strings.Repeat("a", 17), "must be at most 20 characters long"},
-		{"Aa1!", "must be at least 6 characters long"},
-		{"sub-passw0rd", "must also hold an upper-case letter"},
-		{"SUB-PASSW0RD", "must also hold a lower-case letter"},
-		{"Sub-password", "must also hold a digit"},
-		{"Subpassw0rd", "must also hold a special character"},
-		{"subpassword", "must also hold an upper-case letter, a digit and a special character"},
-		{"Sub\x01passw0rd", "must not contain control characters"},
+		{SubUserPasswords, "Sub-passw0rd", ""},
+		{SubUserPasswords, "Aa1!aa", ""},
+		{SubUserPasswords, "Ää1 ää", ""},
+		{SubUserPasswords, "Aa1!" + strings.Repeat("a", 16), ""},
+		{SubUserPasswords, "Aa1!" + strings.Repeat("a", 17), "must be at most 20 characters long"},
+		{SubUserPasswords, "Aa1!", "must be at least 6 characters long"},
+		{SubUserPasswords, "sub-passw0rd", "must also hold an upper-case letter"},
+		{SubUserPasswords, "SUB-PASSW0RD", "must also hold a lower-case letter"},
+		{SubUserPasswords, "Sub-password", "must also hold a digit"},
+		{SubUserPasswords, "Subpassw0rd", "must also hold a special character"},
+		{SubUserPasswords, "subpassword", "must also hold an upper-case letter, a digit and a special character"},
+		{SubUserPasswords, "Sub\x01passw0rd", "must not contain control characters"},
+		{MasterPasswords, "correct horse battery staple", ""},
+		{MasterPasswords, "abcdefghij", ""},
+		{MasterPasswords, strings.Repeat("passphrase ", 23), ""}, // 253 characters
+		{MasterPasswords, strings.Repeat("a", 257), "must be at most 256 characters long"},
+		{MasterPasswords, "Aa1!aa", "must be at least 10 characters long"},
+		{MasterPasswords, "", "must be at least 10 characters long"},
+		{MasterPasswords, "long\x7fenough-password", "must not contain control characters"},
 	}
 	for _, tc := range cases {
 		var errs InvalidParams
-		ValidatePassword(&errs, "password", tc.password)
+		tc.policy.Check(&errs, "password", tc.password)
 		switch {
 		case tc.reason == "" && len(errs) != 0:
-			t.Errorf("ValidatePassword(%q) = %v, want valid", tc.password, errs)
+			t.Errorf("%+v.Check(%q) = %v, want valid", tc.policy, tc.password, errs)
 		case tc.reason != "" && (len(errs) != 1 || errs[0].Parameter != "password" || errs[0].Reason != tc.reason):
-			t.Errorf("ValidatePassword(%q) = %v, want password: %s", tc.password, errs, tc.reason)
+			t.Errorf("%+v.Check(%q) = %v, want password: %s", tc.policy, tc.password, errs, tc.reason)
 		}
 	}
 }

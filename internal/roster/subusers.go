@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
 )
 
 // Legal types a user can have, as Navixy names them.
@@ -128,39 +127,6 @@ var GroupRights = []Right{
 // storePeriodPattern is a store period: a whole number of hours, days,
 // months or years (2h, 3d, 5m, 1y), at most 9999 of them.
 var storePeriodPattern = regexp.MustCompile(`^[1-9][0-9]{0,3}[hdmy]$`)
-
-// ValidatePassword checks a sub-user password: 6–20 characters, holding
-// an upper-case letter, a lower-case letter, a digit and a special
-// character (any other printable character: punctuation, a symbol, a
-// space).
-func ValidatePassword(errs *InvalidParams, param, password string) {
-	n := len(*errs)
-	Text(errs, param, password, MinPasswordLen, MaxPasswordLen)
-	if len(*errs) != n {
-		return
-	}
-	var missing []string
-	for _, class := range []struct {
-		name string
-		is   func(rune) bool
-	}{
-		{"an upper-case letter", unicode.IsUpper},
-		{"a lower-case letter", unicode.IsLower},
-		{"a digit", unicode.IsDigit},
-		{"a special character", func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }},
-	} {
-		if !strings.ContainsFunc(password, class.is) {
-			missing = append(missing, class.name)
-		}
-	}
-	switch len(missing) {
-	case 0:
-	case 1:
-		errs.Add(param, "must also hold "+missing[0])
-	default:
-		errs.Add(param, "must also hold "+strings.Join(missing[:len(missing)-1], ", ")+" and "+missing[len(missing)-1])
-	}
-}
 
 // Validate checks the fields of a sub-user that the master sets. kept is
 // the sub-user as stored, on update (nil on register): its login and phone

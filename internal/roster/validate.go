@@ -23,8 +23,6 @@ const (
 	MaxAddressLen     = 255
 	MaxLabelLen       = 100
 	MaxLoginLen       = 100
-	MinPasswordLen    = 6
-	MaxPasswordLen    = 20
 	MaxTags           = 1000
 	MaxRights         = 100
 	MaxTagNameLen     = 60

@@ -12,6 +12,7 @@ package s3
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -37,26 +38,66 @@ type Store struct {
 
 var _ roster.Files = (*Store)(nil)
 
+// Options are what Open needs beside the URL.
+type Options struct {
+	// Credentials sign the requests; empty ones send anonymous requests.
+	Credentials Credentials
+	// CreateBucket makes the bucket if it does not exist. Off by default:
+	// a typo in the bucket's name must not quietly start a new, empty store.
+	CreateBucket bool
+}
+
+// Credentials are an S3 access key.
+type Credentials struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+}
+
+// CredentialsFrom reads the AWS environment variables (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) through getenv.
+func CredentialsFrom(getenv func(string) string) Credentials {
+	return Credentials{
+		AccessKeyID:     getenv("AWS_ACCESS_KEY_ID"),
+		SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"),
+		SessionToken:    getenv("AWS_SESSION_TOKEN"),
+	}
+}
+
+// ErrNoBucket is the error of a bucket that does not exist.
+var ErrNoBucket = errors.New("bucket does not exist")
+
 // Open opens the store that rawURL names:
 //
 //	s3://<bucket>[/<prefix>][?endpoint=<http(s)://host:port>][&region=<region>]
 //
 // Without an endpoint it talks to AWS; with one it addresses buckets by
 // path, as self-hosted servers expect, over TLS when the endpoint's scheme
-// is https. Credentials come from the AWS environment variables
-// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), never from
-// the URL. Open checks that the bucket exists, so a wrong bucket, endpoint
-// or key fails at start-up rather than at the first upload.
-func Open(ctx context.Context, rawURL string) (*Store, error) {
+// is https. Credentials come from o, never from the URL. Open checks that
+// the bucket exists (or makes it, if o says so), so a wrong bucket,
+// endpoint or key fails at start-up rather than at the first upload.
+func Open(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	cfg, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	s, err := newStore(cfg)
+	s, err := newStore(cfg, o.Credentials)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Ping(ctx); err != nil {
+	err = s.Ping(ctx)
+	if errors.Is(err, ErrNoBucket) && o.CreateBucket {
+		err = s.client.MakeBucket(ctx, cfg.bucket, minio.MakeBucketOptions{Region: cfg.region})
+		if err != nil {
+			err = fmt.Errorf("s3: making bucket %q: %w", cfg.bucket, err)
+		}
+	} else if errors.Is(err, ErrNoBucket) {
+		scheme := "https"
+		if !cfg.secure {
+			scheme = "http"
+		}
+		err = fmt.Errorf("%w; create it with your storage's tools (such as: aws s3 mb s3://%s --endpoint-url %s://%s), or let roster make it once with --create-bucket",
+			err, cfg.bucket, scheme, cfg.endpoint)
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -129,7 +170,7 @@ func parseURL(rawURL string) (config, error) {
 }
 
 // newStore makes the client without touching the network.
-func newStore(cfg config) (*Store, error) {
+func newStore(cfg config, c Credentials) (*Store, error) {
 	transport, err := minio.DefaultTransport(cfg.secure)
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
@@ -139,9 +180,9 @@ func newStore(cfg config) (*Store, error) {
 		lookup = minio.BucketLookupPath
 	}
 	client, err := minio.New(cfg.endpoint, &minio.Options{
-		// Only the environment: a chain reaching for instance metadata
+		// Only the given key: a chain reaching for instance metadata
 		// would make requests to a metadata service on every host.
-		Creds:        credentials.NewEnvAWS(),
+		Creds:        credentials.NewStaticV4(c.AccessKeyID, c.SecretAccessKey, c.SessionToken),
 		Secure:       cfg.secure,
 		Transport:    transport,
 		Region:       cfg.region,
@@ -291,7 +332,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("s3: ping bucket %q: %w", s.bucket, err)
 	}
 	if !ok {
-		return fmt.Errorf("s3: ping: bucket %q does not exist", s.bucket)
+		return fmt.Errorf("s3: bucket %q: %w", s.bucket, ErrNoBucket)
 	}
 	return nil
 }

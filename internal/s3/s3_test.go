@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +15,12 @@ import (
 	"roster/internal/roster"
 )
 
+// testOptions are the test server's credentials, from the environment.
+func testOptions() Options { return Options{Credentials: CredentialsFrom(os.Getenv)} }
+
 func open(t *testing.T, rawURL string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), rawURL)
+	s, err := Open(t.Context(), rawURL, testOptions())
 	if err != nil {
 		t.Fatalf("Open(%q) = %v, want nil", rawURL, err)
 	}
@@ -44,20 +48,40 @@ func TestConformancePrefix(t *testing.T) {
 	})
 }
 
+// TestOpenMissingBucket: a missing bucket is refused with an error that
+// says how to make it, and made only when asked.
 func TestOpenMissingBucket(t *testing.T) {
-	bucketURL := filestest.S3URL(t)
-	i := strings.Index(bucketURL, "?")
-	missing := "s3://roster-no-such-bucket" + bucketURL[i:]
-	if s, err := Open(t.Context(), missing); err == nil {
+	missing, bucket := filestest.MissingS3URL(t)
+	s, err := Open(t.Context(), missing, testOptions())
+	if err == nil {
 		s.Close()
-		t.Errorf("Open(%q) = nil, want an error", missing)
+		t.Fatalf("Open(%q) = nil, want an error", missing)
 	}
+	for _, want := range []string{"aws s3 mb s3://" + bucket + " --endpoint-url " + os.Getenv("ROSTER_TEST_S3"), "--create-bucket"} {
+		if !errors.Is(err, ErrNoBucket) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%q) = %v, want ErrNoBucket saying %q", missing, err, want)
+		}
+	}
+	o := testOptions()
+	o.CreateBucket = true
+	s, err = Open(t.Context(), missing, o)
+	if err != nil {
+		t.Fatalf("Open(%q) with CreateBucket = %v, want nil", missing, err)
+	}
+	s.Close()
+	// Once made, the bucket opens without the option.
+	s, err = Open(t.Context(), missing, testOptions())
+	if err != nil {
+		t.Fatalf("Open(%q) of the made bucket = %v", missing, err)
+	}
+	s.Close()
 }
 
 func TestOpenWrongSecret(t *testing.T) {
 	bucketURL := filestest.S3URL(t)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")
-	if s, err := Open(t.Context(), bucketURL); err == nil {
+	o := testOptions()
+	o.Credentials.SecretAccessKey = "wrong"
+	if s, err := Open(t.Context(), bucketURL, o); err == nil {
 		s.Close()
 		t.Errorf("Open(%q) with a wrong secret = nil, want an error", bucketURL)
 	}
@@ -138,7 +162,7 @@ func TestEndpointDown(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := newStore(cfg)
+			s, err := newStore(cfg, CredentialsFrom(os.Getenv))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +173,7 @@ func TestEndpointDown(t *testing.T) {
 				op   func(ctx context.Context) error
 			}{
 				{"Open", func(ctx context.Context) error {
-					s, err := Open(ctx, rawURL)
+					s, err := Open(ctx, rawURL, testOptions())
 					if err == nil {
 						s.Close()
 					}

@@ -368,20 +368,8 @@ func (db *DB) CopyTarget(ctx context.Context) (resuming bool, err error) {
 }
 
 func (db *DB) copyTarget(ctx context.Context, q reader) (bool, error) {
-	var n int
-	var err error
-	if db.dialect == dialectPostgres {
-		err = q.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
-			WHERE table_schema = current_schema() AND table_name = $1`, copyMarker).Scan(&n)
-	} else {
-		err = q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
-			WHERE type = 'table' AND name = $1`, copyMarker).Scan(&n)
-	}
-	if err != nil {
-		return false, err
-	}
-	if n > 0 {
-		return true, nil
+	if unfinished, err := db.copyUnfinished(ctx, q); err != nil || unfinished {
+		return unfinished, err
 	}
 	m, err := db.counts(ctx, q)
 	if err != nil {
@@ -397,6 +385,25 @@ func (db *DB) copyTarget(ctx context.Context, q reader) (bool, error) {
 		return false, fmt.Errorf("%w: it holds %s", ErrNotEmpty, strings.Join(held, ", "))
 	}
 	return false, nil
+}
+
+// CopyUnfinished reports whether db is the target of a roster copy that
+// has not finished: neither a source nor a server may use it.
+func (db *DB) CopyUnfinished(ctx context.Context) (bool, error) {
+	return db.copyUnfinished(ctx, db.sql)
+}
+
+func (db *DB) copyUnfinished(ctx context.Context, q reader) (bool, error) {
+	var n int
+	var err error
+	if db.dialect == dialectPostgres {
+		err = q.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables
+			WHERE table_schema = current_schema() AND table_name = $1`, copyMarker).Scan(&n)
+	} else {
+		err = q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master
+			WHERE type = 'table' AND name = $1`, copyMarker).Scan(&n)
+	}
+	return n > 0, err
 }
 
 // FinishCopy marks a copy into db as complete, once the caller has checked

@@ -40,6 +40,7 @@ const (
 type DB struct {
 	sql     *sql.DB
 	dialect dialect
+	path    string // SQLite's file
 
 	// stmts are prepared statements by query text, made on first use: SQLite
 	// spends a third of a simple read parsing its SQL otherwise.
@@ -91,7 +92,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		}
 		s.SetMaxOpenConns(max(4, 2*runtime.NumCPU()))
 		s.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
-		db = &DB{sql: s, dialect: dialectSQLite, filterScanRows: filterScanRows, filterMatches: filterMatches}
+		db = &DB{sql: s, dialect: dialectSQLite, path: path, filterScanRows: filterScanRows, filterMatches: filterMatches}
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		s, err := sql.Open("pgx", rawURL)
 		if err != nil {
