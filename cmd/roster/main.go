@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"roster/internal/api"
+	"roster/internal/avatar"
 	"roster/internal/disk"
 	"roster/internal/roster"
 	"roster/internal/s3"
@@ -263,6 +264,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if err := db.FilterIndex(); err != nil {
 		log.Warn("employee/list's filter reads every employee of the account: it has no trigram index", "reason", err)
+	}
+	if avatar.WebPSandboxed() {
+		go avatar.WarmWebP() // compiled while the server starts, not on a first request
+	} else {
+		log.Warn("a system libwebp.so is loaded; renditions are served without WebP variants (build with -tags nodynamic to rule it out)")
 	}
 
 	srv := api.NewServer(log, db, files, opts)

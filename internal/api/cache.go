@@ -171,11 +171,15 @@ func (c *fileCache) expire(now time.Time) {
 	c.graves = c.graves[n:]
 }
 
-// avatarKeys are the stored names of an avatar and all its renditions.
+// avatarKeys are the stored names of an avatar, all its renditions and
+// their WebP variants.
 func avatarKeys(original string) []string {
 	keys := []string{original}
 	for _, size := range renditionSizes {
 		keys = append(keys, renditionName(original, size))
+		if mayHaveWebP(original, size) {
+			keys = append(keys, webpName(original, size))
+		}
 	}
 	return keys
 }

@@ -48,6 +48,48 @@ func renditionName(name string, size int) string {
 	return name[:dot] + "-" + strconv.Itoa(size) + name[dot:]
 }
 
+// webpName is the stored name of a rendition's WebP variant,
+// <hex>-<size>.<ext>.webp. It holds WebP, or the rendition's own bytes when
+// WebP would not be smaller (the answer then has the stored format's type).
+func webpName(name string, size int) string {
+	return renditionName(name, size) + ".webp"
+}
+
+// hasWebPVariant reports whether the rendition of an original at size has
+// a WebP variant: a still's, up to avatar.MaxWebPSide, while the encoder
+// runs in its sandbox. An animated GIF keeps its animation as GIF.
+func hasWebPVariant(name string, size int) bool {
+	return mayHaveWebP(name, size) && avatar.WebPSandboxed()
+}
+
+// mayHaveWebP reports whether a WebP variant of the rendition may have been
+// stored (by this node or another), whatever the encoder here.
+func mayHaveWebP(name string, size int) bool {
+	return size > 0 && size <= avatar.MaxWebPSide && !strings.HasSuffix(name, ".gif")
+}
+
+// acceptsWebP reports whether an Accept header names image/webp with a
+// quality above zero. Wildcards do not count: a client that has not said
+// it reads WebP (curl's */*, an old app's image/*) gets what it got before.
+func acceptsWebP(accept string) bool {
+	for part := range strings.SplitSeq(accept, ",") {
+		typ, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(typ), "image/webp") {
+			continue
+		}
+		for p := range strings.SplitSeq(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(k, "q") {
+				if q, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || q <= 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // maxStoredBytes bounds what is read of a stored original to make a
 // rendition; stored images are Roster's own output, far below it.
 const maxStoredBytes = 64 << 20
@@ -77,8 +119,14 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
+	// A rendition answers by the client's Accept (Vary says so): its WebP
+	// variant, under an ETag of its own, or the stored format's.
 	key, etag := name, `"`+name[:32]+`"`
-	if size > 0 {
+	webp := hasWebPVariant(name, size) && acceptsWebP(r.Header.Get("Accept"))
+	switch {
+	case webp:
+		key, etag = webpName(name, size), `"`+name[:32]+"-"+strconv.Itoa(size)+`-webp"`
+	case size > 0:
 		key, etag = renditionName(name, size), `"`+name[:32]+"-"+strconv.Itoa(size)+`"`
 	}
 	ctx := r.Context()
@@ -111,7 +159,7 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	}
 	obj, err := s.files.Get(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) && size > 0 {
-		err = s.makeRendition(ctx, name, size)
+		err = s.makeRendition(ctx, name, size, webp)
 		if err == nil {
 			obj, err = s.files.Get(ctx, key)
 		}
@@ -127,9 +175,15 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	defer obj.Close()
 	format, _ := avatar.FormatOfExt(name[strings.LastIndexByte(name, '.'):])
 	header := staticHeader(format.MIME(), etag, obj.Size(), obj.ModTime())
+	if size > 0 {
+		header.Set("Vary", "Accept")
+	}
 	if obj.Size() <= maxCachedFile {
 		data, err := io.ReadAll(io.LimitReader(obj, maxCachedFile+1))
 		if err == nil && int64(len(data)) == obj.Size() {
+			if webp && avatar.IsWebP(data) {
+				header.Set("Content-Type", avatar.WebP.MIME())
+			}
 			f := &cachedFile{key: key, original: name, data: data, header: header, modTime: obj.ModTime(), checked: now}
 			s.cache.put(f)
 			if s.cache.buried(name, time.Now()) {
@@ -150,6 +204,11 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cache.buried(name, time.Now()) {
 		s.notFound(w, r)
+		return
+	}
+	if webp {
+		// Variants are a few kilobytes; one this large is not Roster's.
+		s.staticError(w, r, "serving avatar", fmt.Errorf("WebP variant %s is %d bytes", key, obj.Size()))
 		return
 	}
 	copyHeader(w.Header(), header)
@@ -319,11 +378,15 @@ func validSize(n int) bool {
 // it, once however many requests ask at the same time. The maker runs on
 // its own deadline, not the asking client's: one client going away neither
 // fails the others waiting for the same rendition nor wastes the work.
-func (s *Server) makeRendition(ctx context.Context, name string, size int) error {
-	ch := s.renditions.DoChan(renditionName(name, size), func() (any, error) {
+func (s *Server) makeRendition(ctx context.Context, name string, size int, webp bool) error {
+	key := renditionName(name, size)
+	if webp {
+		key = webpName(name, size)
+	}
+	ch := s.renditions.DoChan(key, func() (any, error) {
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), makerDeadline)
 		defer cancel()
-		return nil, s.renderAndStore(mctx, name, size)
+		return nil, s.renderAndStore(mctx, name, size, webp)
 	})
 	select {
 	case res := <-ch:
@@ -334,9 +397,11 @@ func (s *Server) makeRendition(ctx context.Context, name string, size int) error
 }
 
 // renderAndStore makes the rendition of an original some employee
-// references, on the decode workers' share of the account that owns it.
-// Two nodes doing it at once store the same bytes; the put is atomic.
-func (s *Server) renderAndStore(ctx context.Context, name string, size int) error {
+// references, on the decode workers' share of the account that owns it;
+// with webp, its WebP variant too (from the same pixels, the rendition
+// being a by-product). Two nodes doing it at once store the same bytes;
+// the put is atomic.
+func (s *Server) renderAndStore(ctx context.Context, name string, size int, webp bool) error {
 	if s.cache.buried(name, time.Now()) {
 		return fs.ErrNotExist
 	}
@@ -370,13 +435,33 @@ func (s *Server) renderAndStore(ctx context.Context, name string, size int) erro
 		return err
 	}
 	data = buf.Bytes()
-	img, err := s.process(ctx, account, func() (int64, error) { return avatar.RenditionCost(data, size, avatar.DefaultLimits()) },
-		func() (avatar.Image, error) { return avatar.Rendition(data, size) })
+	lim := avatar.DefaultLimits()
+	estimate := func() (int64, error) { return avatar.RenditionCost(data, size, lim) }
+	work := func() (avatar.Image, error) { return avatar.Rendition(data, size) }
+	var variant avatar.Image
+	if webp {
+		estimate = func() (int64, error) { return avatar.RenditionVariantsCost(data, size, lim) }
+		work = func() (img avatar.Image, err error) {
+			img, variant, err = avatar.RenditionVariants(data, size, lim)
+			return img, err
+		}
+	}
+	img, err := s.process(ctx, account, estimate, work)
 	if err != nil {
 		return err
 	}
 	key := renditionName(name, size)
 	if err := s.files.Put(ctx, key, img.Data); err != nil {
+		return err
+	}
+	if err := s.keepRendition(ctx, name, key); err != nil || !webp {
+		return err
+	}
+	if variant.Data == nil {
+		variant = img // WebP would not be smaller: the variant is the rendition
+	}
+	key = webpName(name, size)
+	if err := s.files.Put(ctx, key, variant.Data); err != nil {
 		return err
 	}
 	return s.keepRendition(ctx, name, key)

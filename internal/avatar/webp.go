@@ -14,6 +14,9 @@ import (
 // lossless (VP8L) or transparent picture becomes PNG, a lossy opaque one
 // JPEG. An animated WebP is refused: the decoder reads stills only.
 
+// IsWebP reports whether data is a RIFF container of the WEBP form.
+func IsWebP(data []byte) bool { return isWebP(data) }
+
 // isWebP reports whether data is a RIFF container of the WEBP form.
 func isWebP(data []byte) bool {
 	return len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP"

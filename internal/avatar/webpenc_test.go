@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/image/webp"
+
+	"roster/internal/avatar/avatartest"
 )
 
 // renditionPixels is what a square rendition of stored bytes is encoded
@@ -186,20 +188,11 @@ func flatIcon(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-// noisePNG is a 32×32 picture of random grey-scale pixels with a random
-// alpha each, as a PNG: nothing for any lossless coder to find.
+// noisePNG is avatartest.Noise at 32×32, as a PNG.
 func noisePNG(t *testing.T) []byte {
 	t.Helper()
-	m := image.NewNRGBA(image.Rect(0, 0, 32, 32))
-	x := uint32(2463534242)
-	for i := range m.Pix {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		m.Pix[i] = byte(x)
-	}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, m); err != nil {
+	if err := png.Encode(&buf, avatartest.Noise(32, 32, 1)); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
