@@ -209,6 +209,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often unreferenced files are removed")
 	fs.DurationVar(&opts.SweepGrace, "sweep-grace", 15*time.Minute, "how old an unreferenced file must be before the sweep removes it")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "the least severe level logged: debug, info, warn or error (static avatars answered without error are logged at debug)")
 	rateLimit := fs.Float64("rate-limit", 50, "requests a second per client address and per user (0: no limit)")
 	corsOrigins := fs.String("cors-origins", "", `origins browsers may call the API from, comma-separated ("*": any)`)
 	pprofAddr := fs.String("pprof-addr", "", "loopback address to serve net/http/pprof on, such as 127.0.0.1:6060 (default: none)")
@@ -239,7 +240,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Request lines are written out in batches, every 50 ms at the latest.
 	logs := newLogBuffer(stderr, 50*time.Millisecond)
 	defer logs.Close()
-	log, err := newLogger(*logFormat, logs)
+	log, err := newLogger(*logFormat, *logLevel, logs)
 	// The runtime collects harder as the heap nears the limit, unless the
 	// operator set GOMEMLIMIT for the process already.
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -382,12 +383,17 @@ func pprofServer(log *slog.Logger) *http.Server {
 	}
 }
 
-func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil || strings.ContainsAny(level, "+-") {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }

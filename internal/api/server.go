@@ -235,8 +235,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.observe(call, info.code, d)
 		level := slog.LevelInfo
-		if rw.status >= 500 {
+		switch {
+		case rw.status >= 500:
 			level = slog.LevelError
+		case info.quiet && rw.status < 400 && !aborted:
+			level = slog.LevelDebug
+		}
+		if aborted {
+			level = max(level, slog.LevelWarn)
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", info.id),
@@ -252,7 +261,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if aborted {
 			attrs = append(attrs, slog.Bool("aborted", true))
-			level = max(level, slog.LevelWarn)
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}()
@@ -301,6 +309,10 @@ type reqInfo struct {
 	client string // the client's address (see clientAddr), found once
 	call   string
 	code   int // Navixy code, 0 on success
+	// quiet marks a request whose success is logged at debug level: the
+	// static avatars, the most frequent request by far, which the metrics
+	// count anyway.
+	quiet bool
 }
 
 type reqInfoKey struct{}

@@ -44,15 +44,41 @@ func isStoredName(name string) bool {
 // renditionName is the stored name of a size rendition of an avatar:
 // <hex>-<size>.<ext>, which isStoredName refuses.
 func renditionName(name string, size int) string {
+	return string(appendKey(nil, name, size, false))
+}
+
+// appendKey appends to b the stored name of what a static request asks
+// for: the original (size 0), a rendition, or a rendition's WebP variant.
+func appendKey(b []byte, name string, size int, webp bool) []byte {
+	if size == 0 {
+		return append(b, name...)
+	}
 	dot := strings.LastIndexByte(name, '.')
-	return name[:dot] + "-" + strconv.Itoa(size) + name[dot:]
+	b = append(append(b, name[:dot]...), '-')
+	b = append(strconv.AppendInt(b, int64(size), 10), name[dot:]...)
+	if webp {
+		b = append(b, ".webp"...)
+	}
+	return b
+}
+
+// etagOf is the ETag of what appendKey names: the name's hex, the size and
+// the variant, so that no variant's validator matches another's.
+func etagOf(name string, size int, webp bool) string {
+	switch {
+	case webp:
+		return `"` + name[:32] + "-" + strconv.Itoa(size) + `-webp"`
+	case size > 0:
+		return `"` + name[:32] + "-" + strconv.Itoa(size) + `"`
+	}
+	return `"` + name[:32] + `"`
 }
 
 // webpName is the stored name of a rendition's WebP variant,
 // <hex>-<size>.<ext>.webp. It holds WebP, or the rendition's own bytes when
 // WebP would not be smaller (the answer then has the stored format's type).
 func webpName(name string, size int) string {
-	return renditionName(name, size) + ".webp"
+	return string(appendKey(nil, name, size, true))
 }
 
 // hasWebPVariant reports whether the rendition of an original at size has
@@ -112,7 +138,8 @@ const goneLife = 2 * makerDeadline
 // tombstone just before it is written (see fileCache.bury and
 // keepRendition).
 func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
-	infoOf(r).call = "static/employee/avatars"
+	info := infoOf(r)
+	info.call, info.quiet = "static/employee/avatars", true
 	name := r.PathValue("name")
 	size, ok := sizeParam(r.URL.RawQuery)
 	if !isStoredName(name) || !ok {
@@ -121,32 +148,27 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	}
 	// A rendition answers by the client's Accept (Vary says so): its WebP
 	// variant, under an ETag of its own, or the stored format's.
-	key, etag := name, `"`+name[:32]+`"`
 	webp := hasWebPVariant(name, size) && acceptsWebP(r.Header.Get("Accept"))
-	switch {
-	case webp:
-		key, etag = webpName(name, size), `"`+name[:32]+"-"+strconv.Itoa(size)+`-webp"`
-	case size > 0:
-		key, etag = renditionName(name, size), `"`+name[:32]+"-"+strconv.Itoa(size)+`"`
-	}
+	var kb [64]byte
+	kbytes := appendKey(kb[:0], name, size, webp)
 	ctx := r.Context()
 	now := time.Now()
 	if s.cache.buried(name, now) {
 		s.notFound(w, r)
 		return
 	}
-	f, due := s.cache.get(key, now)
+	f, due := s.cache.lookup(kbytes, now)
 	if f != nil && due {
 		// Another node may have deleted it since: ask the store again.
-		obj, err := s.files.Get(ctx, key)
+		obj, err := s.files.Get(ctx, f.key)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			s.cache.remove(key)
+			s.cache.remove(f.key)
 			s.notFound(w, r)
 			return
 		case err == nil:
 			obj.Close()
-			s.cache.confirm(key, now)
+			s.cache.confirm(f.key, now)
 		}
 	}
 	if f != nil {
@@ -157,6 +179,7 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 		writeStatic(w, r, f)
 		return
 	}
+	key := string(kbytes)
 	obj, err := s.files.Get(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) && size > 0 {
 		err = s.makeRendition(ctx, name, size, webp)
@@ -174,7 +197,7 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	}
 	defer obj.Close()
 	format, _ := avatar.FormatOfExt(name[strings.LastIndexByte(name, '.'):])
-	header := staticHeader(format.MIME(), etag, obj.Size(), obj.ModTime())
+	header := staticHeader(format.MIME(), etagOf(name, size, webp), obj.Size(), obj.ModTime())
 	if size > 0 {
 		header.Set("Vary", "Accept")
 	}
@@ -247,6 +270,23 @@ func (s *Server) staticError(w http.ResponseWriter, r *http.Request, what string
 func sizeParam(raw string) (int, bool) {
 	if raw == "" {
 		return 0, true
+	}
+	if !strings.ContainsAny(raw, "%+;") {
+		// Nothing is encoded: the literal parts are the parameters (the
+		// common case, read without building a map).
+		n, count := 0, 0
+		for part := range strings.SplitSeq(raw, "&") {
+			if k, v, _ := strings.Cut(part, "="); k == "size" {
+				if count++; count > 1 {
+					return 0, false
+				}
+				var err error
+				if n, err = strconv.Atoi(v); err != nil || !validSize(n) || v[0] == '0' || v[0] == '-' {
+					return 0, false
+				}
+			}
+		}
+		return n, true
 	}
 	decoded, _ := url.ParseQuery(raw)
 	var literal []string
