@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ type metrics struct {
 	registry      *prometheus.Registry
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
+	series        sync.Map // seriesKey → series
 	uploadBytes   prometheus.Counter
 	uploadSeconds prometheus.Histogram
 	// busy counts work refused with 15 because memory or a worker was not
@@ -81,8 +83,26 @@ func newMetrics(s *Server) *metrics {
 }
 
 func (m *metrics) observe(call string, code int, d time.Duration) {
-	m.requests.WithLabelValues(call, strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(call).Observe(d.Seconds())
+	k := seriesKey{call, code}
+	o, ok := m.series.Load(k)
+	if !ok {
+		// Calls and codes are the server's own few names, so this map stays
+		// small; a series is looked up by its labels once, not per request.
+		o, _ = m.series.LoadOrStore(k, series{m.requests.WithLabelValues(call, strconv.Itoa(code)), m.latency.WithLabelValues(call)})
+	}
+	o.(series).count.Inc()
+	o.(series).latency.Observe(d.Seconds())
+}
+
+// seriesKey and series are a request series' labels and its metrics.
+type seriesKey struct {
+	call string
+	code int
+}
+
+type series struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // opsRoutes are the operational endpoints, outside the base path.

@@ -209,9 +209,13 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info := &reqInfo{id: s.requestID(r), client: clientOf(r, s.opts.TrustedProxies)}
+	// The request's record and its writer, in one allocation.
+	st := &struct {
+		info reqInfo
+		rw   statusWriter
+	}{reqInfo{id: s.requestID(r), client: clientOf(r, s.opts.TrustedProxies)}, statusWriter{ResponseWriter: w, status: http.StatusOK}}
+	info, rw := &st.info, &st.rw
 	w.Header().Set("X-Request-Id", info.id)
-	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
 	defer func() {
 		v := recover()

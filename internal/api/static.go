@@ -153,11 +153,11 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	kbytes := appendKey(kb[:0], name, size, webp)
 	ctx := r.Context()
 	now := time.Now()
-	if s.cache.buried(name, now) {
+	f, due := s.cache.lookup(kbytes, now) // never an entry of a buried original
+	if f == nil && s.cache.buried(name, now) {
 		s.notFound(w, r)
 		return
 	}
-	f, due := s.cache.lookup(kbytes, now)
 	if f != nil && due {
 		// Another node may have deleted it since: ask the store again.
 		obj, err := s.files.Get(ctx, f.key)
@@ -368,13 +368,15 @@ func limitRanges(r *http.Request, size int64) *http.Request {
 func writeStatic(w http.ResponseWriter, r *http.Request, f *cachedFile) {
 	h := w.Header()
 	copyHeader(h, f.header)
-	if r.Header.Get("Range") != "" || r.Header.Get("If-Modified-Since") != "" || r.Header.Get("If-Range") != "" ||
-		r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "" {
+	// Indexed directly: net/http has canonicalised the request's names.
+	rh := r.Header
+	if rh["Range"] != nil || rh["If-Modified-Since"] != nil || rh["If-Range"] != nil ||
+		rh["If-Match"] != nil || rh["If-Unmodified-Since"] != nil {
 		h.Del("Content-Length")
 		http.ServeContent(w, limitRanges(r, int64(len(f.data))), "", f.modTime, bytes.NewReader(f.data))
 		return
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListed(inm, f.header.Get("ETag")) {
+	if inm := rh["If-None-Match"]; inm != nil && etagListed(inm[0], f.header.Get("ETag")) {
 		h.Del("Content-Length")
 		h.Del("Content-Type")
 		w.WriteHeader(http.StatusNotModified)

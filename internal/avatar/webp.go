@@ -17,6 +17,22 @@ import (
 // IsWebP reports whether data is a RIFF container of the WEBP form.
 func IsWebP(data []byte) bool { return isWebP(data) }
 
+// DecodeWebP decodes a still WebP as browsers show it (lossy planes in full
+// range), for measuring what Roster writes; uploads go through Process.
+func DecodeWebP(data []byte) (image.Image, error) {
+	var m image.Image
+	if err := guard(func() (err error) { m, err = webp.Decode(bytes.NewReader(data)); return err }); err != nil {
+		return nil, err
+	}
+	switch m := m.(type) {
+	case *image.YCbCr:
+		fullRange(m)
+	case *image.NYCbCrA:
+		fullRange(&m.YCbCr)
+	}
+	return m, nil
+}
+
 // isWebP reports whether data is a RIFF container of the WEBP form.
 func isWebP(data []byte) bool {
 	return len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP"

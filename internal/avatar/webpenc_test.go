@@ -8,8 +8,6 @@ import (
 	"image/png"
 	"testing"
 
-	"golang.org/x/image/webp"
-
 	"roster/internal/avatar/avatartest"
 )
 
@@ -34,15 +32,9 @@ func renditionPixels(t *testing.T, stored []byte, size int) image.Image {
 // decodeWebP reads a WebP variant back as a browser shows it.
 func decodeWebP(t *testing.T, data []byte) image.Image {
 	t.Helper()
-	m, err := webp.Decode(bytes.NewReader(data))
+	m, err := DecodeWebP(data)
 	if err != nil {
 		t.Fatalf("decoding the WebP variant: %v", err)
-	}
-	switch m := m.(type) {
-	case *image.YCbCr:
-		fullRange(m)
-	case *image.NYCbCrA:
-		fullRange(&m.YCbCr)
 	}
 	return m
 }
