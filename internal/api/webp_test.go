@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"fmt"
+	"image/gif"
 	"image/png"
 	"io"
 	"net/http"
@@ -160,7 +161,8 @@ func TestRenditionNegotiation(t *testing.T) {
 
 // TestRenditionNegotiationKeepsSmallerStored: when WebP would not be
 // smaller (random noise), a browser gets the stored PNG rendition, with
-// its own type and Vary: Accept; an animated GIF's renditions stay GIF.
+// its own type and Vary: Accept; an animated GIF's renditions stay animated
+// GIFs for every client; a transparent PNG's is WebP only for a browser.
 func TestRenditionNegotiationKeepsSmallerStored(t *testing.T) {
 	if !avatar.WebPSandboxed() {
 		t.Skip("a system libwebp is loaded; no WebP variants are made")
@@ -183,9 +185,21 @@ func TestRenditionNegotiationKeepsSmallerStored(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("upload %s = code %d", tt.file, code)
 		}
-		r, _ := getWith(t, "GET", fmt.Sprintf("%s/v2/static/employee/avatars/%s?size=%d", f.http.URL, name, tt.size), "Accept", browserAccept)
-		if r.StatusCode != 200 || r.Header.Get("Content-Type") != tt.mime || r.Header.Get("Vary") != "Accept" {
-			t.Errorf("%s at %d for a browser: %d %s, Vary %q; want %s", tt.file, tt.size, r.StatusCode, r.Header.Get("Content-Type"), r.Header.Get("Vary"), tt.mime)
+		for _, accept := range []string{browserAccept, ""} {
+			r, body := getWith(t, "GET", fmt.Sprintf("%s/v2/static/employee/avatars/%s?size=%d", f.http.URL, name, tt.size), "Accept", accept)
+			want := tt.mime
+			if accept == "" && want == "image/webp" {
+				want = "image/png"
+			}
+			if r.StatusCode != 200 || r.Header.Get("Content-Type") != want || r.Header.Get("Vary") != "Accept" {
+				t.Errorf("%s at %d, Accept %q: %d %s, Vary %q; want %s", tt.file, tt.size, accept, r.StatusCode, r.Header.Get("Content-Type"), r.Header.Get("Vary"), want)
+			}
+			if want == "image/gif" {
+				g, err := gif.DecodeAll(bytes.NewReader(body))
+				if err != nil || len(g.Image) < 2 {
+					t.Errorf("%s at %d, Accept %q: not animated (%v)", tt.file, tt.size, accept, err)
+				}
+			}
 		}
 	}
 }
