@@ -89,12 +89,12 @@ func RenditionVariantsCost(data []byte, size int, lim Limits) (int64, error) {
 // most side×side pixels stored as f (a WebP original may become either),
 // measured on gen2brain/webp's libwebp in wazero (TestCostBoundsAllocation):
 // each encode runs in a fresh sandbox whose memory grows to about 1 MB and
-// 56 bytes a pixel for a lossy picture, 2 MB and 200 bytes a pixel for a
+// 56 bytes a pixel for a lossy picture, up to 4 MB and 260 bytes a pixel for a
 // lossless one; a JPEG's search makes up to webpEncodes of them and scores
 // each against the reference with SSIM planes of eight bytes a pixel.
 func webpVariantCost(f Format, side int) int64 {
 	px := int64(side) * int64(side)
-	lossless := 2<<20 + 204*px
+	lossless := 4<<20 + 260*px
 	lossy := webpEncodes*(1<<20+66*px) + 100*px
 	switch f {
 	case PNG:
