@@ -11,6 +11,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -152,8 +153,19 @@ func (c *client) upload(employee int64, fileName, mimeType string, data []byte) 
 }
 
 // get fetches a URL and returns its body, failing on anything but 200.
-func get(url string) ([]byte, http.Header, error) {
-	resp, err := http.Get(url)
+func get(url string) ([]byte, http.Header, error) { return getWith(url) }
+
+// getWith is get with request headers, each "Name: value".
+func getWith(url string, header ...string) ([]byte, http.Header, error) {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, h := range header {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}

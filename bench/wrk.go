@@ -41,6 +41,7 @@ type load struct {
 	url     string
 	method  string // default GET
 	body    string
+	header  []string // request headers, "Name: value"
 	threads int
 	conns   int
 	// pprof, when set, is the pprof base URL of the server under load: a
@@ -88,8 +89,12 @@ func runWrk(ctx context.Context, cfg *config, l load, d time.Duration) (wrkResul
 	}
 	threads, conns := or(l.threads, cfg.threads), or(l.conns, cfg.conns)
 	secs := max(1, int(d.Round(time.Second)/time.Second))
-	cmd := exec.CommandContext(ctx, "wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns),
-		"-d"+strconv.Itoa(secs)+"s", "--timeout", "10s", "--latency", "-s", script, l.url)
+	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(conns),
+		"-d" + strconv.Itoa(secs) + "s", "--timeout", "10s", "--latency", "-s", script}
+	for _, h := range l.header {
+		args = append(args, "-H", h)
+	}
+	cmd := exec.CommandContext(ctx, "wrk", append(args, l.url)...)
 	cmd.Env = append(os.Environ(), "BENCH_METHOD="+or(l.method, "GET"), "BENCH_BODY="+l.body)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -7,6 +7,10 @@
 //
 //	ceiling -addr 127.0.0.1:0 /v2/employee/read=read.json /v2/employee/list=list.json
 //	ceiling /v2/static/employee/avatars/x.jpg=x.jpg=image/jpeg
+//	ceiling /r128.webp=r.webp=image/webp=r.headers
+//
+// A fourth part names a file of "Name: value" lines (Roster's own answer's
+// headers, captured by the harness), sent instead of the avatar headers.
 //
 // It prints "listening on http://ADDR" once it accepts connections.
 package main
@@ -40,6 +44,7 @@ func run(addr string, routes []string) error {
 			return fmt.Errorf("route %q: want /path=file[=content-type]", r)
 		}
 		file, ctype, static := strings.Cut(file, "=")
+		ctype, headerFile, exact := strings.Cut(ctype, "=")
 		body, err := os.ReadFile(file)
 		if err != nil {
 			return err
@@ -55,6 +60,13 @@ func run(addr string, routes []string) error {
 			header["Content-Type"] = []string{ctype}
 			header["Cache-Control"] = []string{"public, max-age=31536000, immutable"}
 			header["Content-Security-Policy"] = []string{"default-src 'none'; sandbox"}
+		}
+		if exact {
+			if header, err = readHeader(headerFile); err != nil {
+				return err
+			}
+			header.Set("Content-Type", ctype)
+			header.Set("Content-Length", strconv.Itoa(len(body)))
 		}
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
@@ -72,4 +84,21 @@ func run(addr string, routes []string) error {
 	fmt.Printf("listening on http://%s\n", ln.Addr())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	return srv.Serve(ln)
+}
+
+// readHeader reads a file of "Name: value" lines.
+func readHeader(file string) (http.Header, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	for line := range strings.Lines(string(data)) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			return nil, fmt.Errorf("%s: %q is not Name: value", file, line)
+		}
+		h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	return h, nil
 }

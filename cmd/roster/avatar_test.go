@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -21,6 +22,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"roster/internal/roster"
 )
 
 // corpus reads an image of the avatar pipeline's test corpus (made with
@@ -458,6 +462,7 @@ func TestStaticAvatar(t *testing.T) {
 			"..%2f..%2fetc%2fpasswd",            // traversal
 			"%2e%2e",                            // dot-dot
 			name[:32] + "-64.jpg",               // a rendition's stored name
+			name[:32] + "-64.jpg.webp",          // a WebP variant's stored name
 			name + "%00.jpg",                    // NUL
 			"",                                  // listing
 			name + "?size=100",                  // unknown size
@@ -603,4 +608,95 @@ func TestUploadWebP(t *testing.T) {
 			}
 		}
 	}
+}
+
+// storeOf opens the file store a server started with args uses.
+func storeOf(t *testing.T, args []string) roster.Files {
+	t.Helper()
+	var st stores
+	fs := flag.NewFlagSet("store", flag.ContinueOnError)
+	st.register(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	_, filesURL := st.urls()
+	files, err := openFiles(t.Context(), filesURL, st.s3Options(testEnv(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestWebPVariantsGoWithTheAvatar: a browser gets WebP renditions of a
+// photo and any other client the JPEG ones; replacing the avatar, then
+// deleting the employee, leaves neither variant of any rendition served or
+// stored, on disk and on S3.
+func TestWebPVariantsGoWithTheAvatar(t *testing.T) {
+	const browser = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+	forEachBackend(t, func(t *testing.T, b backend) {
+		args := b.args(t)
+		s := startServer(t, args, nil)
+		hash := login(t, s.api, "admin", s.admin)
+		files := storeOf(t, args)
+		id := newEmployee(t, s.api, hash, "Ann")
+		get := func(u, accept string) result {
+			req := mustRequest(t, http.MethodGet, u, nil)
+			req.Header.Set("Accept", accept)
+			return send(t, req)
+		}
+		var names []string
+		for _, pic := range []string{"photo-chelsea.jpg", "photo-astronaut.jpg"} {
+			r := upload(t, s.api, hash, id, corpus(t, pic), "image/jpeg")
+			name, _ := r.body["value"].(string)
+			if r.code() != 0 {
+				t.Fatalf("upload %s: %s", pic, r.raw)
+			}
+			names = append(names, name)
+			for _, size := range []string{"64", "128", "256"} {
+				u := s.api + "/static/employee/avatars/" + name + "?size=" + size
+				w, j := get(u, browser), get(u, "")
+				if w.status != 200 || w.header.Get("Content-Type") != "image/webp" || j.header.Get("Content-Type") != "image/jpeg" {
+					t.Errorf("%s size %s: %d %s for a browser, %s otherwise", pic, size, w.status, w.header.Get("Content-Type"), j.header.Get("Content-Type"))
+				}
+				if w.header.Get("ETag") == j.header.Get("ETag") || w.header.Get("Vary") != "Accept" || j.header.Get("Vary") != "Accept" {
+					t.Errorf("%s size %s: ETags %s and %s, Vary %q and %q", pic, size, w.header.Get("ETag"), j.header.Get("ETag"), w.header.Get("Vary"), j.header.Get("Vary"))
+				}
+			}
+		}
+		if n := storedOf(t, files, names[0]); n != 0 {
+			t.Errorf("after the replacement the store holds %d files of the old avatar", n)
+		}
+		if n := storedOf(t, files, names[1]); n != 7 {
+			t.Errorf("the store holds %d files of the avatar, want 7 (the original and both variants of three renditions)", n)
+		}
+		ok(t, s.api, "employee/delete", map[string]any{"hash": hash, "employee_id": id})
+		for _, name := range names {
+			for _, size := range []string{"64", "128", "256"} {
+				for _, accept := range []string{browser, ""} {
+					if r := get(s.api+"/static/employee/avatars/"+name+"?size="+size, accept); r.status != http.StatusNotFound {
+						t.Errorf("size %s of a gone avatar (Accept %q) = %d, want 404", size, accept, r.status)
+					}
+				}
+			}
+			if n := storedOf(t, files, name); n != 0 {
+				t.Errorf("after the delete the store holds %d files of %s", n, name)
+			}
+		}
+	})
+}
+
+// storedOf counts the stored files whose names start with an avatar's hex.
+func storedOf(t *testing.T, files roster.Files, name string) int {
+	t.Helper()
+	n := 0
+	err := files.List(t.Context(), func(stored string, _ time.Time) error {
+		if strings.HasPrefix(stored, name[:32]) {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

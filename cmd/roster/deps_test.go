@@ -6,9 +6,12 @@ import (
 	"testing"
 )
 
-// TestOnlyImageDecodersLinked: of all image decoders, only JPEG, PNG and GIF
-// are reachable from the binary — no TIFF, BMP, WebP, SVG or other parser
-// an upload could be steered into.
+// TestOnlyImageDecodersLinked: of all image decoders, only JPEG, PNG, GIF
+// and x/image's WebP are linked for uploads — no TIFF, BMP, SVG or other
+// parser an upload could be steered into. The WebP encoder's module
+// (gen2brain/webp, libwebp in a WebAssembly sandbox) registers a decoder of
+// its own with package image, which nothing in Roster calls: uploads are
+// decoded by the named decoders, never through image.Decode.
 func TestOnlyImageDecodersLinked(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go command to list the binary's packages")

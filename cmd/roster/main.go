@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"roster/internal/api"
+	"roster/internal/avatar"
 	"roster/internal/disk"
 	"roster/internal/roster"
 	"roster/internal/s3"
@@ -229,6 +230,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often unreferenced files are removed")
 	fs.DurationVar(&opts.SweepGrace, "sweep-grace", d.SweepGrace, "how old an unreferenced file must be before the sweep removes it")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "the least severe level logged: debug, info, warn or error (static avatars answered without error are logged at debug)")
 	rateLimit := fs.Float64("rate-limit", d.RateLimit, "requests a second per client address and per user (0: no limit)")
 	corsOrigins := fs.String("cors-origins", "", `origins browsers may call the API from, comma-separated ("*": any)`)
 	tlsCert := fs.String("tls-cert", "", "PEM certificate (with its chain) to serve HTTPS and HTTP/2 with, beside --tls-key; reloaded on SIGHUP and when the file changes (default: plain HTTP)")
@@ -264,7 +266,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Request lines are written out in batches, every 50 ms at the latest.
 	logs := newLogBuffer(stderr, 50*time.Millisecond)
 	defer logs.Close()
-	log, err := newLogger(*logFormat, logs)
+	log, err := newLogger(*logFormat, *logLevel, logs)
 	// The runtime collects harder as the heap nears the limit, unless the
 	// operator set GOMEMLIMIT for the process already.
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -300,6 +302,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if err := db.FilterIndex(); err != nil {
 		log.Warn("employee/list's filter reads every employee of the account: it has no trigram index", "reason", err)
+	}
+	if avatar.WebPSandboxed() {
+		go avatar.WarmWebP() // compiled while the server starts, not on a first request
+	} else {
+		log.Warn("a system libwebp.so is loaded; renditions are served without WebP variants (build with -tags nodynamic to rule it out)")
 	}
 
 	srv := api.NewServer(log, db, files, opts)
@@ -458,12 +465,17 @@ func pprofServer(log *slog.Logger) *http.Server {
 	}
 }
 
-func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil || strings.ContainsAny(level, "+-") {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }

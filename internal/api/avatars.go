@@ -44,7 +44,8 @@ func (s *Server) avatarRoutes() {
 		s.handle(o.entity+"/avatar/upload", access{right: o.right, upload: true}, s.avatarUpload(o))
 		label := "static/" + o.entity + "/avatars"
 		s.mux.HandleFunc("GET "+s.opts.BasePath+"/"+label+"/{name}", func(w http.ResponseWriter, r *http.Request) {
-			infoOf(r).call = label
+			info := infoOf(r)
+			info.call, info.quiet = label, true
 			s.staticAvatar(w, r)
 		})
 	}

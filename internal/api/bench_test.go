@@ -13,24 +13,58 @@ import (
 
 // discard is a ResponseWriter that keeps nothing, so benchmarks measure the
 // handler and not a recorder.
-type discard struct{ h http.Header }
+// discard is a ResponseWriter that keeps the headers and the first body
+// written, and drops the rest.
+type discard struct {
+	h    http.Header
+	body []byte
+}
 
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discard) WriteHeader(int)             {}
+func (d *discard) Header() http.Header { return d.h }
+func (d *discard) Write(b []byte) (int, error) {
+	if d.body == nil {
+		d.body = bytes.Clone(b)
+	}
+	return len(b), nil
+}
+func (d *discard) WriteHeader(int) {}
 
 // BenchmarkStaticAvatarCached: the hot path of a static avatar served from
 // memory, through the whole server (logging, metrics, routing).
 func BenchmarkStaticAvatarCached(b *testing.B) {
 	f := newFixture(b)
-	_, _, name := f.upload(b, readTestImage(b, "alpha.png"))
-	req := httptest.NewRequest(http.MethodGet, "/v2/static/employee/avatars/"+name, nil)
-	w := &discard{h: http.Header{}}
-	f.srv.ServeHTTP(w, req) // fill the cache
-	b.ReportAllocs()
-	for b.Loop() {
-		clear(w.h)
-		f.srv.ServeHTTP(w, req)
+	_, _, name := f.upload(b, readTestImage(b, "photo-coffee.jpg"))
+	cases := []struct{ name, query, accept string }{
+		{"original", "", browserAccept},
+		{"size=128 JPEG", "?size=128", "*/*"},
+		{"size=128 WebP", "?size=128", browserAccept},
+	}
+	for _, tc := range cases {
+		req := httptest.NewRequest(http.MethodGet, "/v2/static/employee/avatars/"+name+tc.query, nil)
+		req.Header.Set("Accept", tc.accept)
+		w := &discard{h: http.Header{}}
+		f.srv.ServeHTTP(w, req) // fill the cache
+		header, body := w.h.Clone(), w.body
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				f.srv.ServeHTTP(w, req)
+			}
+		})
+		// The floor: the same bytes and headers from memory, nothing else.
+		b.Run(tc.name+" floor", func(b *testing.B) {
+			floor := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				copyHeader(w.Header(), header)
+				w.WriteHeader(http.StatusOK)
+				w.Write(body)
+			})
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				floor.ServeHTTP(w, req)
+			}
+		})
 	}
 }
 

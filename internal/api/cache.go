@@ -60,15 +60,15 @@ func newFileCache(capacity int64, recheck time.Duration) *fileCache {
 		gone: map[string]time.Time{}, goneLife: goneLife}
 }
 
-// get returns the entry for key, and whether it is due a re-check; never
-// an entry of a buried original.
-func (c *fileCache) get(key string, now time.Time) (*cachedFile, bool) {
+// lookup returns the entry for key (which it does not keep), and whether
+// it is due a re-check; never an entry of a buried original.
+func (c *fileCache) lookup(key []byte, now time.Time) (*cachedFile, bool) {
 	if c.capacity <= 0 {
 		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.entries[key]
+	el, ok := c.entries[string(key)]
 	if !ok || c.isBuried(el.Value.(*cachedFile).original, now) {
 		return nil, false
 	}
@@ -171,11 +171,15 @@ func (c *fileCache) expire(now time.Time) {
 	c.graves = c.graves[n:]
 }
 
-// avatarKeys are the stored names of an avatar and all its renditions.
+// avatarKeys are the stored names of an avatar, all its renditions and
+// their WebP variants.
 func avatarKeys(original string) []string {
 	keys := []string{original}
 	for _, size := range renditionSizes {
 		keys = append(keys, renditionName(original, size))
+		if mayHaveWebP(original, size) {
+			keys = append(keys, webpName(original, size))
+		}
 	}
 	return keys
 }

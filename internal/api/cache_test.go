@@ -36,7 +36,7 @@ func TestCachedAvatarAnswers(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("first GET = %d", status)
 	}
-	if e, _ := f.srv.cache.get(name, time.Now()); e == nil {
+	if e, _ := f.srv.cache.lookup([]byte(name), time.Now()); e == nil {
 		t.Fatalf("avatar not cached after a GET")
 	}
 	status, second, h2 := f.fetch(t, name, nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ type metrics struct {
 	registry      *prometheus.Registry
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
+	series        sync.Map // seriesKey → series
 	uploadBytes   prometheus.Counter
 	uploadSeconds prometheus.Histogram
 	// busy counts work refused with 15 because memory or a worker was not
@@ -83,12 +85,31 @@ func newMetrics(s *Server) *metrics {
 // observe counts a request. call is "other" for a path no route knows: its
 // answer is no Navixy answer, so it has no code.
 func (m *metrics) observe(call string, code, status int, d time.Duration) {
-	c := strconv.Itoa(code)
-	if call == "other" {
-		c = "none"
+	k := seriesKey{call, code, status}
+	o, ok := m.series.Load(k)
+	if !ok {
+		// Calls, codes and statuses are the server's own few values, so this
+		// map stays small; a series is looked up by its labels once, not per
+		// request.
+		c := strconv.Itoa(code)
+		if call == "other" {
+			c = "none"
+		}
+		o, _ = m.series.LoadOrStore(k, series{m.requests.WithLabelValues(call, c, strconv.Itoa(status)), m.latency.WithLabelValues(call)})
 	}
-	m.requests.WithLabelValues(call, c, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(call).Observe(d.Seconds())
+	o.(series).count.Inc()
+	o.(series).latency.Observe(d.Seconds())
+}
+
+// seriesKey and series are a request series' labels and its metrics.
+type seriesKey struct {
+	call         string
+	code, status int
+}
+
+type series struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
 }
 
 // opsRoutes are the operational endpoints, outside the base path.

@@ -19,21 +19,28 @@ import (
 	"roster/internal/sqlstore"
 )
 
-// notServed checks that no request for an avatar or any of its renditions
-// answers 200 on the server at base.
+// notServed checks that no request for an avatar or any of its renditions,
+// in either variant, answers 200 on the server at base.
 func notServed(base, name string) error {
 	paths := []string{name}
 	for _, size := range renditionSizes {
 		paths = append(paths, fmt.Sprintf("%s?size=%d", name, size))
 	}
 	for _, p := range paths {
-		resp, err := http.Get(base + "/v2/static/employee/avatars/" + p)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode == 200 {
-			return fmt.Errorf("GET %s = 200 after its original was deleted", p)
+		for _, accept := range []string{"", browserAccept} {
+			req, err := http.NewRequest("GET", base+"/v2/static/employee/avatars/"+p, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Accept", accept)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return fmt.Errorf("GET %s (Accept %q) = 200 after its original was deleted", p, accept)
+			}
 		}
 	}
 	return nil
@@ -93,9 +100,15 @@ func raceRound(t *testing.T, up *fixture, readBase string, replace bool) (string
 	var wg sync.WaitGroup
 	var served atomic.Int64
 	for _, size := range []int{32, 64, 128, 512} {
-		for range 2 {
+		for _, accept := range []string{"", browserAccept} { // both variants
 			wg.Go(func() {
-				resp, err := http.Get(fmt.Sprintf("%s/v2/static/employee/avatars/%s?size=%d", readBase, old, size))
+				req, err := http.NewRequest("GET", fmt.Sprintf("%s/v2/static/employee/avatars/%s?size=%d", readBase, old, size), nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req.Header.Set("Accept", accept)
+				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					t.Error(err)
 					return
@@ -205,6 +218,20 @@ func TestRenditionCheckersCatch(t *testing.T) {
 	}
 	if err := notStored(f, stale); err == nil {
 		t.Errorf("notStored(a rendition stored after the delete) = nil, want an error")
+	}
+	// The same for a WebP variant alone, which only a browser's Accept asks for.
+	if err := f.files.Files.Delete(t.Context(), renditionName(stale, 64)); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.cache.remove(renditionName(stale, 64))
+	if err := f.files.Files.Put(t.Context(), webpName(stale, 64), readTestImage(t, "lossless.webp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := notServed(f.http.URL, stale); err == nil {
+		t.Errorf("notServed(a WebP variant stored after the delete) = nil, want an error")
+	}
+	if err := notStored(f, stale); err == nil {
+		t.Errorf("notStored(a WebP variant stored after the delete) = nil, want an error")
 	}
 }
 

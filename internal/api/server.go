@@ -229,9 +229,13 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info := &reqInfo{id: s.requestID(r), client: clientOf(r, s.opts.TrustedProxies)}
+	// The request's record and its writer, in one allocation.
+	st := &struct {
+		info reqInfo
+		rw   statusWriter
+	}{reqInfo{id: s.requestID(r), client: clientOf(r, s.opts.TrustedProxies)}, statusWriter{ResponseWriter: w, status: http.StatusOK}}
+	info, rw := &st.info, &st.rw
 	w.Header().Set("X-Request-Id", info.id)
-	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
 	defer func() {
 		v := recover()
@@ -255,8 +259,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.observe(call, info.code, rw.status, d)
 		level := slog.LevelInfo
-		if rw.status >= 500 {
+		switch {
+		case rw.status >= 500:
 			level = slog.LevelError
+		case info.quiet && rw.status < 400 && !aborted:
+			level = slog.LevelDebug
+		}
+		if aborted {
+			level = max(level, slog.LevelWarn)
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", info.id),
@@ -272,7 +285,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if aborted {
 			attrs = append(attrs, slog.Bool("aborted", true))
-			level = max(level, slog.LevelWarn)
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}()
@@ -321,6 +333,10 @@ type reqInfo struct {
 	client string // the client's address (see clientAddr), found once
 	call   string
 	code   int // Navixy code, 0 on success
+	// quiet marks a request whose success is logged at debug level: the
+	// static avatars, the most frequent request by far, which the metrics
+	// count anyway.
+	quiet bool
 }
 
 type reqInfoKey struct{}

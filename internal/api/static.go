@@ -44,8 +44,76 @@ func isStoredName(name string) bool {
 // renditionName is the stored name of a size rendition of an avatar:
 // <hex>-<size>.<ext>, which isStoredName refuses.
 func renditionName(name string, size int) string {
+	return string(appendKey(nil, name, size, false))
+}
+
+// appendKey appends to b the stored name of what a static request asks
+// for: the original (size 0), a rendition, or a rendition's WebP variant.
+func appendKey(b []byte, name string, size int, webp bool) []byte {
+	if size == 0 {
+		return append(b, name...)
+	}
 	dot := strings.LastIndexByte(name, '.')
-	return name[:dot] + "-" + strconv.Itoa(size) + name[dot:]
+	b = append(append(b, name[:dot]...), '-')
+	b = append(strconv.AppendInt(b, int64(size), 10), name[dot:]...)
+	if webp {
+		b = append(b, ".webp"...)
+	}
+	return b
+}
+
+// etagOf is the ETag of what appendKey names: the name's hex, the size and
+// the variant, so that no variant's validator matches another's.
+func etagOf(name string, size int, webp bool) string {
+	switch {
+	case webp:
+		return `"` + name[:32] + "-" + strconv.Itoa(size) + `-webp"`
+	case size > 0:
+		return `"` + name[:32] + "-" + strconv.Itoa(size) + `"`
+	}
+	return `"` + name[:32] + `"`
+}
+
+// webpName is the stored name of a rendition's WebP variant,
+// <hex>-<size>.<ext>.webp. It holds WebP, or the rendition's own bytes when
+// WebP would not be smaller (the answer then has the stored format's type).
+func webpName(name string, size int) string {
+	return string(appendKey(nil, name, size, true))
+}
+
+// hasWebPVariant reports whether the rendition of an original at size has
+// a WebP variant: a still's, up to avatar.MaxWebPSide, while the encoder
+// runs in its sandbox. An animated GIF keeps its animation as GIF.
+func hasWebPVariant(name string, size int) bool {
+	return mayHaveWebP(name, size) && avatar.WebPSandboxed()
+}
+
+// mayHaveWebP reports whether a WebP variant of the rendition may have been
+// stored (by this node or another), whatever the encoder here.
+func mayHaveWebP(name string, size int) bool {
+	return size > 0 && size <= avatar.MaxWebPSide && !strings.HasSuffix(name, ".gif")
+}
+
+// acceptsWebP reports whether an Accept header names image/webp with a
+// quality above zero. Wildcards do not count: a client that has not said
+// it reads WebP (curl's */*, an old app's image/*) gets what it got before.
+func acceptsWebP(accept string) bool {
+	for part := range strings.SplitSeq(accept, ",") {
+		typ, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(typ), "image/webp") {
+			continue
+		}
+		for p := range strings.SplitSeq(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(k, "q") {
+				if q, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || q <= 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // maxStoredBytes bounds what is read of a stored original to make a
@@ -76,28 +144,29 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	key, etag := name, `"`+name[:32]+`"`
-	if size > 0 {
-		key, etag = renditionName(name, size), `"`+name[:32]+"-"+strconv.Itoa(size)+`"`
-	}
+	// A rendition answers by the client's Accept (Vary says so): its WebP
+	// variant, under an ETag of its own, or the stored format's.
+	webp := hasWebPVariant(name, size) && acceptsWebP(r.Header.Get("Accept"))
+	var kb [64]byte
+	kbytes := appendKey(kb[:0], name, size, webp)
 	ctx := r.Context()
 	now := time.Now()
-	if s.cache.buried(name, now) {
+	f, due := s.cache.lookup(kbytes, now) // never an entry of a buried original
+	if f == nil && s.cache.buried(name, now) {
 		s.notFound(w, r)
 		return
 	}
-	f, due := s.cache.get(key, now)
 	if f != nil && due {
 		// Another node may have deleted it since: ask the store again.
-		obj, err := s.files.Get(ctx, key)
+		obj, err := s.files.Get(ctx, f.key)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			s.cache.remove(key)
+			s.cache.remove(f.key)
 			s.notFound(w, r)
 			return
 		case err == nil:
 			obj.Close()
-			s.cache.confirm(key, now)
+			s.cache.confirm(f.key, now)
 		}
 	}
 	if f != nil {
@@ -108,9 +177,10 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 		writeStatic(w, r, f)
 		return
 	}
+	key := string(kbytes)
 	obj, err := s.files.Get(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) && size > 0 {
-		err = s.makeRendition(ctx, name, size)
+		err = s.makeRendition(ctx, name, size, webp)
 		if err == nil {
 			obj, err = s.files.Get(ctx, key)
 		}
@@ -125,10 +195,16 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	}
 	defer obj.Close()
 	format, _ := avatar.FormatOfExt(name[strings.LastIndexByte(name, '.'):])
-	header := staticHeader(format.MIME(), etag, obj.Size(), obj.ModTime())
+	header := staticHeader(format.MIME(), etagOf(name, size, webp), obj.Size(), obj.ModTime())
+	if size > 0 {
+		header.Set("Vary", "Accept")
+	}
 	if obj.Size() <= maxCachedFile {
 		data, err := io.ReadAll(io.LimitReader(obj, maxCachedFile+1))
 		if err == nil && int64(len(data)) == obj.Size() {
+			if webp && avatar.IsWebP(data) {
+				header.Set("Content-Type", avatar.WebP.MIME())
+			}
 			f := &cachedFile{key: key, original: name, data: data, header: header, modTime: obj.ModTime(), checked: now}
 			s.cache.put(f)
 			if s.cache.buried(name, time.Now()) {
@@ -149,6 +225,11 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cache.buried(name, time.Now()) {
 		s.notFound(w, r)
+		return
+	}
+	if webp {
+		// Variants are a few kilobytes; one this large is not Roster's.
+		s.staticError(w, r, "serving avatar", fmt.Errorf("WebP variant %s is %d bytes", key, obj.Size()))
 		return
 	}
 	copyHeader(w.Header(), header)
@@ -187,6 +268,23 @@ func (s *Server) staticError(w http.ResponseWriter, r *http.Request, what string
 func sizeParam(raw string) (int, bool) {
 	if raw == "" {
 		return 0, true
+	}
+	if !strings.ContainsAny(raw, "%+;") {
+		// Nothing is encoded: the literal parts are the parameters (the
+		// common case, read without building a map).
+		n, count := 0, 0
+		for part := range strings.SplitSeq(raw, "&") {
+			if k, v, _ := strings.Cut(part, "="); k == "size" {
+				if count++; count > 1 {
+					return 0, false
+				}
+				var err error
+				if n, err = strconv.Atoi(v); err != nil || !validSize(n) || v[0] == '0' || v[0] == '-' {
+					return 0, false
+				}
+			}
+		}
+		return n, true
 	}
 	decoded, _ := url.ParseQuery(raw)
 	var literal []string
@@ -268,13 +366,15 @@ func limitRanges(r *http.Request, size int64) *http.Request {
 func writeStatic(w http.ResponseWriter, r *http.Request, f *cachedFile) {
 	h := w.Header()
 	copyHeader(h, f.header)
-	if r.Header.Get("Range") != "" || r.Header.Get("If-Modified-Since") != "" || r.Header.Get("If-Range") != "" ||
-		r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != "" {
+	// Indexed directly: net/http has canonicalised the request's names.
+	rh := r.Header
+	if rh["Range"] != nil || rh["If-Modified-Since"] != nil || rh["If-Range"] != nil ||
+		rh["If-Match"] != nil || rh["If-Unmodified-Since"] != nil {
 		h.Del("Content-Length")
 		http.ServeContent(w, limitRanges(r, int64(len(f.data))), "", f.modTime, bytes.NewReader(f.data))
 		return
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListed(inm, f.header.Get("ETag")) {
+	if inm := rh["If-None-Match"]; inm != nil && etagListed(inm[0], f.header.Get("ETag")) {
 		h.Del("Content-Length")
 		h.Del("Content-Type")
 		w.WriteHeader(http.StatusNotModified)
@@ -318,11 +418,15 @@ func validSize(n int) bool {
 // it, once however many requests ask at the same time. The maker runs on
 // its own deadline, not the asking client's: one client going away neither
 // fails the others waiting for the same rendition nor wastes the work.
-func (s *Server) makeRendition(ctx context.Context, name string, size int) error {
-	ch := s.renditions.DoChan(renditionName(name, size), func() (any, error) {
+func (s *Server) makeRendition(ctx context.Context, name string, size int, webp bool) error {
+	key := renditionName(name, size)
+	if webp {
+		key = webpName(name, size)
+	}
+	ch := s.renditions.DoChan(key, func() (any, error) {
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), makerDeadline)
 		defer cancel()
-		return nil, s.renderAndStore(mctx, name, size)
+		return nil, s.renderAndStore(mctx, name, size, webp)
 	})
 	select {
 	case res := <-ch:
@@ -333,9 +437,11 @@ func (s *Server) makeRendition(ctx context.Context, name string, size int) error
 }
 
 // renderAndStore makes the rendition of an original some employee
-// references, on the decode workers' share of the account that owns it.
-// Two nodes doing it at once store the same bytes; the put is atomic.
-func (s *Server) renderAndStore(ctx context.Context, name string, size int) error {
+// references, on the decode workers' share of the account that owns it;
+// with webp, its WebP variant too (from the same pixels, the rendition
+// being a by-product). Two nodes doing it at once store the same bytes;
+// the put is atomic.
+func (s *Server) renderAndStore(ctx context.Context, name string, size int, webp bool) error {
 	if s.cache.buried(name, time.Now()) {
 		return fs.ErrNotExist
 	}
@@ -369,13 +475,33 @@ func (s *Server) renderAndStore(ctx context.Context, name string, size int) erro
 		return err
 	}
 	data = buf.Bytes()
-	img, err := s.process(ctx, account, func() (int64, error) { return avatar.RenditionCost(data, size, avatar.DefaultLimits()) },
-		func() (avatar.Image, error) { return avatar.Rendition(data, size) })
+	lim := avatar.DefaultLimits()
+	estimate := func() (int64, error) { return avatar.RenditionCost(data, size, lim) }
+	work := func() (avatar.Image, error) { return avatar.Rendition(data, size) }
+	var variant avatar.Image
+	if webp {
+		estimate = func() (int64, error) { return avatar.RenditionVariantsCost(data, size, lim) }
+		work = func() (img avatar.Image, err error) {
+			img, variant, err = avatar.RenditionVariants(data, size, lim)
+			return img, err
+		}
+	}
+	img, err := s.process(ctx, account, estimate, work)
 	if err != nil {
 		return err
 	}
 	key := renditionName(name, size)
 	if err := s.files.Put(ctx, key, img.Data); err != nil {
+		return err
+	}
+	if err := s.keepRendition(ctx, name, key); err != nil || !webp {
+		return err
+	}
+	if variant.Data == nil {
+		variant = img // WebP would not be smaller: the variant is the rendition
+	}
+	key = webpName(name, size)
+	if err := s.files.Put(ctx, key, variant.Data); err != nil {
 		return err
 	}
 	return s.keepRendition(ctx, name, key)

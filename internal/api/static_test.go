@@ -174,8 +174,8 @@ func TestGraves(t *testing.T) {
 	name := strings.Repeat("ab", 16) + ".png"
 	c.put(&cachedFile{key: renditionName(name, 64), original: name, data: []byte("x")})
 	c.bury(name, t0)
-	if f, _ := c.get(renditionName(name, 64), t0); f != nil {
-		t.Errorf("get(rendition) after bury = an entry, want none")
+	if f, _ := c.lookup([]byte(renditionName(name, 64)), t0); f != nil {
+		t.Errorf("lookup(rendition) after bury = an entry, want none")
 	}
 	c.put(&cachedFile{key: name, original: name, data: []byte("x")})
 	if len(c.entries) != 0 {

@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// sweepable matches the names of avatars and their renditions; the sweep
+// sweepable matches the names of avatars, their renditions and the
+// renditions' WebP variants (<hex>-<size>.<ext>.webp); the sweep
 // leaves anything else in the store alone.
-var sweepable = regexp.MustCompile(`^([0-9a-f]{32})(?:-[0-9]+)?(\.(?:jpg|png|gif))$`)
+var sweepable = regexp.MustCompile(`^([0-9a-f]{32})(?:-[0-9]+)?(\.(?:jpg|png|gif))(?:\.webp)?$`)
 
 // Sweep deletes stored avatars (and renditions) that no employee references
 // and that are older than grace — younger ones may belong to an upload whose

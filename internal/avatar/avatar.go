@@ -10,7 +10,9 @@
 //     standard library's image/jpeg, image/png and image/gif decoders and
 //     golang.org/x/image/webp are linked in (called directly, never through
 //     image.Decode's registry). A WebP is stored as PNG when it is lossless
-//     or transparent and as JPEG otherwise, since nothing here writes WebP.
+//     or transparent and as JPEG otherwise; WebP is written only for the
+//     WebP variants of renditions (see RenditionVariants), by libwebp inside
+//     a WebAssembly sandbox.
 //   - Headers are read before any pixel buffer is allocated: dimensions, and
 //     for a GIF every frame, are checked against Limits first.
 //   - The output is always re-encoded with the standard encoders, so nothing
@@ -35,6 +37,9 @@ const (
 	JPEG Format = iota + 1
 	PNG
 	GIF
+	// WebP is written only as a variant of JPEG and PNG renditions, for
+	// clients that accept it; nothing is stored in it.
+	WebP
 )
 
 // String returns the format's name, e.g. "JPEG".
@@ -46,6 +51,8 @@ func (f Format) String() string {
 		return "PNG"
 	case GIF:
 		return "GIF"
+	case WebP:
+		return "WebP"
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
 }
@@ -59,6 +66,8 @@ func (f Format) Ext() string {
 		return ".png"
 	case GIF:
 		return ".gif"
+	case WebP:
+		return ".webp"
 	}
 	return ""
 }
@@ -72,12 +81,15 @@ func (f Format) MIME() string {
 		return "image/png"
 	case GIF:
 		return "image/gif"
+	case WebP:
+		return "image/webp"
 	}
 	return ""
 }
 
 // FormatOfExt returns the format a stored file name's extension stands for.
-// It knows exactly what Ext returns, plus ".jpeg".
+// It knows exactly what Ext returns for the stored formats (not WebP, which
+// nothing is stored in), plus ".jpeg".
 func FormatOfExt(ext string) (Format, bool) {
 	switch ext {
 	case ".jpg", ".jpeg":
@@ -231,10 +243,24 @@ func RenditionWithLimits(data []byte, size int, lim Limits) (Image, error) {
 	return run(data, lim.orDefault(), plan{side: size, square: true})
 }
 
+// RenditionVariants is Rendition and, made from the same pixels, the
+// rendition's WebP variant: for a JPEG the smallest lossy WebP as good as
+// the JPEG by SSIM (within 0.005), for a PNG a lossless one. webp is the
+// zero Image when WebP would not be smaller, for a GIF (which keeps its
+// animation), and above MaxWebPSide.
+func RenditionVariants(data []byte, size int, lim Limits) (stored, webp Image, err error) {
+	if size < 1 {
+		return Image{}, Image{}, fmt.Errorf("avatar: rendition size %d is not positive", size)
+	}
+	stored, err = run(data, lim.orDefault(), plan{side: size, square: true, webp: &webp})
+	return stored, webp, err
+}
+
 // plan says what geometry the output gets.
 type plan struct {
-	side   int  // the output's long side is at most this
-	square bool // crop the centred square first
+	side   int    // the output's long side is at most this
+	square bool   // crop the centred square first
+	webp   *Image // if set, a still's WebP variant goes here
 }
 
 func run(data []byte, lim Limits, p plan) (Image, error) {

@@ -619,6 +619,7 @@ func TestFormat(t *testing.T) {
 		{JPEG, ".jpg", "image/jpeg"},
 		{PNG, ".png", "image/png"},
 		{GIF, ".gif", "image/gif"},
+		{WebP, ".webp", "image/webp"}, // written for rendition variants, never stored
 		{0, "", ""},
 	}
 	for _, tt := range tests {

@@ -54,6 +54,57 @@ func RenditionCost(data []byte, size int, lim Limits) (int64, error) {
 	return cost(data, lim.orDefault(), plan{side: size, square: true})
 }
 
+// RenditionVariantsCost is ProcessCost for RenditionVariants(data, size,
+// lim): the rendition's, plus what making its WebP variant allocates (see
+// webpVariantCost). The encoder's one-time compilation is not in it:
+// WarmWebP pays that at start-up.
+func RenditionVariantsCost(data []byte, size int, lim Limits) (int64, error) {
+	n, err := RenditionCost(data, size, lim)
+	if err != nil {
+		return 0, err
+	}
+	f, _ := Sniff(data)
+	if f == GIF || size > MaxWebPSide {
+		return n, nil
+	}
+	// The rendition is never larger than the picture's short side.
+	var w, h int
+	if isWebP(data) {
+		info, err := walkWebP(data)
+		if err != nil {
+			return 0, err
+		}
+		w, h = info.width, info.height
+	} else {
+		cfg, err := decodeConfig(data, f)
+		if err != nil {
+			return 0, err
+		}
+		w, h = cfg.Width, cfg.Height
+	}
+	return n + webpVariantCost(f, min(size, w, h)), nil
+}
+
+// webpVariantCost bounds what webpVariant allocates for a rendition of at
+// most side×side pixels stored as f (a WebP original may become either),
+// measured on gen2brain/webp's libwebp in wazero (TestCostBoundsAllocation):
+// each encode runs in a fresh sandbox whose memory grows to about 1 MB and
+// 56 bytes a pixel for a lossy picture, up to 4 MB and 260 bytes a pixel for a
+// lossless one; a JPEG's search makes up to webpEncodes of them and scores
+// each against the reference with SSIM planes of eight bytes a pixel.
+func webpVariantCost(f Format, side int) int64 {
+	px := int64(side) * int64(side)
+	lossless := 4<<20 + 260*px
+	lossy := webpEncodes*(1<<20+66*px) + 100*px
+	switch f {
+	case PNG:
+		return lossless
+	case JPEG:
+		return lossy
+	}
+	return max(lossless, lossy)
+}
+
 func cost(data []byte, lim Limits, p plan) (int64, error) {
 	if isWebP(data) {
 		return webpCost(data, lim, p)

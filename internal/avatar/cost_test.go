@@ -166,15 +166,22 @@ func (m *rgbaOnYCbCr) Set(x, y int, c color.Color) {
 // three times it.
 func TestCostBoundsAllocation(t *testing.T) {
 	lim := DefaultLimits()
+	WarmWebP() // once a process, at start-up: not in any estimate
 	for _, c := range costCorpus(t) {
-		for _, size := range []int{0, 64, 512} {
+		// Negative sizes stand for the rendition with its WebP variant.
+		for _, size := range []int{0, 64, 512, -64, -256} {
 			name := c.name + "/process"
 			est, err := ProcessCost(c.data, lim)
 			run := func() { _, err = Process(c.data, lim) }
-			if size > 0 {
+			switch {
+			case size > 0:
 				name = fmt.Sprintf("%s/rendition %d", c.name, size)
 				est, err = RenditionCost(c.data, size, lim)
 				run = func() { _, err = RenditionWithLimits(c.data, size, lim) }
+			case size < 0:
+				name = fmt.Sprintf("%s/rendition %d with WebP", c.name, -size)
+				est, err = RenditionVariantsCost(c.data, -size, lim)
+				run = func() { _, _, err = RenditionVariants(c.data, -size, lim) }
 			}
 			if err != nil {
 				t.Errorf("%s: cost = %v", name, err)

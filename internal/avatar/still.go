@@ -134,7 +134,15 @@ func finishStill(img image.Image, f Format, o int, p plan) (Image, error) {
 		return Image{}, fmt.Errorf("%w: encoding %v: %v", errInternal, f, err)
 	}
 	ob := out.Bounds()
-	return Image{Data: buf.Bytes(), Format: f, Width: ob.Dx(), Height: ob.Dy(), Frames: 1}, nil
+	stored := Image{Data: buf.Bytes(), Format: f, Width: ob.Dx(), Height: ob.Dy(), Frames: 1}
+	if p.webp != nil {
+		w, err := webpVariant(out, stored)
+		if err != nil {
+			return Image{}, fmt.Errorf("%w: encoding WebP: %v", errInternal, err)
+		}
+		*p.webp = w
+	}
+	return stored, nil
 }
 
 // encodesAsIs reports whether a decoded picture that needs no geometry

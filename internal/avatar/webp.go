@@ -14,6 +14,25 @@ import (
 // lossless (VP8L) or transparent picture becomes PNG, a lossy opaque one
 // JPEG. An animated WebP is refused: the decoder reads stills only.
 
+// IsWebP reports whether data is a RIFF container of the WEBP form.
+func IsWebP(data []byte) bool { return isWebP(data) }
+
+// DecodeWebP decodes a still WebP as browsers show it (lossy planes in full
+// range), for measuring what Roster writes; uploads go through Process.
+func DecodeWebP(data []byte) (image.Image, error) {
+	var m image.Image
+	if err := guard(func() (err error) { m, err = webp.Decode(bytes.NewReader(data)); return err }); err != nil {
+		return nil, err
+	}
+	switch m := m.(type) {
+	case *image.YCbCr:
+		fullRange(m)
+	case *image.NYCbCrA:
+		fullRange(&m.YCbCr)
+	}
+	return m, nil
+}
+
 // isWebP reports whether data is a RIFF container of the WEBP form.
 func isWebP(data []byte) bool {
 	return len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP"
@@ -154,10 +173,56 @@ func processWebP(data []byte, lim Limits, p plan) (Image, error) {
 	if b := img.Bounds(); b.Dx() != w.width || b.Dy() != w.height || b.Min != (image.Point{}) {
 		return Image{}, errCorrupt()
 	}
-	if m, ok := img.(*image.NYCbCrA); ok {
+	switch m := img.(type) {
+	case *image.YCbCr:
+		fullRange(m)
+	case *image.NYCbCrA:
+		fullRange(&m.YCbCr)
 		img = nycbcraToRGBA(m)
 	}
 	return finishStill(img, w.stored(), 1, p)
+}
+
+// fullRange turns the planes of a lossy WebP, which VP8 codes in the
+// limited ("video") range of BT.601 — luma 16–235, chroma 16–240 — into
+// the full range image.YCbCr means (JPEG's), in place. x/image/webp hands
+// the planes over as they are (golang/go#40173), so without this every
+// lossy WebP would be stored with lifted blacks, dimmed whites and weaker
+// colours than any browser shows it with.
+func fullRange(m *image.YCbCr) {
+	for i, v := range m.Y {
+		m.Y[i] = lumaFull[v]
+	}
+	for i, v := range m.Cb {
+		m.Cb[i] = chromaFull[v]
+	}
+	for i, v := range m.Cr {
+		m.Cr[i] = chromaFull[v]
+	}
+}
+
+// lumaFull and chromaFull map limited-range samples to full range:
+// (Y−16)·255/219 and (C−128)·255/224 + 128, rounded and clamped.
+var lumaFull, chromaFull = rangeTables()
+
+func rangeTables() (luma, chroma [256]byte) {
+	for v := range 256 {
+		luma[v] = clampByte(roundDiv(int64(v-16)*255, 219))
+		chroma[v] = clampByte(128 + roundDiv(int64(v-128)*255, 224))
+	}
+	return luma, chroma
+}
+
+// roundDiv is a/b rounded half away from zero, for b > 0.
+func roundDiv(a, b int64) int64 {
+	if a < 0 {
+		return -((-a*2 + b) / (b * 2))
+	}
+	return (a*2 + b) / (b * 2)
+}
+
+func clampByte(v int64) byte {
+	return byte(min(max(v, 0), 255))
 }
 
 // nycbcraToRGBA converts a lossy picture with an alpha plane to

@@ -36,3 +36,14 @@ func Photo(w, h int, seed uint64) *image.RGBA {
 func clamp(v float64) byte {
 	return byte(math.Max(0, math.Min(255, math.Round(v))))
 }
+
+// Noise is a w×h picture of random pixels, alpha included: nothing for a
+// lossless coder to find, so WebP comes out larger than PNG.
+func Noise(w, h int, seed uint64) *image.NRGBA {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9E3779B97F4A7C15))
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = byte(rng.Uint32())
+	}
+	return m
+}
