@@ -207,6 +207,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.Int64Var(&opts.StaticCacheBytes, "static-cache-bytes", 64<<20, "memory for hot static avatars, in bytes (negative: none)")
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often unreferenced files are removed")
 	fs.DurationVar(&opts.SweepGrace, "sweep-grace", 15*time.Minute, "how old an unreferenced file must be before the sweep removes it")
+	fs.DurationVar(&opts.Imports.Lease, "import-lease", 30*time.Second, "how long a node holds an import without writing a batch; another node resumes it after that")
+	fs.DurationVar(&opts.Imports.Poll, "import-poll", 2*time.Second, "how often a node looks for an import to run")
+	fs.DurationVar(&opts.Imports.Retention, "import-retention", 7*24*time.Hour, "how long parsed spreadsheets and failed rows' files are kept")
+	fs.IntVar(&opts.Imports.MaxActive, "max-imports", 3, "imports an account may have in progress at once")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	rateLimit := fs.Float64("rate-limit", 50, "requests a second per client address and per user (0: no limit)")
 	corsOrigins := fs.String("cors-origins", "", `origins browsers may call the API from, comma-separated ("*": any)`)
@@ -296,6 +300,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBg()
 	go srv.Maintain(bg, *sweepEvery)
+	go srv.RunImports(bg)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

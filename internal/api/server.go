@@ -55,6 +55,9 @@ type Options struct {
 	// CORSOrigins are the origins browsers may call from ("*" for any);
 	// none by default.
 	CORSOrigins []string
+	// Imports bound the spreadsheet imports; zero values take their
+	// defaults.
+	Imports ImportOptions
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -100,6 +103,7 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.Imports.defaults(o.MaxUploadBytes)
 }
 
 // DefaultMemoryLimit is the memory limit of a server started without one:
@@ -168,6 +172,10 @@ type Server struct {
 	// holding a database connection; streamLimits bound for how long.
 	streams      *pool
 	streamLimits streamLimits
+
+	// importWake tells this node's import runner that an import was
+	// started here, so it need not wait for its next look.
+	importWake chan struct{}
 }
 
 // NewServer builds the API handler.
@@ -191,6 +199,7 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		ids:        newRequestIDs(),
 		cache:      newFileCache(opts.StaticCacheBytes, time.Minute),
 		cors:       map[string]bool{},
+		importWake: make(chan struct{}, 1),
 	}
 	s.streams = newPool(db.ListStreams())
 	s.streamLimits = streamLimits{stall: streamStall, grace: streamGrace, minRate: streamMinRate}
