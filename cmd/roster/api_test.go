@@ -195,6 +195,8 @@ var testedElsewhere = []string{
 	"employee/avatar/assign",                           // avatar_test.go; TestGolden has its answers too
 	"employee/avatar/upload",                           // avatar_test.go
 	"api/key/create", "api/key/list", "api/key/delete", // keys_test.go
+	"data/spreadsheet/parse", "employee/import/start", "employee/import/read", "employee/import/list", // import_test.go
+	"employee/import/download_failed", "data/import/list", "data/import/read", "employee/batch_convert",
 }
 
 var callCases = []callCase{

@@ -210,6 +210,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.DurationVar(&opts.Imports.Lease, "import-lease", 30*time.Second, "how long a node holds an import without writing a batch; another node resumes it after that")
 	fs.DurationVar(&opts.Imports.Poll, "import-poll", 2*time.Second, "how often a node looks for an import to run")
 	fs.DurationVar(&opts.Imports.Retention, "import-retention", 7*24*time.Hour, "how long parsed spreadsheets and failed rows' files are kept")
+	runImports := fs.Bool("import-runner", true, "run imports on this node (false: an API-only node; other nodes on the same database run them)")
 	fs.IntVar(&opts.Imports.MaxActive, "max-imports", 3, "imports an account may have in progress at once")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	rateLimit := fs.Float64("rate-limit", 50, "requests a second per client address and per user (0: no limit)")
@@ -300,7 +301,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBg()
 	go srv.Maintain(bg, *sweepEvery)
-	go srv.RunImports(bg)
+	if *runImports {
+		go srv.RunImports(bg)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -145,7 +146,7 @@ func (w *writer) row(cells []string) error {
 		if len(cells) == 0 {
 			return reject("the first row, read as the header, is empty")
 		}
-		w.res.Header = cells
+		w.res.Header = slices.Clone(cells)
 		return nil
 	}
 	if w.res.First == 0 {
@@ -165,7 +166,7 @@ func (w *writer) row(cells []string) error {
 		w.res.Rows++
 	}
 	if len(w.res.Sample) < w.sample {
-		w.res.Sample = append(w.res.Sample, cells)
+		w.res.Sample = append(w.res.Sample, slices.Clone(cells))
 	}
 	w.res.Rows++
 	_, err := w.tsv.Write(AppendRow(nil, cells))

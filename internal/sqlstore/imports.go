@@ -88,6 +88,14 @@ func (db *DB) CreateImport(ctx context.Context, p roster.ImportProcess, maxActiv
 				return err
 			}
 		}
+		var same int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM imports WHERE account_id = $1 AND type = $2 AND filename = $3
+			AND params_digest = $4`, p.AccountID, p.Type, p.Filename, hex.EncodeToString(digest[:])).Scan(&same); err != nil {
+			return err
+		}
+		if same > 0 {
+			return fmt.Errorf("import of %s: %w", p.Filename, roster.ErrExists)
+		}
 		var active int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM imports WHERE account_id = $1 AND status IN ('created', 'in_progress')`,
 			p.AccountID).Scan(&active); err != nil {
