@@ -4,13 +4,20 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/xuri/excelize/v2"
 )
+
+func init() {
+	// The document tests read employee/import/download_failed's file.
+	openapi3filter.RegisterBodyDecoder("text/tab-separated-values", openapi3filter.FileBodyDecoder)
+}
 
 // importHeaders are every field an import's headers may name, in the
 // order the test's spreadsheets have their columns.
@@ -151,14 +158,38 @@ func writeXLSX(t *testing.T, cases []importCase) []byte {
 // parseSheet uploads a spreadsheet to data/spreadsheet/parse.
 func (s session) parseSheet(t *testing.T, data []byte, filename string, extra map[string]string) result {
 	t.Helper()
-	parts := []part{{name: "hash", data: []byte(s.hash)}}
+	return send(t, sheetRequest(t, s.api, s.hash, data, filename, extra))
+}
+
+// sheetRequest is a data/spreadsheet/parse upload: the hash as a part
+// (none if ""), the fields, and the file (none if nil).
+func sheetRequest(t *testing.T, api, hash string, data []byte, filename string, extra map[string]string) *http.Request {
+	t.Helper()
+	var parts []part
+	if hash != "" {
+		parts = append(parts, part{name: "hash", data: []byte(hash)})
+	}
 	for k, v := range extra {
 		parts = append(parts, part{name: k, data: []byte(v)})
 	}
 	if data != nil {
-		parts = append(parts, part{name: "file", filename: filename, contentType: "application/octet-stream", data: data})
+		parts = append(parts, part{name: "file", filename: filename, contentType: "text/csv", data: data})
 	}
-	return send(t, uploadRequest(t, s.api+"/data/spreadsheet/parse", parts...))
+	return uploadRequest(t, api+"/data/spreadsheet/parse", parts...)
+}
+
+// awaitImport polls employee/import/read until the import is done.
+func awaitImport(t *testing.T, api, hash string, id int64) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		r := do(t, api, formJSON, "employee/import/read", map[string]any{"hash": hash, "process_id": id})
+		if v, _ := r.body["value"].(map[string]any); v["status"] == "done" {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("import %d not done in time", id)
 }
 
 // waitImport polls employee/import/read until the import is done.
@@ -267,7 +298,7 @@ func TestImportFlow(t *testing.T) {
 				want := map[string]any{"first_name": "Ann", "middle_name": "B", "last_name": "Lee", "email": "ann@example.com",
 					"phone": "79161234567", "driver_license_number": "DL1", "driver_license_cats": "B,C",
 					"driver_license_issue_date": "2020-01-02", "driver_license_valid_till": "2030-01-02", "hardware_key": "KEY-A",
-					"location": map[string]any{"address": "1 Main St", "lat": 51.5, "lng": -0.12, "radius": float64(250)},
+					"location":         map[string]any{"address": "1 Main St", "lat": 51.5, "lng": -0.12, "radius": float64(250)},
 					"personnel_number": "P1", "ssn": "123-45", "tags": []any{float64(3), float64(5)}, "tracker_id": nil}
 				for k, w := range want {
 					same(t, "Ann's "+k, ann[k], w)

@@ -306,9 +306,11 @@ func (s *Server) importStart(c *call) (any, error) {
 
 // importJSON is an ImportProcess as Navixy's description shapes it.
 type importJSON struct {
-	ID        int64               `json:"id"`
-	UserID    int64               `json:"user_id"`
-	SubuserID *int64              `json:"subuser_id"`
+	ID     int64 `json:"id"`
+	UserID int64 `json:"user_id"`
+	// SubuserID is left out when the master started the import: Navixy's
+	// description types it an integer, never null.
+	SubuserID *int64              `json:"subuser_id,omitempty"`
 	Created   string              `json:"created"`
 	Type      string              `json:"type"`
 	Params    roster.ImportParams `json:"params"`
@@ -487,6 +489,7 @@ func (s *Server) batchConvert(c *call) (any, error) {
 	}
 	type checked struct {
 		roster.Employee
+		ID     *int64     `json:"id"` // null: not created
 		Errors []rowError `json:"errors"`
 	}
 	list := []checked{}

@@ -29,6 +29,8 @@ type callDoc struct {
 	result   string // JSON object of property schemas
 	optional string // JSON object of property schemas the answer may leave out
 	codes    []int
+	// file is the content type of a success that is a file, not JSON.
+	file string
 }
 
 // callDocs has one entry per call in routes.go.
@@ -152,7 +154,7 @@ var callDocs = map[string]callDoc{
 		params: `{}`, result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/import_process"}}}`},
 	"employee/import/download_failed": {summary: "The import's failed rows as TSV (not JSON): every one, as read, with why it failed in a last column. 204 when there are none.",
 		params: `{"process_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"process_id"},
-		result: `{}`, codes: []int{codeNotFound, codeNoEntity}},
+		result: `{}`, codes: []int{codeNotFound, codeNoEntity}, file: "text/tab-separated-values"},
 	"data/import/list": {summary: "The account's imports not yet done, of every type (Roster imports employees only).",
 		params: `{"types": {"type": "array", "items": {"enum": ` + jsonText(importTypes) + `}}}`,
 		result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/import_process"}}}`},
@@ -208,8 +210,8 @@ var schemas = `{
   "import_message": {"type": "object", "required": ["line", "message"],
     "properties": {"line": {"type": "integer", "description": "the spreadsheet's line"}, "message": {"type": "string"}}},
   "import_process": {"type": "object",
-    "required": ["id", "user_id", "subuser_id", "created", "type", "params", "filename", "status", "status_change_date", "progress"],
-    "properties": {"id": {"type": "integer"}, "user_id": {"type": "integer"}, "subuser_id": {"type": ["integer", "null"]},
+    "required": ["id", "user_id", "created", "type", "params", "filename", "status", "status_change_date", "progress"],
+    "properties": {"id": {"type": "integer"}, "user_id": {"type": "integer"}, "subuser_id": {"type": "integer", "description": "the sub-user who started it; absent when the master did"},
       "created": {"$ref": "#/components/schemas/date_time"}, "type": {"type": "string"},
       "params": {"type": "object", "properties": {"headers": {"type": "array", "items": {"type": "string"}},
         "user_headers": {"type": "array", "items": {"type": "string"}}}},
@@ -220,8 +222,9 @@ var schemas = `{
           "processed_lines": {"type": "integer"},
           "warnings": {"type": "array", "maxItems": 25, "items": {"$ref": "#/components/schemas/import_message"}},
           "errors": {"type": "array", "maxItems": 25, "items": {"$ref": "#/components/schemas/import_message"}}}}}},
-  "checked_employee": {"allOf": [{"$ref": "#/components/schemas/employee"}], "type": "object", "required": ["errors"],
-    "properties": {"errors": {"type": "array", "items": {"type": "object", "required": ["parameter", "error"],
+  "checked_employee": {"type": "object", "required": ["id", "first_name", "errors"],
+    "description": "an employee as employee/list answers it, with id null (nothing is created) and the row's errors",
+    "properties": {"id": {"type": "null"}, "first_name": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object", "required": ["parameter", "error"],
       "properties": {"parameter": {"type": "string"}, "error": {"type": "string"}}}}}},
   "employee_input": {"type": "object", "required": ["first_name"],
     "description": "an employee object; id (or employee_id) names the employee to update, and is ignored by create. Every writable field is replaced: one left out becomes null, or empty for a text that is never null. Lengths are in characters.",
@@ -458,6 +461,10 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 		"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
 			"type": "object", "required": okRequired, "properties": okProps}}},
 	}}
+	if d.file != "" {
+		responses["200"] = map[string]any{"description": "the file", "content": map[string]any{
+			d.file: map[string]any{"schema": map[string]any{"type": "string"}}}}
+	}
 	byStatus := map[int][]int{}
 	for _, code := range callCodes(c.access, d) {
 		st := httpStatus(c.name, code)

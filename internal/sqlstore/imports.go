@@ -1,8 +1,8 @@
 package sqlstore
 
 import (
-	"context"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
