@@ -1,9 +1,11 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -366,6 +368,14 @@ func TestImportCodes(t *testing.T) {
 		check(t, "parse of nothing", a.parseSheet(t, []byte("\n\n"), "empty.csv", nil), 234)
 		check(t, "parse with preview_count 21", a.parseSheet(t, csvText, "a.csv", map[string]string{"preview_count": "21"}), 7)
 		a.want(t, formJSON, "data/spreadsheet/parse", map[string]any{"preview_count": 2}, 5)
+		// Hostile files: one 50 MB line is over the upload limit, a zip
+		// bomb unpacks past its limit (internal/sheet measures the heap).
+		check(t, "parse of a 50 MB line", a.parseSheet(t, bytes.Repeat([]byte("x"), 50<<20), "line.csv", nil), 271)
+		r = a.parseSheet(t, zipBomb(t), "bomb.xlsx", nil)
+		check(t, "parse of a zip bomb", r, 234)
+		if got := fmt.Sprint(r.body["errors"]); !strings.Contains(got, "unpacks to more than") {
+			t.Errorf("zip bomb refused with %s, want the reason", got)
+		}
 
 		a.want(t, formJSON, "employee/import/start", map[string]any{"filename": file}, 7)
 		a.want(t, formJSON, "employee/import/start", map[string]any{"filename": file, "headers": []string{}}, 7)
@@ -416,6 +426,37 @@ func TestImportCodes(t *testing.T) {
 			t.Errorf("employee/import/list without a hash = %s, want 3", r.raw)
 		}
 	})
+}
+
+// zipBomb is a real workbook with an entry of 256 MiB of zeros beside its
+// sheet, a few hundred KB packed.
+func zipBomb(t *testing.T) []byte {
+	t.Helper()
+	f := excelize.NewFile()
+	f.SetCellValue("Sheet1", "A1", "x")
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, e := range zr.File {
+		w, _ := zw.Create(e.Name)
+		r, _ := e.Open()
+		io.Copy(w, r)
+		r.Close()
+	}
+	w, _ := zw.Create("xl/media/image1.png")
+	zeros := make([]byte, 1<<20)
+	for range 256 {
+		w.Write(zeros)
+	}
+	zw.Close()
+	return out.Bytes()
 }
 
 func errorNames(v any) []string {

@@ -202,11 +202,25 @@ func readCSV(data []byte, out *writer) error {
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	r.ReuseRecord = true
+	var offset int64
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			return nil
 		}
+		// encoding/csv skips blank lines; a spreadsheet program shows each
+		// as an empty row, and the lines must keep their numbers.
+		for gap := text[offset:r.InputOffset()]; err == nil; {
+			gap = bytes.TrimPrefix(gap, []byte{'\r'})
+			if len(gap) == 0 || gap[0] != '\n' {
+				break
+			}
+			gap = gap[1:]
+			if err := out.row(nil); err != nil {
+				return err
+			}
+		}
+		offset = r.InputOffset()
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
