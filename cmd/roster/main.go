@@ -211,6 +211,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.DurationVar(&opts.Imports.Poll, "import-poll", 2*time.Second, "how often a node looks for an import to run")
 	fs.DurationVar(&opts.Imports.Retention, "import-retention", 7*24*time.Hour, "how long parsed spreadsheets and failed rows' files are kept")
 	runImports := fs.Bool("import-runner", true, "run imports on this node (false: an API-only node; other nodes on the same database run them)")
+	fs.IntVar(&opts.Imports.Batch, "import-batch", 500, "rows an import writes per transaction")
 	fs.IntVar(&opts.Imports.MaxActive, "max-imports", 3, "imports an account may have in progress at once")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	rateLimit := fs.Float64("rate-limit", 50, "requests a second per client address and per user (0: no limit)")
