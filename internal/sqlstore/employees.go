@@ -671,7 +671,12 @@ func (db *DB) createEmployees(ctx context.Context, tx *sql.Tx, account int64, es
 		err = tx.QueryRowContext(ctx, insertEmployee, rows[0]...).Scan(&id)
 		ids = []int64{id}
 	} else {
-		_, err = tx.ExecContext(ctx, insertEmployees(len(rows)), slices.Concat(rows...)...)
+		// Statements of insertChunk rows: the SQLite driver's cost of
+		// binding grows faster than the parameters of a statement.
+		for c := 0; c < len(rows) && err == nil; c += insertChunk {
+			chunk := rows[c:min(c+insertChunk, len(rows))]
+			_, err = tx.ExecContext(ctx, insertEmployees(len(chunk)), slices.Concat(chunk...)...)
+		}
 	}
 	if err != nil {
 		if len(keep) == 1 {
@@ -688,6 +693,9 @@ func (db *DB) createEmployees(ctx context.Context, tx *sql.Tx, account int64, es
 	}
 	return ids, refused, countEmployees(ctx, tx, account, len(rows))
 }
+
+// insertChunk is how many rows one INSERT of createEmployees writes.
+const insertChunk = 64
 
 // insertEmployees is the INSERT of n employees' employeeArgs and account,
 // one after the other.
