@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -299,11 +300,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "roster %s listening on http://%s\n", versionString(), ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "base_path", opts.BasePath)
 
+	// The background work ends, and is waited for, before the stores
+	// close (the deferred calls run in reverse): an import's batch in
+	// flight rolls back whole rather than meet a closed database.
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	defer background.Wait()
 	defer stopBg()
-	go srv.Maintain(bg, *sweepEvery)
+	background.Go(func() { srv.Maintain(bg, *sweepEvery) })
 	if *runImports {
-		go srv.RunImports(bg)
+		background.Go(func() { srv.RunImports(bg) })
 	}
 
 	errc := make(chan error, 1)
