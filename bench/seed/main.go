@@ -26,7 +26,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 
 	"roster/internal/roster"
 	"roster/internal/sqlstore"
@@ -347,9 +347,14 @@ func ptr[T any](v T) *T { return &v }
 // insert adds rows in multi-row INSERTs, many to a transaction, and
 // returns the new ids in order.
 func insert(ctx context.Context, db *sql.DB, table string, cols []string, rows [][]any) ([]int64, error) {
-	// Statements of a few hundred parameters: binding cost grows faster
-	// than linearly with the parameter count in the SQLite driver.
-	const perStmt = 64
+	// Statements of a few hundred parameters on SQLite: binding cost grows
+	// faster than linearly with the parameter count in its driver. On
+	// PostgreSQL as many rows as its 65,535 parameters allow: each
+	// statement is a round trip.
+	perStmt := 64
+	if _, pg := db.Driver().(*stdlib.Driver); pg {
+		perStmt = 65535 / len(cols)
+	}
 	const perTx = 20000
 	ids := make([]int64, 0, len(rows))
 	for txStart := 0; txStart < len(rows); txStart += perTx {

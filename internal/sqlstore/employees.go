@@ -671,10 +671,16 @@ func (db *DB) createEmployees(ctx context.Context, tx *sql.Tx, account int64, es
 		err = tx.QueryRowContext(ctx, insertEmployee, rows[0]...).Scan(&id)
 		ids = []int64{id}
 	} else {
-		// Statements of insertChunk rows: the SQLite driver's cost of
-		// binding grows faster than the parameters of a statement.
-		for c := 0; c < len(rows) && err == nil; c += insertChunk {
-			chunk := rows[c:min(c+insertChunk, len(rows))]
+		// Statements of insertChunk rows on SQLite, whose driver's cost of
+		// binding grows faster than the parameters of a statement; on
+		// PostgreSQL as few statements as its 65,535 parameters allow, each
+		// a round trip.
+		per := insertChunk
+		if db.dialect == dialectPostgres {
+			per = 65535 / (len(employeeFields) + 1)
+		}
+		for c := 0; c < len(rows) && err == nil; c += per {
+			chunk := rows[c:min(c+per, len(rows))]
 			_, err = tx.ExecContext(ctx, insertEmployees(len(chunk)), slices.Concat(chunk...)...)
 		}
 	}
@@ -694,7 +700,8 @@ func (db *DB) createEmployees(ctx context.Context, tx *sql.Tx, account int64, es
 	return ids, refused, countEmployees(ctx, tx, account, len(rows))
 }
 
-// insertChunk is how many rows one INSERT of createEmployees writes.
+// insertChunk is how many rows one INSERT of createEmployees writes on
+// SQLite.
 const insertChunk = 64
 
 // insertEmployees is the INSERT of n employees' employeeArgs and account,
@@ -726,32 +733,55 @@ func insertEmployees(n int) string {
 // (on PostgreSQL a unique violation would abort the transaction).
 func (db *DB) checkTaken(ctx context.Context, tx *sql.Tx, account int64, es []roster.Employee, refused []error) error {
 	trackers, keys := map[int64]bool{}, map[string]bool{}
-	args := []any{account}
-	var tMarks, kMarks []string
+	var tList []int64
+	var kList []string
 	for _, e := range es {
 		if e.TrackerID != nil && !trackers[*e.TrackerID] {
 			trackers[*e.TrackerID] = false
-			args = append(args, *e.TrackerID)
-			tMarks = append(tMarks, "$"+strconv.Itoa(len(args)))
+			tList = append(tList, *e.TrackerID)
 		}
 		if k := deref(e.HardwareKey); k != "" && !keys[k] {
 			keys[k] = false
-			args = append(args, k)
-			kMarks = append(kMarks, "$"+strconv.Itoa(len(args)))
+			kList = append(kList, k)
 		}
 	}
-	if len(args) == 1 {
+	if len(tList)+len(kList) == 0 {
 		return nil
 	}
-	var conds []string
-	if len(tMarks) > 0 {
-		conds = append(conds, `tracker_id IN (`+strings.Join(tMarks, ", ")+`)`)
+	// One SELECT for each, so that each reads its own unique index. On
+	// PostgreSQL the values go as one array each: a list of hundreds of
+	// parameters costs it more to plan than to run.
+	args := []any{account}
+	in := func(column string, vals []any, array any, cast string) string {
+		if db.dialect == dialectPostgres {
+			args = append(args, array)
+			return fmt.Sprintf("%s = ANY(CAST($%d AS %s[]))", column, len(args), cast)
+		}
+		marks := make([]string, len(vals))
+		for i, v := range vals {
+			args = append(args, v)
+			marks[i] = "$" + strconv.Itoa(len(args))
+		}
+		return column + " IN (" + strings.Join(marks, ", ") + ")"
 	}
-	if len(kMarks) > 0 {
-		conds = append(conds, `(hardware_key IN (`+strings.Join(kMarks, ", ")+`) AND hardware_key <> '')`)
+	var parts []string
+	if len(tList) > 0 {
+		vals := make([]any, len(tList))
+		for i, v := range tList {
+			vals[i] = v
+		}
+		parts = append(parts, `SELECT tracker_id, hardware_key FROM employees WHERE account_id = $1 AND `+
+			in("tracker_id", vals, tList, "BIGINT"))
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT tracker_id, hardware_key FROM employees WHERE account_id = $1 AND (`+
-		strings.Join(conds, " OR ")+`)`, args...)
+	if len(kList) > 0 {
+		vals := make([]any, len(kList))
+		for i, v := range kList {
+			vals[i] = v
+		}
+		parts = append(parts, `SELECT tracker_id, hardware_key FROM employees WHERE account_id = $1
+			AND hardware_key IS NOT NULL AND hardware_key <> '' AND `+in("hardware_key", vals, kList, "TEXT"))
+	}
+	rows, err := tx.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
 	if err != nil {
 		return err
 	}
