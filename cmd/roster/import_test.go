@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -465,4 +466,56 @@ func errorNames(v any) []string {
 		out = append(out, e.(map[string]any)["parameter"].(string))
 	}
 	return out
+}
+
+// TestImportRetention: the avatar sweep leaves the import's files alone,
+// and the maintenance loop removes them after the retention period: a
+// parsed file can no longer be started (233), a failed rows' file is gone
+// (204), on both stacks.
+func TestImportRetention(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		stores := b.args(t)
+		sheet := []byte("first_name,email\nAnn,ann@example.com\nBob,bad\n")
+		// Kept: a sweep that removes any unreferenced avatar at once.
+		s := startServer(t, append(slices.Clone(stores), "--sweep-grace", "1ns", "--sweep-interval", "100ms"), nil)
+		a := session{api: s.api, login: "admin", hash: login(t, s.api, "admin", s.admin)}
+		file := a.parseSheet(t, sheet, "p.csv", map[string]string{"parse_header": "true"}).body["file_id"].(string)
+		kept := a.parseSheet(t, sheet, "q.csv", map[string]string{"parse_header": "true"}).body["file_id"].(string)
+		id := a.ok(t, "employee/import/start", map[string]any{"filename": file, "headers": []string{"first_name", "email"}}).int("id")
+		a.waitImport(t, id)
+		time.Sleep(500 * time.Millisecond) // several sweeps
+		if r := send(t, callRequest(t, a.api, formJSON, "employee/import/download_failed", map[string]any{"hash": a.hash, "process_id": id})); r.status != 200 {
+			t.Fatalf("download_failed after the sweeps = %d %s", r.status, r.raw)
+		}
+		importFiles := func() []string {
+			if slices.Contains(stores, "--files") {
+				return nil // on S3: seen through the API only
+			}
+			left, _ := filepath.Glob(filepath.Join(stores[slices.Index(stores, "--data")+1], "files", "import-*"))
+			return left
+		}
+		if n := len(importFiles()); !slices.Contains(stores, "--files") && n != 3 {
+			t.Errorf("the store holds %d import files, want 2 parsed and 1 of failed rows", n)
+		}
+		if err := s.stop(); err != nil {
+			t.Fatal(err)
+		}
+		// Past the retention period.
+		s = startServer(t, append(slices.Clone(stores), "--import-retention", "1ns", "--sweep-interval", "100ms"), nil)
+		a.api = s.api
+		time.Sleep(1500 * time.Millisecond) // created_at counts seconds
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := a.do(t, formJSON, "employee/import/download_failed", map[string]any{"process_id": id})
+			if r.code() == 204 || time.Now().After(deadline) {
+				checkCall(t, "employee/import/download_failed", "download_failed past the retention", r, 204)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		a.want(t, formJSON, "employee/import/start", map[string]any{"filename": kept, "headers": []string{"first_name"}}, 233)
+		if left := importFiles(); len(left) > 0 {
+			t.Errorf("import files left in the store past the retention: %v", left)
+		}
+	})
 }
