@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,9 +166,18 @@ func (s *Server) spreadsheetParse(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer done()
+	defer func() {
+		done()
+		if need >= 8<<20 {
+			// The upload and its TSV are garbage now: collected at once,
+			// so that the import that follows (or the next parse) runs in
+			// a heap of its own, not beside them.
+			runtime.GC()
+		}
+	}()
 	out := &cappedBuffer{max: lim.MaxUnzip}
 	res, err := sheet.Convert(data, lim, header, preview, out)
+	p.file.data, data = nil, nil // no longer needed: collectable
 	if errors.Is(err, errTSVTooLarge) {
 		return nil, failParam(codeInvalidFile, "file", fmt.Sprintf("the file's rows come to more than %d MiB", lim.MaxUnzip>>20))
 	}
