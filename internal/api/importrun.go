@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"roster/internal/roster"
@@ -165,11 +167,33 @@ func (s *Server) writeFailed(ctx context.Context, p *roster.ImportProcess) (stri
 }
 
 // expireImports deletes the parsed files and failed rows' files older than
-// the retention period.
+// the retention period: those the database names, then any other import
+// file of the store that old which no import not yet done reads (one a
+// node stored but crashed before recording).
 func (s *Server) expireImports(ctx context.Context) (int, error) {
-	names, err := s.db.ExpireImportFiles(ctx, s.opts.Now().Add(-s.opts.Imports.Retention))
+	cutoff := s.opts.Now().Add(-s.opts.Imports.Retention)
+	names, err := s.db.ExpireImportFiles(ctx, cutoff)
 	if err != nil {
 		return 0, err
+	}
+	var old []string
+	err = s.files.List(ctx, func(name string, mod time.Time) error {
+		if strings.HasPrefix(name, "import-") && mod.Before(cutoff) && !slices.Contains(names, name) {
+			old = append(old, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	used, err := s.db.ImportFilesInUse(ctx, old)
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range old {
+		if !used[name] {
+			names = append(names, name)
+		}
 	}
 	for _, name := range names {
 		if err := s.files.Delete(ctx, name); err != nil {

@@ -361,3 +361,27 @@ func (db *DB) ExpireImportFiles(ctx context.Context, cutoff time.Time) ([]string
 	})
 	return names, err
 }
+
+// ImportFilesInUse reports which of the names an import not yet done
+// reads.
+func (db *DB) ImportFilesInUse(ctx context.Context, names []string) (map[string]bool, error) {
+	used := map[string]bool{}
+	for len(names) > 0 {
+		n := min(500, len(names))
+		args := make([]any, n)
+		marks := make([]string, n)
+		for i, name := range names[:n] {
+			args[i], marks[i] = name, fmt.Sprintf("$%d", i+1)
+		}
+		list, err := scanColumn[string](db.sql.QueryContext(ctx, `SELECT filename FROM imports
+			WHERE status IN ('created', 'in_progress') AND filename IN (`+strings.Join(marks, ", ")+`)`, args...))
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range list {
+			used[name] = true
+		}
+		names = names[n:]
+	}
+	return used, nil
+}
