@@ -52,11 +52,12 @@ var sections = []struct {
 	{"upload", uploadSection},
 	{"scale", scaleSection},
 	{"bytes", bytesSection},
+	{"import", importSection},
 }
 
 func main() {
 	var cfg config
-	only := flag.String("only", "", "comma-separated sections to run: static,api,upload,scale,bytes (default all)")
+	only := flag.String("only", "", "comma-separated sections to run: static,api,upload,scale,bytes,import (default all)")
 	flag.BoolVar(&cfg.quick, "quick", false, "shorter runs and a smaller scale data set")
 	flag.StringVar(&cfg.bin, "bin", "bench/out/bin", "directory with the built roster, ceiling, seed and process")
 	flag.StringVar(&cfg.out, "out", "", "directory for results (default bench/out/<time>)")

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -96,13 +95,16 @@ func (s *server) stop() {
 }
 
 // vmHWM returns the peak resident set size of a running process, in bytes.
-func vmHWM(pid int) (int64, error) {
+func vmHWM(pid int) (int64, error) { return vmStatus(pid, "VmHWM") }
+
+// vmStatus returns a memory figure of /proc/PID/status, in bytes.
+func vmStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			f := strings.Fields(rest)
 			if len(f) == 2 && f[1] == "kB" {
 				n, err := strconv.ParseInt(f[0], 10, 64)
@@ -110,7 +112,7 @@ func vmHWM(pid int) (int64, error) {
 			}
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc/PID/status")
+	return 0, fmt.Errorf("no %s in /proc/PID/status", field)
 }
 
 // treeCPU returns the CPU time (user + system) used so far by a process

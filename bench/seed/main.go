@@ -15,16 +15,18 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 
 	"roster/internal/roster"
 	"roster/internal/sqlstore"
@@ -51,7 +53,24 @@ func main() {
 	keySmall := flag.String("key-small", "", "session key (32 hex) to create for one small account")
 	createSchema := flag.String("create-schema", "", "PostgreSQL: create this schema first")
 	dropSchema := flag.String("drop-schema", "", "PostgreSQL: drop this schema (and everything in it) and exit")
+	importFloor := flag.Int("import-floor", 0, "insert this many import-shaped employees (importRow) into a new account with plain multi-row INSERTs, print the seconds and exit: the import's floor")
+	importCSV := flag.Int("import-csv", 0, "write the CSV of this many import-shaped employees to stdout and exit")
+	migrateOnly := flag.Bool("migrate-only", false, "create the schema (with -create-schema), migrate and exit")
 	flag.Parse()
+	if *importCSV > 0 {
+		if err := writeImportCSV(os.Stdout, *importCSV); err != nil {
+			fmt.Fprintln(os.Stderr, "seed:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *importFloor > 0 || *migrateOnly {
+		if err := runImportFloor(context.Background(), *dbURL, *createSchema, *importFloor); err != nil {
+			fmt.Fprintln(os.Stderr, "seed:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), *dbURL, *big, *accounts, *per, *keyBig, *keySmall, *createSchema, *dropSchema); err != nil {
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		os.Exit(1)
@@ -60,26 +79,8 @@ func main() {
 
 func run(ctx context.Context, dbURL string, big, accounts, per int, keyBig, keySmall, createSchema, dropSchema string) error {
 	postgres := strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://")
-	if createSchema != "" || dropSchema != "" {
-		name := createSchema + dropSchema
-		if !postgres || !schemaName.MatchString(name) {
-			return fmt.Errorf("schema %q: want a PostgreSQL URL and a plain lower-case name", name)
-		}
-		raw, err := sql.Open("pgx", dbURL)
-		if err != nil {
-			return err
-		}
-		defer raw.Close()
-		stmt := "CREATE SCHEMA " + name
-		if dropSchema != "" {
-			stmt = "DROP SCHEMA IF EXISTS " + name + " CASCADE"
-		}
-		if _, err := raw.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
-		if dropSchema != "" {
-			return nil
-		}
+	if err := schema(ctx, dbURL, createSchema, dropSchema); err != nil || dropSchema != "" {
+		return err
 	}
 	for _, k := range []string{keyBig, keySmall} {
 		if !roster.ValidKey(k) {
@@ -87,25 +88,12 @@ func run(ctx context.Context, dbURL string, big, accounts, per int, keyBig, keyS
 		}
 	}
 	start := time.Now()
-	// Open applies the migrations: the schema is exactly the server's.
-	db, err := sqlstore.Open(ctx, dbURL)
+	db, raw, err := open(ctx, dbURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-
-	var raw *sql.DB
-	if postgres {
-		raw, err = sql.Open("pgx", dbURL)
-	} else {
-		raw, err = sql.Open("sqlite", "file:"+strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")+
-			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
-	}
-	if err != nil {
-		return err
-	}
 	defer raw.Close()
-	raw.SetMaxOpenConns(1)
 
 	// One password hash for every account: nobody signs in with them.
 	hash, err := roster.HashPassword(roster.RandomPassword())
@@ -200,6 +188,119 @@ func run(ctx context.Context, dbURL string, big, accounts, per int, keyBig, keyS
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
+// schema creates or drops a PostgreSQL schema, when one is named.
+func schema(ctx context.Context, dbURL, createSchema, dropSchema string) error {
+	if createSchema == "" && dropSchema == "" {
+		return nil
+	}
+	postgres := strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://")
+	name := createSchema + dropSchema
+	if !postgres || !schemaName.MatchString(name) {
+		return fmt.Errorf("schema %q: want a PostgreSQL URL and a plain lower-case name", name)
+	}
+	raw, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	stmt := "CREATE SCHEMA " + name
+	if dropSchema != "" {
+		stmt = "DROP SCHEMA IF EXISTS " + name + " CASCADE"
+	}
+	_, err = raw.ExecContext(ctx, stmt)
+	return err
+}
+
+// open opens the store (its migrations make the schema exactly the
+// server's) and a plain connection beside it for the multi-row INSERTs.
+func open(ctx context.Context, dbURL string) (*sqlstore.DB, *sql.DB, error) {
+	db, err := sqlstore.Open(ctx, dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	var raw *sql.DB
+	if strings.HasPrefix(dbURL, "postgres://") || strings.HasPrefix(dbURL, "postgresql://") {
+		raw, err = sql.Open("pgx", dbURL)
+	} else {
+		raw, err = sql.Open("sqlite", "file:"+strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")+
+			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	}
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	raw.SetMaxOpenConns(1)
+	return db, raw, nil
+}
+
+// importRow is the i-th employee of the import benchmark: the fields a
+// driver's spreadsheet has, a hardware key and a location of its own.
+func importRow(i int) []string {
+	return []string{fmt.Sprintf("Imp%06d", i), lastNames[i%len(lastNames)], fmt.Sprintf("imp%06d@example.com", i),
+		fmt.Sprintf("49151%08d", i), fmt.Sprintf("HK%07d", i), fmt.Sprintf("P%06d", i),
+		"Somewhere street " + fmt.Sprint(i%300), fmt.Sprintf("%.6f", 48.1+float64(i%1000)/1000), fmt.Sprintf("%.6f", 11.5+float64(i%997)/1000)}
+}
+
+// ImportHeaders are importRow's columns, as employee/import/start names them.
+var importHeaders = []string{"first_name", "last_name", "email", "phone", "hardware_key", "personnel_number", "address", "lat", "lng"}
+
+func writeImportCSV(w io.Writer, n int) error {
+	cw := csv.NewWriter(w)
+	cw.Write(importHeaders)
+	for i := range n {
+		cw.Write(importRow(i))
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// runImportFloor inserts n employees of importRow, as the import makes them
+// (radius 100), into a new account with plain multi-row INSERTs, and prints
+// the seconds the rows took from their values to their commit.
+func runImportFloor(ctx context.Context, dbURL, createSchema string, n int) error {
+	if err := schema(ctx, dbURL, createSchema, ""); err != nil {
+		return err
+	}
+	db, raw, err := open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	defer raw.Close()
+	if n == 0 {
+		return nil
+	}
+	ids, err := insert(ctx, raw, "users", []string{"login", "password_hash", "first_name", "created_at"},
+		[][]any{{"bench-import-floor", "x", "Floor", time.Now().Unix()}})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var cols []string
+	rows := make([][]any, 0, n)
+	for i := range n {
+		r := importRow(i)
+		var lat, lng float64
+		fmt.Sscan(r[7], &lat)
+		fmt.Sscan(r[8], &lng)
+		e := roster.Employee{FirstName: r[0], LastName: r[1], Email: r[2], Phone: r[3], HardwareKey: &r[4], PersonnelNumber: r[5],
+			Location: &roster.Location{Address: r[6], Lat: lat, Lng: lng, Radius: 100}, Tags: []int64{}}
+		c, vals, err := sqlstore.EmployeeRow(e, nil)
+		if err != nil {
+			return err
+		}
+		cols = append([]string{"account_id"}, c...)
+		rows = append(rows, append([]any{ids[0]}, vals...))
+	}
+	if _, err := insert(ctx, raw, "employees", cols, rows); err != nil {
+		return err
+	}
+	if _, err := raw.ExecContext(ctx, `UPDATE users SET employee_count = $1 WHERE id = $2`, n, ids[0]); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]float64{"seconds": time.Since(start).Seconds()})
+}
+
 var lastNames = []string{"Lee", "Smith", "Novak", "García", "Müller", "Rossi", "Kowalski", "Ivanova", "Tanaka", "Okafor"}
 
 // departments is how many departments the big account has.
@@ -248,9 +349,14 @@ func ptr[T any](v T) *T { return &v }
 // insert adds rows in multi-row INSERTs, many to a transaction, and
 // returns the new ids in order.
 func insert(ctx context.Context, db *sql.DB, table string, cols []string, rows [][]any) ([]int64, error) {
-	// Statements of a few hundred parameters: binding cost grows faster
-	// than linearly with the parameter count in the SQLite driver.
-	const perStmt = 64
+	// Statements of a few hundred parameters on SQLite: binding cost grows
+	// faster than linearly with the parameter count in its driver. On
+	// PostgreSQL as many rows as its 65,535 parameters allow: each
+	// statement is a round trip.
+	perStmt := 64
+	if _, pg := db.Driver().(*stdlib.Driver); pg {
+		perStmt = 65535 / len(cols)
+	}
 	const perTx = 20000
 	ids := make([]int64, 0, len(rows))
 	for txStart := 0; txStart < len(rows); txStart += perTx {

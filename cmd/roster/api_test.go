@@ -196,6 +196,8 @@ var testedElsewhere = []string{
 	"employee/avatar/upload",                 // avatar_test.go
 	"tag/avatar/assign", "tag/avatar/upload", // TestTagAvatar; TestGolden has assign's answers too
 	"api/key/create", "api/key/list", "api/key/delete", // keys_test.go
+	"data/spreadsheet/parse", "employee/import/start", "employee/import/read", "employee/import/list", // import_test.go
+	"employee/import/download_failed", "data/import/list", "data/import/read", "employee/batch_convert",
 }
 
 var callCases = append([]callCase{

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -229,6 +230,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.Int64Var(&opts.StaticCacheBytes, "static-cache-bytes", d.StaticCacheBytes, "memory for hot static avatars, in bytes (negative: none)")
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often unreferenced files are removed")
 	fs.DurationVar(&opts.SweepGrace, "sweep-grace", d.SweepGrace, "how old an unreferenced file must be before the sweep removes it")
+	fs.DurationVar(&opts.Imports.Lease, "import-lease", d.Imports.Lease, "how long a node holds an import without writing a batch; another node resumes it after that")
+	fs.DurationVar(&opts.Imports.Poll, "import-poll", d.Imports.Poll, "how often a node looks for an import to run")
+	fs.DurationVar(&opts.Imports.Retention, "import-retention", d.Imports.Retention, "how long parsed spreadsheets and failed rows' files are kept")
+	runImports := fs.Bool("import-runner", true, "run imports on this node (false: an API-only node; other nodes on the same database run them)")
+	fs.IntVar(&opts.Imports.Batch, "import-batch", d.Imports.Batch, "rows an import writes per transaction")
+	fs.IntVar(&opts.Imports.MaxActive, "max-imports", d.Imports.MaxActive, "imports an account may have in progress at once")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "the least severe level logged: debug, info, warn or error (static avatars answered without error are logged at debug)")
 	rateLimit := fs.Float64("rate-limit", d.RateLimit, "requests a second per client address and per user (0: no limit)")
@@ -358,14 +365,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		versionString(), base, browsable(base), browsable(base), srv.BasePath())
 	log.Info("listening", "addr", ln.Addr().String(), "base_path", opts.BasePath)
 
-	// Maintenance ends before the stores close (the defers run backwards).
+	// The background work ends, and is waited for, before the stores
+	// close (the deferred calls run in reverse): an import's batch in
+	// flight rolls back whole rather than meet a closed database.
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
-	maintained := make(chan struct{})
-	defer func() { stopBg(); <-maintained }()
-	go func() {
-		defer close(maintained)
-		srv.Maintain(bg, *sweepEvery)
-	}()
+	var background sync.WaitGroup
+	defer background.Wait()
+	defer stopBg()
+	background.Go(func() { srv.Maintain(bg, *sweepEvery) })
+	if *runImports {
+		background.Go(func() { srv.RunImports(bg) })
+	}
 
 	errc := make(chan error, 1)
 	go func() {

@@ -166,6 +166,9 @@ func (r result) code() int {
 	if ok, _ := r.body["success"].(bool); ok {
 		return 0
 	}
+	if r.status == 200 && strings.HasPrefix(r.header.Get("Content-Type"), "text/tab-separated-values") {
+		return 0 // a file answered (employee/import/download_failed)
+	}
 	st, _ := r.body["status"].(map[string]any)
 	c, _ := st["code"].(float64)
 	if c == 0 {

@@ -245,6 +245,25 @@ func TestOpenAPI(t *testing.T) {
 	c.upload(hash, map[string]string{"employee_id": id}, nil, "")
 	c.upload(hash, map[string]string{"employee_id": id}, []byte("<svg/>"), "image/png")
 	c.upload(hash, map[string]string{"employee_id": id}, img, "text/html")
+
+	// Imports.
+	parse := c.send("data/spreadsheet/parse", sheetRequest(t, s.api, hash, []byte("First,Email\nAnn,ann@example.com\nBob,bad\n"), "p.csv",
+		map[string]string{"parse_header": "true"}))
+	c.send("data/spreadsheet/parse", sheetRequest(t, s.api, hash, nil, "", nil))
+	c.send("data/spreadsheet/parse", sheetRequest(t, s.api, hash, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}, "x.xls", nil))
+	sheetFile, _ := parse.body["file_id"].(string)
+	proc := c.call(formJSON, "employee/import/start", map[string]any{"hash": hash, "filename": sheetFile, "headers": []string{"first_name", "email"}}).int("id")
+	c.call(formJSON, "employee/import/start", map[string]any{"hash": hash, "filename": sheetFile, "headers": []string{"first_name", "email"}})
+	c.call(formJSON, "employee/import/start", map[string]any{"hash": hash, "filename": "import-00000000000000000000000000000000.tsv", "headers": []string{"first_name"}})
+	awaitImport(t, s.api, hash, proc)
+	c.call(formJSON, "employee/import/read", map[string]any{"hash": hash, "process_id": proc})
+	c.call(formJSON, "employee/import/read", map[string]any{"hash": hash, "process_id": 99999})
+	c.call(formGET, "employee/import/list", map[string]any{"hash": hash})
+	c.call(formJSON, "data/import/list", map[string]any{"hash": hash, "types": []string{"employee"}})
+	c.call(formJSON, "data/import/read", map[string]any{"hash": hash, "process_id": proc, "type": "employee"})
+	c.call(formJSON, "employee/import/download_failed", map[string]any{"hash": hash, "process_id": proc})
+	c.call(formJSON, "employee/batch_convert", map[string]any{"hash": hash, "batch": "Ann\t\tLee\n"})
+	c.call(formJSON, "employee/batch_convert", map[string]any{"hash": hash})
 	c.upload(hash, map[string]string{"employee_id": id}, bytes.Repeat([]byte{0}, 200000), "image/png")
 	c.upload(hash, map[string]string{"employee_id": "99999"}, img, "image/png")
 	c.upload(hash, map[string]string{"employee_id": id, "redirect_target": "https://example.com/done"}, img, "image/png")
@@ -332,6 +351,8 @@ func TestOpenAPI(t *testing.T) {
 		"department/update 201", "employee/create 247", "employee/create 201", "employee/create 7", "employee/list 7", "employee/read 201",
 		"employee/avatar/assign 201", "employee/avatar/upload 233", "employee/avatar/upload 234",
 		"employee/avatar/upload 271", "employee/avatar/upload 201", "employee/avatar/upload 5",
+		"data/spreadsheet/parse 233", "data/spreadsheet/parse 234", "employee/import/start 247", "employee/import/start 233",
+		"employee/import/read 201", "employee/batch_convert 7",
 		"subuser/security_group/create 7", "subuser/register 206", "subuser/list 13", "subuser/update 201",
 		"api/key/list 13", "employee/delete 13", "subuser/delete 201", "subuser/security_group/delete 201",
 		"subuser/security_group/assign 7", "subuser/security_group/assign 13", "subuser/security_group/assign 201",

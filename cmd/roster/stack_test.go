@@ -40,6 +40,7 @@ var specStatus = map[int]struct {
 	15:  {"Too many requests (rate limit exceeded)", 429},
 	102: {"Wrong login or password", 400},
 	201: {"Not found in the database", 400},
+	204: {"Entity not found", 404},
 	206: {"Login already in use", 409},
 	233: {"No data file", 400},
 	234: {"Invalid data format", 400},

@@ -41,7 +41,7 @@ var avatarOwners = []avatarOwner{
 func (s *Server) avatarRoutes() {
 	for _, o := range avatarOwners {
 		s.handle(o.entity+"/avatar/assign", need(o.right), s.avatarAssign(o))
-		s.handle(o.entity+"/avatar/upload", access{right: o.right, upload: true}, s.avatarUpload(o))
+		s.handle(o.entity+"/avatar/upload", access{right: o.right, upload: imageUpload}, s.avatarUpload(o))
 		label := "static/" + o.entity + "/avatars"
 		s.mux.HandleFunc("GET "+s.opts.BasePath+"/"+label+"/{name}", func(w http.ResponseWriter, r *http.Request) {
 			info := infoOf(r)

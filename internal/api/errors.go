@@ -23,6 +23,7 @@ const (
 	codeBadCredentials = 102
 	codeLoginAttempts  = 105
 	codeNotFound       = 201
+	codeNoEntity       = 204
 	codeLoginTaken     = 206
 	codeNoFile         = 233
 	codeInvalidFile    = 234
@@ -51,6 +52,7 @@ var statuses = map[int]struct {
 	codeBadCredentials: {"Wrong login or password", 400},
 	codeLoginAttempts:  {"Login attempts limit exceeded", 400},
 	codeNotFound:       {"Not found in the database", 400},
+	codeNoEntity:       {"Entity not found", 404},
 	codeLoginTaken:     {"Login already in use", 409},
 	codeNoFile:         {"No data file", 400},
 	codeInvalidFile:    {"Invalid data format", 400},

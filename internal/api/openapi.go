@@ -30,6 +30,8 @@ type callDoc struct {
 	result   string // JSON object of property schemas
 	optional string // JSON object of property schemas the answer may leave out
 	codes    []int
+	// file is the content type of a success that is a file, not JSON.
+	file string
 }
 
 // callDocs has one entry per call in routes.go.
@@ -142,6 +144,42 @@ var callDocs = withAvatarDocs(map[string]callDoc{
 		result: `{"result": {"type": "object", "properties": {"employee": {"type": "array", "items": {"$ref": "#/components/schemas/employee"}},
 			"place": {"type": "array", "maxItems": 0}, "task": {"type": "array", "maxItems": 0}, "task_schedule": {"type": "array", "maxItems": 0},
 			"vehicle": {"type": "array", "maxItems": 0}, "zone": {"type": "array", "maxItems": 0}, "tracker": {"type": "array", "maxItems": 0}}}}`},
+
+	"data/spreadsheet/parse": {summary: "Upload a spreadsheet (CSV in UTF-8 or UTF-16, any common delimiter; or XLSX) as the TSV an import reads, named by file_id, with a preview of its first rows. Legacy XLS is refused with 234: save as XLSX or CSV. Files are kept for the import retention period.",
+		params: `{"file": {"type": "string", "contentMediaType": "text/csv"},
+			"preview_count": {"type": "integer", "minimum": 1, "maximum": 20, "default": 5},
+			"parse_header": {"type": "boolean", "description": "read the first row as the header"},
+			"header_map": {"type": "string", "description": "JSON object of column name to field name, naming the preview's keys"}}`,
+		required: []string{"file"},
+		result: `{"file_id": {"type": "string", "pattern": "^import-[0-9a-f]{32}\\.tsv$"},
+			"preview": {"type": "array", "items": {"type": "object", "additionalProperties": {"type": "string"}}}}`,
+		optional: `{"header": {"type": "array", "items": {"type": "string"}}}`,
+		codes:    []int{codeNoFile, codeInvalidFile, codeCannotSave, codeFileTooLarge}},
+	"employee/import/start": {summary: "Start importing a parsed file's rows as employees, in the background; each row is checked by employee/create's rules. 233 when the file is not the account's (or gone), 247 for an import of the same file with the same headers, 15 past the imports in progress an account may have.",
+		params: `{"filename": {"type": "string", "minLength": 1}, "headers": {"type": "array", "minItems": 1, "items": {"enum": ` + jsonText(importFields) + `}},
+			"user_headers": {"type": "array", "items": {"type": "string"}}}`,
+		required: []string{"filename", "headers"},
+		result:   `{"id": {"$ref": "#/components/schemas/id"}}`, codes: []int{codeNoFile, codeInvalidFile, codeExists}},
+	"employee/import/read": {summary: "One employee import and its progress.",
+		params: `{"process_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"process_id"},
+		result: `{"value": {"$ref": "#/components/schemas/import_process"}}`, codes: []int{codeNotFound}},
+	"employee/import/list": {summary: "The account's employee imports not yet done.",
+		params: `{}`, result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/import_process"}}}`},
+	"employee/import/download_failed": {summary: "The import's failed rows as TSV (not JSON): every one, as read, with why it failed in a last column. 204 when there are none.",
+		params: `{"process_id": {"$ref": "#/components/schemas/id"}}`, required: []string{"process_id"},
+		result: `{}`, codes: []int{codeNotFound, codeNoEntity}, file: "text/tab-separated-values"},
+	"data/import/list": {summary: "The account's imports not yet done, of every type (Roster imports employees only).",
+		params: `{"types": {"type": "array", "items": {"enum": ` + jsonText(importTypes) + `}}}`,
+		result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/import_process"}}}`},
+	"data/import/read": {summary: "One import, by id and type.",
+		params:   `{"process_id": {"$ref": "#/components/schemas/id"}, "type": {"enum": ` + jsonText(importTypes) + `}}`,
+		required: []string{"process_id", "type"},
+		result:   `{"value": {"$ref": "#/components/schemas/import_process"}}`, codes: []int{codeNotFound}},
+	"employee/batch_convert": {summary: "Check TSV rows as employees (batch, or a parsed file's file_id, which wins), creating nothing: each with its errors. At most 1000 rows; limit_exceeded says some were left out. geocoder is accepted and ignored: Roster has no geocoder.",
+		params: `{"batch": {"type": "string"}, "file_id": {"type": "string"}, "fields": {"type": "array", "items": {"enum": ` + jsonText(importFields) + `}},
+			"geocoder": {"type": "string"}, "default_radius": {"type": "integer", "minimum": 0, "default": 100}}`,
+		result: `{"list": {"type": "array", "items": {"$ref": "#/components/schemas/checked_employee"}}, "limit_exceeded": {"type": "boolean"}}`,
+		codes:  []int{codeNotFound, codeInvalidFile}},
 })
 
 // withAvatarDocs adds the two calls of every avatarOwner to docs.
@@ -200,6 +238,25 @@ var schemas = `{
       "personnel_number": {"type": "string", "maxLength": 15},
       "ssn": {"type": "string", "maxLength": 32},
       "tags": {"type": "array", "items": {"type": "integer"}}}},
+  "import_message": {"type": "object", "required": ["line", "message"],
+    "properties": {"line": {"type": "integer", "description": "the spreadsheet's line"}, "message": {"type": "string"}}},
+  "import_process": {"type": "object",
+    "required": ["id", "user_id", "created", "type", "params", "filename", "status", "status_change_date", "progress"],
+    "properties": {"id": {"type": "integer"}, "user_id": {"type": "integer"}, "subuser_id": {"type": "integer", "description": "the sub-user who started it; absent when the master did"},
+      "created": {"$ref": "#/components/schemas/date_time"}, "type": {"type": "string"},
+      "params": {"type": "object", "properties": {"headers": {"type": "array", "items": {"type": "string"}},
+        "user_headers": {"type": "array", "items": {"type": "string"}}}},
+      "filename": {"type": "string"}, "status": {"enum": ["created", "in_progress", "done", "failed", "finished"]},
+      "status_change_date": {"$ref": "#/components/schemas/date_time"},
+      "progress": {"type": "object", "required": ["imported", "failed", "percent", "processed_lines", "warnings", "errors"],
+        "properties": {"imported": {"type": "integer"}, "failed": {"type": "integer"}, "percent": {"type": ["integer", "null"]},
+          "processed_lines": {"type": "integer"},
+          "warnings": {"type": "array", "maxItems": 25, "items": {"$ref": "#/components/schemas/import_message"}},
+          "errors": {"type": "array", "maxItems": 25, "items": {"$ref": "#/components/schemas/import_message"}}}}}},
+  "checked_employee": {"type": "object", "required": ["id", "first_name", "errors"],
+    "description": "an employee as employee/list answers it, with id null (nothing is created) and the row's errors",
+    "properties": {"id": {"type": "null"}, "first_name": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object", "required": ["parameter", "error"],
+      "properties": {"parameter": {"type": "string"}, "error": {"type": "string"}}}}}},
   "employee_input": {"type": "object", "required": ["first_name"],
     "description": "an employee object; id (or employee_id) names the employee to update, and is ignored by create. Every writable field is replaced: one left out becomes null, or empty for a text that is never null. Lengths are in characters.",
     "properties": {
@@ -339,7 +396,7 @@ func jsonText(v any) string {
 // every call passes, of its access, and its own.
 func callCodes(a access, d callDoc) []int {
 	codes := []int{codeDatabase, codeBadRequest, codeUnexpected, codeTooLarge, codeRateLimited}
-	if d.params != `{}` || a.upload {
+	if d.params != `{}` || a.upload != nil {
 		codes = append(codes, codeInvalidParams)
 	}
 	if !a.public {
@@ -447,6 +504,10 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 		"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
 			"type": "object", "required": okRequired, "properties": okProps}}},
 	}}
+	if d.file != "" {
+		responses["200"] = map[string]any{"description": "the file", "content": map[string]any{
+			d.file: map[string]any{"schema": map[string]any{"type": "string"}}}}
+	}
 	byStatus := map[int][]int{}
 	for _, code := range callCodes(c.access, d) {
 		st := httpStatus(c.name, code)
@@ -455,7 +516,7 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 	for st, codes := range byStatus {
 		responses[fmt.Sprint(st)] = errorResponse(codes)
 	}
-	if c.access.upload {
+	if c.access.upload != nil && c.access.upload.redirect {
 		responses["302"] = map[string]any{"description": "with redirect_target: Location is redirect_target?response=<the JSON answer>, for success and errors alike"}
 	}
 	var security []any
@@ -487,8 +548,10 @@ func (s *Server) callPath(c callRoute, d callDoc, components map[string]any) map
 	if c.access.sessionOnly {
 		post["x-session-only"] = true
 	}
-	if c.access.upload {
-		encoding["file"] = map[string]any{"contentType": strings.Join(allowedTypes, ", ")}
+	if c.access.upload != nil {
+		if t := c.access.upload.types; t != nil {
+			encoding["file"] = map[string]any{"contentType": strings.Join(t, ", ")}
+		}
 		post["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 			"multipart/form-data": map[string]any{"schema": paramsRef, "encoding": encoding}}}
 		// Any other method is answered, with 5.

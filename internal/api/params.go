@@ -224,14 +224,14 @@ const (
 // decode reads the call's parameters.
 func (g *gate) decode() (*params, error) {
 	h := readHooks{reserve: g.reserve}
-	if g.a.upload && !g.a.public {
+	if g.a.upload != nil && !g.a.public {
 		h.beforeFile = g.beforeFile
 	}
-	if g.a.upload || bodyCost(g.r.ContentLength) > 0 {
+	if g.a.upload != nil || bodyCost(g.r.ContentLength) > 0 {
 		g.paced = &pacedBody{ReadCloser: g.r.Body, rc: http.NewResponseController(g.w), start: time.Now()}
 		g.r.Body = g.paced
 	}
-	return decodeParams(g.r, g.s.opts.MaxUploadBytes, g.a.upload, h)
+	return decodeParams(g.r, g.s.opts.MaxUploadBytes, g.a.upload != nil, h)
 }
 
 // pacedBody is a request body that must arrive at minRate on average after

@@ -33,11 +33,31 @@ type handler func(c *call) (any, error)
 type access struct {
 	public bool         // no session needed
 	right  roster.Right // "" = any signed-in user
-	upload bool         // multipart upload with a file part
+	// upload is what a multipart upload's file part may be; nil for a
+	// call that is not an upload.
+	upload *uploadKind
 	// sessionOnly refuses an API key (code 4): the call acts on the session
 	// itself, or manages keys, which a leaked key must not be able to do.
 	sessionOnly bool
 }
+
+// uploadKind is a kind of file an upload takes.
+type uploadKind struct {
+	// types are the MIME types the file part may declare (nil: any,
+	// the bytes alone decide), for the document and the handler's check.
+	types []string
+	// redirect: the call takes redirect_target (Navixy's avatar uploads
+	// do, for forms posted by browsers).
+	redirect bool
+}
+
+var (
+	// imageUpload is an avatar: an image of a format the pipeline reads.
+	imageUpload = &uploadKind{types: allowedTypes, redirect: true}
+	// sheetUpload is a spreadsheet: CSV or XLSX, whatever a browser calls
+	// it (text/plain, application/vnd.ms-excel, application/octet-stream).
+	sheetUpload = &uploadKind{}
+)
 
 var (
 	public   = access{public: true}
@@ -91,7 +111,7 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, name string, 
 		return
 	}
 	var redirect string
-	if a.upload {
+	if a.upload != nil && a.upload.redirect {
 		if rt := p.String("redirect_target", false); rt != nil && *rt != "" {
 			if !validRedirect(*rt) {
 				s.writeError(w, r, failParam(codeInvalidParams, "redirect_target", "must be an absolute http or https URL"))

@@ -55,6 +55,17 @@ func (s *Server) routes() {
 
 	s.avatarRoutes() // {entity}/avatar/assign|upload and their static files, for every avatarOwner
 
+	// Navixy names no right for parse: any signed-in user may upload a
+	// spreadsheet, which only the account's imports can read.
+	s.handle("data/spreadsheet/parse", access{upload: sheetUpload}, s.spreadsheetParse)
+	s.handle("employee/import/start", update, s.importStart)
+	s.handle("employee/import/read", signedIn, s.importRead)
+	s.handle("employee/import/list", signedIn, s.importList)
+	s.handle("employee/import/download_failed", signedIn, s.importDownloadFailed)
+	s.handle("data/import/list", signedIn, s.dataImportList)
+	s.handle("data/import/read", signedIn, s.dataImportRead)
+	s.handle("employee/batch_convert", update, s.batchConvert)
+
 	s.mux.HandleFunc("GET "+s.opts.BasePath+"/static/employee/icons/{file}", s.staticIcon)
 	con := console.Handler(s.opts.BasePath)
 	consoleFn := func(w http.ResponseWriter, r *http.Request) {

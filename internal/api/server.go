@@ -57,6 +57,9 @@ type Options struct {
 	// CORSOrigins are the origins browsers may call from ("*" for any);
 	// none by default.
 	CORSOrigins []string
+	// Imports bound the spreadsheet imports; zero values take their
+	// defaults.
+	Imports ImportOptions
 	// Now is the clock.
 	Now func() time.Time
 }
@@ -78,7 +81,14 @@ func DefaultOptions() Options {
 		SweepGrace:       15 * time.Minute,
 		StaticCacheBytes: 64 << 20,
 		RateLimit:        50,
-		Now:              time.Now,
+		Imports: ImportOptions{
+			MaxActive: 3,
+			Lease:     30 * time.Second,
+			Poll:      2 * time.Second,
+			Retention: 7 * 24 * time.Hour,
+			Batch:     500,
+		},
+		Now: time.Now,
 	}
 }
 
@@ -109,6 +119,7 @@ func (o *Options) defaults() {
 	if o.Now == nil {
 		o.Now = d.Now
 	}
+	o.Imports.defaults(d.Imports, o.MaxUploadBytes)
 }
 
 // orDefault sets a setting that is not positive to its default.
@@ -184,6 +195,10 @@ type Server struct {
 	// holding a database connection; streamLimits bound for how long.
 	streams      *pool
 	streamLimits streamLimits
+
+	// importWake tells this node's import runner that an import was
+	// started here, so it need not wait for its next look.
+	importWake chan struct{}
 }
 
 // NewServer builds the API handler.
@@ -207,6 +222,7 @@ func NewServer(log *slog.Logger, db *sqlstore.DB, files roster.Files, opts Optio
 		ids:        newRequestIDs(),
 		cache:      newFileCache(opts.StaticCacheBytes, time.Minute),
 		cors:       map[string]bool{},
+		importWake: make(chan struct{}, 1),
 	}
 	s.streams = newPool(db.ListStreams())
 	s.streamLimits = streamLimits{stall: streamStall, grace: streamGrace, minRate: streamMinRate}

@@ -54,7 +54,8 @@ func (s *Server) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 }
 
 // Maintain runs the periodic housekeeping until ctx ends: the file sweep
-// (at once, then every interval), the removal of expired sessions, and the
+// (at once, then every interval), the removal of expired sessions and of
+// import files past their retention, and the
 // merging of the list filter's index.
 func (s *Server) Maintain(ctx context.Context, every time.Duration) {
 	if every <= 0 {
@@ -76,6 +77,14 @@ func (s *Server) Maintain(ctx context.Context, every time.Duration) {
 			s.log.Warn("expired sessions", "error", err)
 		} else if n > 0 {
 			s.log.Info("removed expired sessions", "sessions", n)
+		}
+		if n, err := s.expireImports(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("expired import files", "error", err)
+		} else if n > 0 {
+			s.log.Info("removed expired import files", "files", n)
 		}
 		if err := s.db.TidyFilterIndex(ctx); err != nil {
 			if ctx.Err() != nil {

@@ -3,6 +3,7 @@ package fire
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os/exec"
@@ -39,7 +40,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	if err := c.signIn(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m := &model{emps: map[int64]*tracked{}}
+	m := &model{emps: map[int64]*tracked{}, tags: map[int64]*tracked{}}
 	var acked, lost atomic.Int64
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -49,6 +50,10 @@ func TestBackupWhileWriting(t *testing.T) {
 	errs := make(chan error, crashWorkers)
 	for i := range crashWorkers {
 		w := &worker{n: i, m: m, images: images, types: types, rnd: rand.New(rand.NewPCG(seed, uint64(i+2))), acked: &acked, lost: &lost}
+		// Tag avatars are in the mix, as in the crash suite.
+		name := fmt.Sprint("w", w.n)
+		w.tag = int64(c.must(t, "tag/create", map[string]any{"tag": map[string]any{"name": name, "color": "808080"}}).body["id"].(float64))
+		m.tags[w.tag] = &tracked{acked: emp{id: w.tag, first: name}}
 		wg.Go(func() {
 			if err := w.run(wctx, c, p.Base); err != nil && !errors.Is(err, errNoAnswer) {
 				errs <- err
@@ -116,7 +121,11 @@ func checkBackup(t *testing.T, ctx context.Context, dir, hash string, want map[i
 	}) {
 		t.Errorf("the backup lists %d employees unlike the server's %d", len(got), len(want))
 	}
-	refs := referenced(got)
+	tags, err := listTags(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := referenced(got, tags)
 	var stored, temps []string
 	deadline := time.Now().Add(20 * time.Second)
 	for {

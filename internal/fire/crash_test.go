@@ -383,7 +383,7 @@ func (w *worker) step(ctx context.Context, c *client, base string) error {
 	ids := w.mine()
 	w.seq++
 	roll := w.rnd.IntN(100)
-	if roll >= 90 && roll < 95 {
+	if roll >= 90 && roll < 95 && w.tag != 0 {
 		return w.tagAvatar(ctx, c)
 	}
 	if len(ids) < 3 || (roll < 10 && len(ids) < 8) {

@@ -232,6 +232,7 @@ var steps = []step{
 	{version: "0006_employee_sort", refill: refillSearch},
 	{version: "0007_subuser_fields"},
 	{version: "0008_tags", after: (*DB).placeholderTags, refill: refillWire},
+	{version: "0009_imports"},
 }
 
 // refills are the Go steps of each derived column set, in the order they

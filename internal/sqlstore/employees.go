@@ -596,35 +596,252 @@ const recountEmployees = `UPDATE users SET employee_count =
 
 // CreateEmployee creates an employee in the account. icon_id and
 // avatar_file_name start null. ErrExists when the tracker is bound to
-// another employee or another employee holds the hardware key; ErrNotFound when the department or a tag is not the
-// account's (also when it is deleted while this runs).
+// another employee or another employee holds the hardware key; ErrNotFound
+// when the department or a tag is not the account's (also when it is
+// deleted while this runs).
 func (db *DB) CreateEmployee(ctx context.Context, account int64, e roster.Employee) (int64, error) {
 	var id int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		label, err := db.departmentLabel(ctx, tx, account, e.DepartmentID)
+		ids, refused, err := db.createEmployees(ctx, tx, account, []roster.Employee{e})
 		if err != nil {
 			return err
 		}
-		if err := db.checkTags(ctx, tx, account, e.Tags); err != nil {
-			return err
+		if refused[0] != nil {
+			return refused[0]
+		}
+		id = ids[0]
+		return nil
+	})
+	return id, err
+}
+
+// createEmployees creates employees in the account inside tx: the one
+// path employee/create and the import take, with one set of rules. Each
+// employee that breaks one (a department or a tag not the account's, a
+// tracker or hardware key another employee holds, in the account or
+// earlier in es) is
+// refused with its error in refused, and the others are written by one
+// multi-row INSERT, with one change of the account's count. ids are the
+// new employees' ids for a single employee (RETURNING does not promise the
+// order of many rows); err is a failure of the transaction, which must
+// then be rolled back: among them, a unique value taken by a write that
+// committed after the check (ErrExists), which the caller may retry.
+func (db *DB) createEmployees(ctx context.Context, tx *sql.Tx, account int64, es []roster.Employee) (ids []int64, refused []error, err error) {
+	refused = make([]error, len(es))
+	labels := map[int64]*string{}
+	for i, e := range es {
+		if e.DepartmentID == nil {
+			continue
+		}
+		if _, ok := labels[*e.DepartmentID]; ok {
+			continue
+		}
+		label, err := db.departmentLabel(ctx, tx, account, e.DepartmentID)
+		if errors.Is(err, roster.ErrNotFound) {
+			refused[i] = err
+			labels[*e.DepartmentID] = nil
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		labels[*e.DepartmentID] = label
+	}
+	var tags []int64
+	for _, e := range es {
+		tags = append(tags, e.Tags...)
+	}
+	found, err := db.accountTags(ctx, tx, account, tags)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, e := range es {
+		if refused[i] == nil {
+			refused[i] = missingTag(found, e.Tags)
+		}
+	}
+	if err := db.checkTaken(ctx, tx, account, es, refused); err != nil {
+		return nil, nil, err
+	}
+	var rows [][]any
+	var keep []roster.Employee
+	for i, e := range es {
+		if refused[i] != nil {
+			continue
+		}
+		var label *string
+		if e.DepartmentID != nil {
+			if label = labels[*e.DepartmentID]; label == nil {
+				refused[i] = fmt.Errorf("department %d: %w", *e.DepartmentID, roster.ErrNotFound)
+				continue
+			}
 		}
 		args, err := employeeArgs(e, label)
 		if err != nil {
+			return nil, nil, err
+		}
+		rows, keep = append(rows, append(args, account)), append(keep, e)
+	}
+	if len(rows) == 0 {
+		return nil, refused, nil
+	}
+	if len(rows) == 1 {
+		var id int64
+		err = tx.QueryRowContext(ctx, insertEmployee, rows[0]...).Scan(&id)
+		ids = []int64{id}
+	} else {
+		// Statements of insertChunk rows on SQLite, whose driver's cost of
+		// binding grows faster than the parameters of a statement; on
+		// PostgreSQL as few statements as its 65,535 parameters allow, each
+		// a round trip.
+		per := insertChunk
+		if db.dialect == dialectPostgres {
+			per = 65535 / (len(employeeFields) + 1)
+		}
+		for c := 0; c < len(rows) && err == nil; c += per {
+			chunk := rows[c:min(c+per, len(rows))]
+			_, err = tx.ExecContext(ctx, insertEmployees(len(chunk)), slices.Concat(chunk...)...)
+		}
+	}
+	if err != nil {
+		if len(keep) == 1 {
+			if err := taken(err, keep[0]); err != nil {
+				return nil, nil, err
+			}
+		} else if isUnique(err) {
+			return nil, nil, fmt.Errorf("a tracker or hardware key was taken meanwhile: %w", roster.ErrExists)
+		}
+		if isForeignKey(err) {
+			return nil, nil, fmt.Errorf("a department was deleted meanwhile: %w", roster.ErrNotFound)
+		}
+		return nil, nil, err
+	}
+	return ids, refused, countEmployees(ctx, tx, account, len(rows))
+}
+
+// insertChunk is how many rows one INSERT of createEmployees writes on
+// SQLite.
+const insertChunk = 64
+
+// insertEmployees is the INSERT of n employees' employeeArgs and account,
+// one after the other.
+func insertEmployees(n int) string {
+	cols := len(employeeFields) + 1
+	var b strings.Builder
+	b.WriteString(`INSERT INTO employees (` + strings.Join(employeeFields, ", ") + `, account_id) VALUES `)
+	for r := range n {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(r*cols + c + 1))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// checkTaken refuses (in refused) each employee whose tracker or hardware
+// key another employee of the account holds, or an earlier one of es:
+// one query for all of them, so that a batch needs no savepoint per row
+// (on PostgreSQL a unique violation would abort the transaction).
+func (db *DB) checkTaken(ctx context.Context, tx *sql.Tx, account int64, es []roster.Employee, refused []error) error {
+	trackers, keys := map[int64]bool{}, map[string]bool{}
+	var tList []int64
+	var kList []string
+	for _, e := range es {
+		if e.TrackerID != nil && !trackers[*e.TrackerID] {
+			trackers[*e.TrackerID] = false
+			tList = append(tList, *e.TrackerID)
+		}
+		if k := deref(e.HardwareKey); k != "" && !keys[k] {
+			keys[k] = false
+			kList = append(kList, k)
+		}
+	}
+	if len(tList)+len(kList) == 0 {
+		return nil
+	}
+	// One SELECT for each, so that each reads its own unique index. On
+	// PostgreSQL the values go as one array each: a list of hundreds of
+	// parameters costs it more to plan than to run.
+	args := []any{account}
+	in := func(column string, vals []any, array any, cast string) string {
+		if db.dialect == dialectPostgres {
+			args = append(args, array)
+			return fmt.Sprintf("%s = ANY(CAST($%d AS %s[]))", column, len(args), cast)
+		}
+		marks := make([]string, len(vals))
+		for i, v := range vals {
+			args = append(args, v)
+			marks[i] = "$" + strconv.Itoa(len(args))
+		}
+		return column + " IN (" + strings.Join(marks, ", ") + ")"
+	}
+	var parts []string
+	if len(tList) > 0 {
+		vals := make([]any, len(tList))
+		for i, v := range tList {
+			vals[i] = v
+		}
+		parts = append(parts, `SELECT tracker_id, hardware_key FROM employees WHERE account_id = $1 AND `+
+			in("tracker_id", vals, tList, "BIGINT"))
+	}
+	if len(kList) > 0 {
+		vals := make([]any, len(kList))
+		for i, v := range kList {
+			vals[i] = v
+		}
+		parts = append(parts, `SELECT tracker_id, hardware_key FROM employees WHERE account_id = $1
+			AND hardware_key IS NOT NULL AND hardware_key <> '' AND `+in("hardware_key", vals, kList, "TEXT"))
+	}
+	rows, err := tx.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t sql.NullInt64
+		var k sql.NullString
+		if err := rows.Scan(&t, &k); err != nil {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, insertEmployee, append(args, account)...).Scan(&id)
-		if err := taken(err, e); err != nil {
-			return err
+		if _, ok := trackers[t.Int64]; t.Valid && ok {
+			trackers[t.Int64] = true
 		}
-		if isForeignKey(err) && e.DepartmentID != nil {
-			return fmt.Errorf("department %d: %w", *e.DepartmentID, roster.ErrNotFound)
+		if _, ok := keys[k.String]; k.Valid && ok {
+			keys[k.String] = true
 		}
-		if err != nil {
-			return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, e := range es {
+		if refused[i] != nil {
+			continue
 		}
-		return countEmployees(ctx, tx, account, +1)
-	})
-	return id, err
+		k := deref(e.HardwareKey)
+		switch {
+		case e.TrackerID != nil && trackers[*e.TrackerID]:
+			refused[i] = fmt.Errorf("tracker %d: %w", *e.TrackerID, roster.ErrExists)
+		case k != "" && keys[k]:
+			refused[i] = fmt.Errorf("hardware key: %w", roster.ErrExists)
+		default:
+			// Taken from here on, for the rows after this one.
+			if e.TrackerID != nil {
+				trackers[*e.TrackerID] = true
+			}
+			if k != "" {
+				keys[k] = true
+			}
+		}
+	}
+	return nil
 }
 
 // taken turns the violation of a unique index by an employee's write into

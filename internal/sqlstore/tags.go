@@ -152,31 +152,55 @@ func (db *DB) untag(ctx context.Context, tx *sql.Tx, account int64, deleted []in
 // the write and then takes the tag off the employee, or deletes first and
 // the write finds the tag gone (SQLite runs one writer at a time).
 func (db *DB) checkTags(ctx context.Context, tx *sql.Tx, account int64, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	distinct := slices.Compact(slices.Sorted(slices.Values(ids)))
-	args := []any{account}
-	marks := make([]string, len(distinct))
-	for i, id := range distinct {
-		args = append(args, id)
-		marks[i] = "$" + strconv.Itoa(i+2)
-	}
-	lock := ""
-	if db.dialect == dialectPostgres {
-		lock = " FOR SHARE"
-	}
-	found, err := scanColumn[int64](tx.QueryContext(ctx, `SELECT id FROM tags WHERE account_id = $1 AND id IN (`+
-		strings.Join(marks, ", ")+`)`+lock, args...))
-	if err != nil || len(found) == len(distinct) {
+	found, err := db.accountTags(ctx, tx, account, ids)
+	if err != nil {
 		return err
 	}
+	return missingTag(found, ids)
+}
+
+// missingTag is ErrNotFound naming the first of ids not in found.
+func missingTag(found map[int64]bool, ids []int64) error {
 	for _, id := range ids {
-		if !slices.Contains(found, id) {
+		if !found[id] {
 			return fmt.Errorf("tag %d: %w", id, roster.ErrNotFound)
 		}
 	}
 	return nil
+}
+
+// tagQueryIDs bounds the ids one query of accountTags names.
+const tagQueryIDs = 1000
+
+// accountTags is the set of ids that are tags of the account, read as
+// checkTags reads them (locked on PostgreSQL until tx ends), in one query
+// per tagQueryIDs distinct ids: a bulk write checks all its rows' tags at
+// once.
+func (db *DB) accountTags(ctx context.Context, tx *sql.Tx, account int64, ids []int64) (map[int64]bool, error) {
+	found := map[int64]bool{}
+	distinct := slices.Compact(slices.Sorted(slices.Values(ids)))
+	lock := ""
+	if db.dialect == dialectPostgres {
+		lock = " FOR SHARE"
+	}
+	for c := 0; c < len(distinct); c += tagQueryIDs {
+		chunk := distinct[c:min(c+tagQueryIDs, len(distinct))]
+		args := []any{account}
+		marks := make([]string, len(chunk))
+		for i, id := range chunk {
+			args = append(args, id)
+			marks[i] = "$" + strconv.Itoa(i+2)
+		}
+		ids, err := scanColumn[int64](tx.QueryContext(ctx, `SELECT id FROM tags WHERE account_id = $1 AND id IN (`+
+			strings.Join(marks, ", ")+`)`+lock, args...))
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			found[id] = true
+		}
+	}
+	return found, nil
 }
 
 // TaggedEmployees is the list of the account's employees that carry every
