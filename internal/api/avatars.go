@@ -32,6 +32,41 @@ type avatarOwner struct {
 	kind    sqlstore.AvatarKind
 }
 
+// staticLabel is the owner's static route below the base path, and its
+// call label in logs and metrics.
+func (o avatarOwner) staticLabel() string { return "static/" + o.entity + "/avatars" }
+
+// staticRoute finds the owner and stored name of a GET or HEAD of a
+// static avatar in its one canonical spelling, {base}/static/{entity}/
+// avatars/{name} with a stored name: the most frequent request, answered
+// without the mux's routing. Anything else goes through the mux, which
+// cleans, redirects and refuses as for any route.
+func (s *Server) staticRoute(r *http.Request) (label, name string, ok bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "", "", false
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, s.opts.BasePath+"/static/")
+	if !ok {
+		return "", "", false
+	}
+	entity, rest, _ := strings.Cut(rest, "/")
+	name, ok = strings.CutPrefix(rest, "avatars/")
+	if !ok || !isStoredName(name) {
+		return "", "", false
+	}
+	label, ok = staticLabels[entity]
+	return label, name, ok
+}
+
+// staticLabels are the owners' static labels by entity.
+var staticLabels = func() map[string]string {
+	m := map[string]string{}
+	for _, o := range avatarOwners {
+		m[o.entity] = o.staticLabel()
+	}
+	return m
+}()
+
 var avatarOwners = []avatarOwner{
 	{entity: "employee", idParam: "employee_id", right: roster.RightEmployeeUpdate, kind: sqlstore.EmployeeAvatars},
 	{entity: "tag", idParam: "tag_id", right: roster.RightTagUpdate, kind: sqlstore.TagAvatars},
@@ -42,11 +77,13 @@ func (s *Server) avatarRoutes() {
 	for _, o := range avatarOwners {
 		s.handle(o.entity+"/avatar/assign", need(o.right), s.avatarAssign(o))
 		s.handle(o.entity+"/avatar/upload", access{right: o.right, upload: imageUpload}, s.avatarUpload(o))
-		label := "static/" + o.entity + "/avatars"
+		// Canonical paths of stored names are answered by staticRoute
+		// before the mux; this route answers every other spelling.
+		label := o.staticLabel()
 		s.mux.HandleFunc("GET "+s.opts.BasePath+"/"+label+"/{name}", func(w http.ResponseWriter, r *http.Request) {
 			info := infoOf(r)
 			info.call, info.quiet = label, true
-			s.staticAvatar(w, r)
+			s.staticAvatar(w, r, info, r.PathValue("name"))
 		})
 	}
 }

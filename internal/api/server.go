@@ -252,7 +252,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}{reqInfo{id: s.requestID(r), client: clientOf(r, s.opts.TrustedProxies)}, statusWriter{ResponseWriter: w, status: http.StatusOK}}
 	info, rw := &st.info, &st.rw
 	w.Header().Set("X-Request-Id", info.id)
-	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
 	defer func() {
 		v := recover()
 		aborted := v == http.ErrAbortHandler // an answer cut on purpose (a stream that failed)
@@ -307,6 +306,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.corsHeaders(rw, r) {
 		return // a preflight, answered
 	}
+	if label, name, ok := s.staticRoute(r); ok {
+		info.call, info.quiet = label, true
+		s.staticAvatar(rw, r, info, name)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
 	s.mux.ServeHTTP(rw, r)
 }
 

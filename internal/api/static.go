@@ -137,8 +137,7 @@ const goneLife = 2 * makerDeadline
 // 404 for it and its renditions: every answer checks the original's
 // tombstone just before it is written (see fileCache.bury and
 // keepRendition).
-func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
+func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request, info *reqInfo, name string) {
 	size, ok := sizeParam(r.URL.RawQuery)
 	if !isStoredName(name) || !ok {
 		s.notFound(w, r)
@@ -190,7 +189,7 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.staticError(w, r, "serving avatar", err)
+		s.staticError(w, r, info, "serving avatar", err)
 		return
 	}
 	defer obj.Close()
@@ -215,11 +214,11 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil {
-			s.staticError(w, r, "reading avatar", err)
+			s.staticError(w, r, info, "reading avatar", err)
 			return
 		}
 		if _, err := obj.Seek(0, io.SeekStart); err != nil {
-			s.staticError(w, r, "reading avatar", err)
+			s.staticError(w, r, info, "reading avatar", err)
 			return
 		}
 	}
@@ -229,7 +228,7 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 	}
 	if webp {
 		// Variants are a few kilobytes; one this large is not Roster's.
-		s.staticError(w, r, "serving avatar", fmt.Errorf("WebP variant %s is %d bytes", key, obj.Size()))
+		s.staticError(w, r, info, "serving avatar", fmt.Errorf("WebP variant %s is %d bytes", key, obj.Size()))
 		return
 	}
 	copyHeader(w.Header(), header)
@@ -240,8 +239,7 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request) {
 // staticError answers a failure of the static route: nothing to a client
 // that went away (logged as cancelled, not as an error), 429 with
 // Retry-After when the decode workers are busy, else 500.
-func (s *Server) staticError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	info := infoOf(r)
+func (s *Server) staticError(w http.ResponseWriter, r *http.Request, info *reqInfo, what string, err error) {
 	if clientGone(r) {
 		info.code = statusClientGone
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request cancelled: the client went away", slog.String("request_id", info.id),
