@@ -99,6 +99,11 @@ func Summarise(r io.Reader, w io.Writer) (Counts, error) {
 				// Failed outside any test: show what the package printed.
 				p.counts.Broken = append(p.counts.Broken, e.Package)
 				fmt.Fprintf(w, "--- FAIL %s (outside any test)\n%s", e.Package, strings.Join(p.output[""], ""))
+				// A panic or a timeout ends the process inside a test,
+				// which then never ends: its output says what happened.
+				for _, t := range slices.Sorted(maps.Keys(p.running)) {
+					fmt.Fprintf(w, "--- still running: %s %s\n%s", e.Package, t, strings.Join(p.output[t], ""))
+				}
 			}
 			fmt.Fprintf(w, "%s %-40s %4d passed %4d failed %4d skipped  %s\n", word, e.Package,
 				p.counts.Passed, p.counts.Failed, p.counts.Skipped, time.Duration(e.Elapsed*float64(time.Second)).Round(10*time.Millisecond))

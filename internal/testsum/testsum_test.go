@@ -69,6 +69,18 @@ func TestSummarise(t *testing.T) {
 		t.Errorf("a cut-off run = %+v:\n%s", c, out.String())
 	}
 
+	// A test that panics ends its package inside the test: the panic is
+	// shown under the test's name.
+	out.Reset()
+	c, _ = Summarise(strings.NewReader(`{"Action":"run","Package":"q","Test":"TestP"}
+{"Action":"output","Package":"q","Test":"TestP","Output":"panic: boom\n"}
+{"Action":"output","Package":"q","Output":"FAIL\tq\t0.1s\n"}
+{"Action":"fail","Package":"q","Elapsed":0.1}
+`), &out)
+	if c.OK() || !strings.Contains(out.String(), "still running: q TestP\npanic: boom") {
+		t.Errorf("a panicking test = %+v:\n%s", c, out.String())
+	}
+
 	// Everything passing is OK.
 	out.Reset()
 	c, _ = Summarise(strings.NewReader(`{"Action":"run","Package":"p","Test":"TestA"}
