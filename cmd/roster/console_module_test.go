@@ -131,6 +131,13 @@ func (p *consolePage) screen(name string) {
 	}
 }
 
+// view opens a section from the navigation and waits until it is loaded.
+func (p *consolePage) view(name string) {
+	p.t.Helper()
+	p.do(name, chromedp.Click(fmt.Sprintf(`#nav a[data-view=%q]`, name)))
+	p.wait(name+" is loaded", fmt.Sprintf(`!document.getElementById("view-%s").hidden && !document.getElementById("main").hasAttribute("aria-busy")`, name))
+}
+
 func (p *consolePage) signIn(base, login, password string) {
 	p.t.Helper()
 	p.do("open the console", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible("#login"))
@@ -215,7 +222,7 @@ func TestConsoleModule(t *testing.T) {
 		p.screen("employees-no-match")
 
 		// Departments and tags, made in the console.
-		p.do("departments", chromedp.Click(`#nav a[data-view="departments"]`))
+		p.view("departments")
 		p.wait("no departments yet", `document.querySelector("#departments-body td.empty")?.textContent.startsWith("No departments yet. Press")`)
 		p.screen("departments-empty")
 		p.do("new department", chromedp.Click("#new-department"), chromedp.WaitVisible(`#form input[name="label"]`))
@@ -245,7 +252,7 @@ func TestConsoleModule(t *testing.T) {
 			"location": map[string]any{"lat": 59.91, "lng": 10.75, "address": "Oslo", "radius": float64(500)}}})
 		depID := int64(deps[0].(map[string]any)["id"].(float64))
 
-		p.do("tags", chromedp.Click(`#nav a[data-view="tags"]`))
+		p.view("tags")
 		p.wait("no tags yet", `document.querySelector("#tags-body td.empty") !== null`)
 		p.do("new tag", chromedp.Click("#new-tag"), chromedp.WaitVisible(`#form input[name="name"]`))
 		p.fill(`#form input[name="name"]`, "Nights")
@@ -261,7 +268,7 @@ func TestConsoleModule(t *testing.T) {
 		p.screen("tags")
 
 		// Every field of one employee.
-		p.do("employees", chromedp.Click(`#nav a[data-view="employees"]`))
+		p.view("employees")
 		p.fill("#filter", "seed0777")
 		p.wait("one match", `document.querySelectorAll("#list li").length === 1`)
 		p.do("open her", chromedp.Click("#list button"), chromedp.WaitVisible(`#editor input[name="first_name"]`))
@@ -336,7 +343,7 @@ func TestConsoleModule(t *testing.T) {
 		p.choose("#tag-filter", "")
 
 		// Deleting the department says what happens, then does it.
-		p.do("departments", chromedp.Click(`#nav a[data-view="departments"]`))
+		p.view("departments")
 		p.do("delete Nord", chromedp.Click(`#departments-body button[aria-label="Delete Nord"]`))
 		p.wait("the question", `document.getElementById("confirm").open && document.getElementById("confirm-text").textContent.includes("left without a department")`)
 		p.screen("confirm")
@@ -351,7 +358,7 @@ func TestConsoleModule(t *testing.T) {
 		}
 
 		// People and access.
-		p.do("people", chromedp.Click(`#nav a[data-view="people"]`))
+		p.view("people")
 		p.wait("empty lists", `document.querySelectorAll("#view-people td.empty").length === 3`)
 		p.screen("people-empty")
 		p.do("new group", chromedp.Click("#new-group"), chromedp.WaitVisible(`#form input[name="label"]`))
@@ -402,7 +409,7 @@ func TestConsoleModule(t *testing.T) {
 		}
 
 		// Deleting an employee asks first.
-		p.do("employees", chromedp.Click(`#nav a[data-view="employees"]`))
+		p.view("employees")
 		p.fill("#filter", "seed0777")
 		p.wait("one match", `document.querySelectorAll("#list li").length === 1`)
 		p.do("open and delete", chromedp.Click("#list button"), chromedp.WaitVisible("#delete"), chromedp.Click("#delete"), chromedp.Click("#confirm-yes"))
@@ -413,9 +420,9 @@ func TestConsoleModule(t *testing.T) {
 
 		// Every screen at phone size.
 		p.prefix = b.name + "-phone"
-		p.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		p.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
 		p.fill("#filter", "")
-		p.wait("the list", `document.querySelectorAll("#list li").length === 50`)
+		p.wait("the list", `document.querySelectorAll("#list li").length === 100`)
 		p.screen("employees-cards")
 		p.do("table", chromedp.Click("#as-table"))
 		p.screen("employees-table")
@@ -426,15 +433,154 @@ func TestConsoleModule(t *testing.T) {
 		p.screen("crop")
 		p.do("cancel", chromedp.Click("#crop-cancel"), chromedp.Click("#close"))
 		for _, view := range []string{"departments", "tags", "people"} {
-			p.do(view, chromedp.Click(fmt.Sprintf(`#nav a[data-view=%q]`, view)))
-			p.wait(view, fmt.Sprintf(`!document.getElementById("view-%s").hidden`, view))
+			p.view(view)
 			p.screen(view)
 		}
 		p.do("sign out", chromedp.Click("#signout"), chromedp.WaitVisible("#signin"))
+		p.do("open it afresh, as a phone does", chromedp.Reload(), chromedp.WaitVisible("#login"))
 		p.wait("no keyboard pops up on a phone", `document.activeElement === document.body`)
 		p.screen("signin")
 		p.prefix = b.name + "-desktop"
 		p.do("desktop size", chromedp.EmulateViewport(1280, 800))
 		p.screen("signin")
 	})
+}
+
+// recordCodes makes the page keep the Navixy code of every answer its
+// fetch calls get, in window.codes.
+const recordCodes = `(() => {
+	window.codes = [];
+	const f = window.fetch;
+	window.fetch = async (...args) => {
+		const r = await f(...args);
+		r.clone().json().then(b => window.codes.push(b.success ? 0 : b.status.code)).catch(() => window.codes.push(-1));
+		return r;
+	};
+	return "";
+})()`
+
+// TestConsoleReadOnly: a sub-user whose group lacks employee_update and
+// tag_update sees every screen with no control that would answer 13, and
+// no call the console makes answers 13. The same recorder catches a 13
+// when one is made.
+func TestConsoleReadOnly(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		st := newStack(t, b)
+		dep := st.master.createDepartment(t, map[string]any{"label": "Depot"})
+		tag := st.master.ok(t, "tag/create", map[string]any{"tag": map[string]any{"name": "Days", "color": "FFD700"}}).int("id")
+		for i := range 3 {
+			st.master.createEmployee(t, map[string]any{"first_name": fmt.Sprint("Viewer", i), "department_id": dep, "tags": []int64{tag}})
+		}
+		group := st.master.createGroup(t, "Lookers", "tracker_update")
+		login := uniqueLogin("looker")
+		st.master.register(t, map[string]any{"login": login, "security_group_id": group}, subPassword)
+
+		p := newConsolePage(t, b.name+"-readonly")
+		p.do("desktop size", chromedp.EmulateViewport(1280, 800))
+		p.do("open the console", chromedp.Navigate(st.base+"/console/"), chromedp.WaitVisible("#login"))
+		p.eval(recordCodes)
+		p.fill("#login", login)
+		p.fill("#password", subPassword)
+		p.do("sign in", chromedp.Click(`#signin-form button[type="submit"]`), chromedp.WaitVisible("#app"))
+		p.wait("the list", `document.querySelectorAll("#list li").length === 3`)
+		// visibleWrites lists the write controls a person could reach.
+		const visibleWrites = `JSON.stringify([...document.querySelectorAll("button, input, select, label.button")]
+			.filter(e => e.checkVisibility() && !e.disabled && !e.closest("fieldset:disabled") &&
+				/^(New|Save|Delete|Edit|Choose|Register|Create)|icon \d+\)$/.test(e.textContent + (e.getAttribute("aria-label") || "")))
+			.map(e => e.id || e.textContent))`
+		noWrites := func(where string) {
+			t.Helper()
+			if got := p.eval(visibleWrites); got != "[]" {
+				t.Errorf("%s shows write controls to a sub-user without the right: %s", where, got)
+			}
+		}
+		if p.eval(`String(document.getElementById("readonly").checkVisibility())`) != "true" {
+			t.Errorf("the read-only notice is not shown")
+		}
+		if p.eval(`String(document.querySelector('#nav a[data-view="people"]').checkVisibility())`) != "false" {
+			t.Errorf("a sub-user sees People and access")
+		}
+		noWrites("the list")
+		p.screen("employees")
+		p.do("open one", chromedp.Click("#list button"), chromedp.WaitVisible("#editor"))
+		p.wait("read-only fields", `document.getElementById("editor-fields").disabled && document.activeElement.id === "close"`)
+		noWrites("the editor")
+		p.screen("editor")
+		p.do("close", chromedp.Click("#close"))
+		for _, view := range []string{"departments", "tags"} {
+			p.view(view)
+			p.wait(view+" listed", fmt.Sprintf(`document.querySelector("#%s-body th") !== null`, view))
+			noWrites(view)
+			p.screen(view)
+		}
+		p.do("people by its address", chromedp.Navigate(st.base+"/console/#people"))
+		p.wait("the employees instead", `!document.getElementById("view-employees").hidden && document.getElementById("view-people").hidden`)
+		p.eval(recordCodes)
+		p.view("employees")
+		p.do("as a table", chromedp.Click("#as-table"))
+		p.wait("the table", `document.querySelectorAll("#table-body tr").length === 3`)
+		noWrites("the table")
+		if got := p.eval(`JSON.stringify(window.codes)`); strings.Contains(got, "13") || got == "[]" {
+			t.Errorf("the console's answers as a read-only sub-user: %s, want some and no 13", got)
+		}
+		// The recorder is not blind: a write made anyway is caught.
+		p.eval(`fetch("` + st.api + `/employee/create", {method: "POST", headers: {"Content-Type": "application/json"},
+			body: JSON.stringify({hash: sessionStorage.getItem("roster-hash"), employee: {first_name: "X"}})}).then(() => "")`)
+		p.wait("the 13 is recorded", `window.codes.includes(13)`)
+	})
+}
+
+// TestConsoleKeyboardCreateAndUpload: at desktop size, with the keyboard
+// alone, a person signs in, creates an employee, chooses a picture, moves
+// and zooms the crop and uploads it.
+func TestConsoleKeyboardCreateAndUpload(t *testing.T) {
+	st := newStack(t, backends()[0])
+	p := newConsolePage(t, "keyboard")
+	photo := filepath.Join(t.TempDir(), "tall.png")
+	if err := os.WriteFile(photo, pngBytes(t, 200, 400), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := func(what, k string) {
+		t.Helper()
+		p.do(what, chromedp.KeyEvent(k))
+	}
+	tabTo := func(what, expr string) {
+		t.Helper()
+		for range 60 {
+			key("tab", "\t")
+			if p.eval(`String(`+expr+`)`) == "true" {
+				return
+			}
+		}
+		p.shot("failed")
+		t.Fatalf("%s cannot be reached with Tab", what)
+	}
+	p.do("open the console", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(st.base+"/console/"))
+	p.wait("the login has the focus", `document.activeElement.id === "login"`)
+	key("sign in", "admin\t"+st.admin+"\r")
+	p.wait("the filter has the focus", `!document.getElementById("app").hidden && document.activeElement.id === "filter"`)
+	tabTo("New employee", `document.activeElement.id === "new"`)
+	key("open the editor", "\r")
+	p.wait("the first name has the focus", `document.getElementById("editor").open && document.activeElement.name === "first_name"`)
+	key("type a name and save", "Kit\r")
+	p.wait("the avatar tools show", `!document.getElementById("avatar-tools").hidden`)
+	tabTo("the picture chooser", `document.activeElement.id === "file" &&
+		getComputedStyle(document.querySelector('label[for="file"]')).outlineStyle === "solid"`)
+	// The browser's file chooser is the operating system's; the test
+	// answers it as a person would.
+	p.do("choose a picture", chromedp.SetUploadFiles("#file", []string{photo}))
+	p.wait("the crop has the focus", `document.getElementById("cropper").open && document.activeElement.id === "crop-area" &&
+		getComputedStyle(document.activeElement).outlineStyle === "solid"`)
+	key("zoom and move", "+"+kb.ArrowDown+kb.ArrowDown)
+	p.shot("crop")
+	tabTo("Upload the square", `document.activeElement.id === "crop-upload"`)
+	key("upload", "\r")
+	p.wait("the picture shows", `(() => { const i = document.querySelector("#list img.avatar");
+		return i && i.src.includes("/static/employee/avatars/") && i.naturalWidth > 0; })()`)
+	e := st.master.list(t, "employee/list", nil)[0].(map[string]any)
+	if e["first_name"] != "Kit" || e["avatar_file_name"] == nil {
+		t.Errorf("after the keyboard walk the employee is %v, want Kit with a picture", e)
+	}
+	key("close with Escape", "\u001b")
+	p.wait("the editor is closed", `!document.getElementById("editor").open`)
 }

@@ -32,7 +32,8 @@ const CODE_WORDS = {
   11: "This login is deactivated",
 };
 const $ = (id) => document.getElementById(id);
-const fine = matchMedia("(hover: hover) and (pointer: fine)");
+// A touch screen's keyboard covers half of it: focus no text field there unasked.
+const touch = () => navigator.maxTouchPoints > 0 || matchMedia("(pointer: coarse)").matches;
 
 let hash = sessionStorage.getItem("roster-hash");
 let me = { master: true, rights: new Set() };
@@ -84,7 +85,7 @@ async function call(name, params = {}) {
 
 // softFocus focuses el only where that opens no on-screen keyboard.
 function softFocus(el) {
-  if (fine.matches) el.focus();
+  if (!touch()) el.focus();
 }
 
 function el(tag, props = {}, ...children) {
@@ -174,7 +175,12 @@ async function showView(name) {
     if (a.dataset.view === name) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  await VIEWS[name]();
+  $("main").setAttribute("aria-busy", "true");
+  try {
+    await VIEWS[name]();
+  } finally {
+    $("main").removeAttribute("aria-busy");
+  }
   if (name === "employees") softFocus($("filter"));
 }
 
@@ -693,6 +699,7 @@ const crop = (() => {
     if (keys[ev.key]) move(...keys[ev.key]);
     else if (ev.key === "+" || ev.key === "=") setZoom(Number(zoom.value) * 1.1);
     else if (ev.key === "-") setZoom(Number(zoom.value) / 1.1);
+    else if (ev.key === "Enter") $("crop-upload").click();
     else return;
     ev.preventDefault();
   });
