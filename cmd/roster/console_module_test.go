@@ -432,10 +432,40 @@ func TestConsoleModule(t *testing.T) {
 		p.wait("the crop opens", `document.getElementById("cropper").open`)
 		p.screen("crop")
 		p.do("cancel", chromedp.Click("#crop-cancel"), chromedp.Click("#close"))
-		for _, view := range []string{"departments", "tags", "people"} {
-			p.view(view)
-			p.screen(view)
+		p.fill("#filter", "nobody at all")
+		p.wait("nobody matches", `document.getElementById("status").textContent.startsWith("No employee matches")`)
+		p.screen("employees-no-match")
+		p.do("new employee", chromedp.Click("#new"), chromedp.WaitVisible("#editor"))
+		p.wait("no keyboard pops up in the editor", `document.activeElement.id === "editor-title"`)
+		p.do("save empty", chromedp.Click("#save"))
+		p.wait("refused", `document.getElementById("editor-error").textContent === "First name must not be empty"`)
+		p.screen("editor-refused")
+		p.do("close", chromedp.Click("#close"))
+		// form opens a form dialog with the button sel, screenshots it, and
+		// cancels it.
+		form := func(name, sel string) {
+			t.Helper()
+			p.do(name, chromedp.Click(sel), chromedp.WaitVisible("#form-dialog"))
+			p.screen(name)
+			p.do("cancel", chromedp.Click("#form-cancel"))
 		}
+		p.view("departments")
+		p.screen("departments-empty")
+		form("department-form", "#new-department")
+		p.view("tags")
+		p.screen("tags")
+		form("tag-form", "#new-tag")
+		p.do("delete the tag?", chromedp.Click(`#tags-body button[aria-label="Delete Nights"]`), chromedp.WaitVisible("#confirm"))
+		p.screen("confirm")
+		p.do("keep it", chromedp.Click("#confirm-no"))
+		p.view("people")
+		p.screen("people")
+		form("subuser-form", "#new-subuser")
+		form("group-form", "#new-group")
+		p.fill(`#key-form input[name="title"]`, "Phone")
+		p.do("create a key", chromedp.Click(`#key-form button`), chromedp.WaitVisible("#key-shown"))
+		p.screen("key-shown")
+		p.do("done", chromedp.Click("#key-done"))
 		p.do("sign out", chromedp.Click("#signout"), chromedp.WaitVisible("#signin"))
 		p.do("open it afresh, as a phone does", chromedp.Reload(), chromedp.WaitVisible("#login"))
 		p.wait("no keyboard pops up on a phone", `document.activeElement === document.body`)
@@ -527,6 +557,19 @@ func TestConsoleReadOnly(t *testing.T) {
 		p.eval(`fetch("` + st.api + `/employee/create", {method: "POST", headers: {"Content-Type": "application/json"},
 			body: JSON.stringify({hash: sessionStorage.getItem("roster-hash"), employee: {first_name: "X"}})}).then(() => "")`)
 		p.wait("the 13 is recorded", `window.codes.includes(13)`)
+
+		p.prefix = b.name + "-readonly-phone"
+		p.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
+		p.screen("employees-table")
+		p.do("open one", chromedp.Click("#table-body button"), chromedp.WaitVisible("#editor"))
+		noWrites("the editor on a phone")
+		p.screen("editor")
+		p.do("close", chromedp.Click("#close"))
+		for _, view := range []string{"departments", "tags"} {
+			p.view(view)
+			noWrites(view + " on a phone")
+			p.screen(view)
+		}
 	})
 }
 

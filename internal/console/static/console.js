@@ -88,6 +88,13 @@ function softFocus(el) {
   if (!touch()) el.focus();
 }
 
+// focusIn gives an opened dialog's focus to its first field, or on a touch
+// screen to its title, so that no keyboard covers the dialog unasked.
+function focusIn(field, title) {
+  if (touch() || !field) title.focus();
+  else field.focus();
+}
+
 function el(tag, props = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
@@ -439,7 +446,7 @@ function openEditor(e) {
   $("delete").hidden = !e || !can("employee_update");
   showAvatar();
   $("editor").showModal();
-  if (can("employee_update")) form.elements.first_name.focus();
+  if (can("employee_update")) focusIn(form.elements.first_name, $("editor-title"));
   else $("close").focus();
 }
 
@@ -767,8 +774,7 @@ function editForm(title, fields, save) {
   $("form-error").textContent = "";
   const d = $("form-dialog");
   d.showModal();
-  const first = box.querySelector("input, select");
-  if (first) first.focus();
+  focusIn(box.querySelector("input, select"), $("form-title"));
   $("form").onsubmit = async (ev) => {
     ev.preventDefault();
     const form = $("form");
