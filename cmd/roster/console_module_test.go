@@ -265,6 +265,19 @@ func TestConsoleModule(t *testing.T) {
 			t.Fatalf("tag/list after creating in the console = %v, want Nights in FF8800", tagList)
 		}
 		tagID := int64(tagList[0].(map[string]any)["id"].(float64))
+		tagPhoto := filepath.Join(t.TempDir(), "moon.png")
+		if err := os.WriteFile(tagPhoto, pngBytes(t, 120, 90), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.do("a picture for the tag", chromedp.Click(`#tags-body button[aria-label="Choose a picture for Nights"]`),
+			chromedp.SetUploadFiles("#tag-file", []string{tagPhoto}))
+		p.wait("the crop opens", `document.getElementById("cropper").open`)
+		p.do("upload the square", chromedp.Click("#crop-upload"))
+		p.wait("the tag shows it", `(() => { const i = document.querySelector("#tags-body img.tag-avatar");
+			return i && i.src.includes("/static/tag/avatars/") && i.naturalWidth > 0; })()`)
+		if a := st.master.list(t, "tag/list", nil)[0].(map[string]any)["avatar_file_name"]; a == nil {
+			t.Errorf("tag/list after the console gave Nights a picture has no avatar_file_name")
+		}
 		p.screen("tags")
 
 		// Every field of one employee.

@@ -580,64 +580,75 @@ async function assign(icon) {
   }
 }
 
-// upload sends the picture as a multipart POST with upload progress (fetch
-// cannot report it), then shows it: an upload does not change icon_id, so
-// the console assigns null to show the new picture instead of an icon.
-function upload(file) {
+// send posts a picture to an avatar upload call (employee or tag) as
+// multipart with upload progress (fetch cannot report it), and resolves
+// when it is stored or rejects with the server's reason.
+function send(path, idName, id, file, progress) {
+  return new Promise((resolve, reject) => {
+    const data = new FormData();
+    data.append("hash", hash);
+    data.append(idName, id);
+    data.append("file", file, file.name || "picture");
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${API}/${path}`);
+    if (progress) {
+      progress.hidden = false;
+      progress.max = file.size || 1;
+      progress.value = 0;
+      xhr.upload.addEventListener("progress", (ev) => {
+        if (ev.lengthComputable) {
+          progress.max = ev.total;
+          progress.value = ev.loaded;
+        }
+      });
+    }
+    xhr.addEventListener("load", () => {
+      let body;
+      try {
+        body = JSON.parse(xhr.responseText);
+      } catch {
+        reject(new Error(`The upload failed (HTTP ${xhr.status}).`));
+        return;
+      }
+      if (body.success) resolve(body);
+      else reject(new Error(`The picture was refused: ${new ApiError(body).message}`));
+    });
+    xhr.addEventListener("error", () => reject(new Error("The upload failed: the server cannot be reached.")));
+    xhr.send(data);
+  });
+}
+
+// upload gives the open employee the picture and shows it: an upload does
+// not change icon_id, so the console assigns null to show the new picture
+// instead of an icon.
+async function upload(file) {
   if (!current) return;
   const err = $("upload-error");
-  const progress = $("progress");
   err.textContent = "";
   const local = URL.createObjectURL(file);
   showAvatar(local);
-  progress.hidden = false;
-  progress.max = file.size || 1;
-  progress.value = 0;
-  const data = new FormData();
-  data.append("hash", hash);
-  data.append("employee_id", current.id);
-  data.append("file", file, file.name || "picture");
-  const xhr = new XMLHttpRequest();
-  xhr.open("POST", `${API}/employee/avatar/upload`);
-  xhr.upload.addEventListener("progress", (ev) => {
-    if (ev.lengthComputable) {
-      progress.max = ev.total;
-      progress.value = ev.loaded;
-    }
-  });
-  const done = async (message) => {
+  try {
+    await send("employee/avatar/upload", "employee_id", current.id, file, $("progress"));
+  } catch (e) {
+    err.textContent = e.message;
+    showAvatar();
+    return;
+  } finally {
     URL.revokeObjectURL(local);
-    progress.hidden = true;
-    if (message) {
-      err.textContent = message;
-      showAvatar();
-      return;
-    }
-    if (current.icon_id != null) {
-      await assign(null);
-    } else {
-      await reloadCurrent();
-      await refresh();
-    }
-  };
-  xhr.addEventListener("load", () => {
-    let body;
-    try {
-      body = JSON.parse(xhr.responseText);
-    } catch {
-      done(`The upload failed (HTTP ${xhr.status}).`);
-      return;
-    }
-    done(body.success ? null : `The picture was refused: ${new ApiError(body).message}`);
-  });
-  xhr.addEventListener("error", () => done("The upload failed: the server cannot be reached."));
-  xhr.send(data);
+    $("progress").hidden = true;
+  }
+  if (current.icon_id != null) {
+    await assign(null);
+  } else {
+    await reloadCurrent();
+    await refresh();
+  }
 }
 
 $("file").addEventListener("change", (ev) => {
   const file = ev.target.files[0];
   ev.target.value = "";
-  if (file) crop(file);
+  if (file) crop(file, upload);
 });
 
 const drop = $("drop");
@@ -650,7 +661,7 @@ drop.addEventListener("drop", (ev) => {
   ev.preventDefault();
   drop.classList.remove("over");
   const file = ev.dataTransfer.files[0];
-  if (file) crop(file);
+  if (file) crop(file, upload);
 });
 
 // --- the square crop ---
@@ -658,11 +669,12 @@ drop.addEventListener("drop", (ev) => {
 // The crop shows the picture under a square window: zoom 1 fits its
 // shorter side to the square; the offset (in picture pixels) is where the
 // square's centre is. Uploading draws that square, at most 1024 pixels a
-// side, as PNG (which keeps transparency) or JPEG for a photo. A file the
-// browser cannot draw is sent as it is, so the server says why it refuses.
+// side, as PNG (which keeps transparency) or JPEG for a photo, and hands it
+// to send. A file the browser cannot draw is handed on as it is, so the
+// server says why it refuses.
 const crop = (() => {
   const canvas = $("crop-canvas"), g = canvas.getContext("2d"), zoom = $("crop-zoom");
-  let img = null, file = null, url = null, cx = 0, cy = 0;
+  let img = null, file = null, url = null, cx = 0, cy = 0, then = null;
   const side = () => Math.min(img.naturalWidth, img.naturalHeight) / Number(zoom.value); // picture pixels in the square
   const clamp = () => {
     const h = side() / 2;
@@ -688,7 +700,7 @@ const crop = (() => {
   const close = () => {
     $("cropper").close();
     if (url) URL.revokeObjectURL(url);
-    img = file = url = null;
+    img = file = url = then = null;
   };
   let drag = null;
   canvas.addEventListener("pointerdown", (ev) => { drag = { x: ev.clientX, y: ev.clientY }; canvas.setPointerCapture(ev.pointerId); });
@@ -712,28 +724,29 @@ const crop = (() => {
   });
   $("crop-cancel").addEventListener("click", close);
   $("cropper").addEventListener("close", () => { if (img) close(); });
-  $("crop-whole").addEventListener("click", () => { const f = file; close(); upload(f); });
+  $("crop-whole").addEventListener("click", () => { const f = file, t = then; close(); t(f); });
   $("crop-upload").addEventListener("click", () => {
     const s = side(), out = Math.round(Math.min(1024, s));
     const c = el("canvas", { width: out, height: out });
     c.getContext("2d").drawImage(img, cx - s / 2, cy - s / 2, s, s, 0, 0, out, out);
     const type = file.type === "image/jpeg" ? "image/jpeg" : "image/png";
     const name = (file.name || "picture").replace(/\.[^.]*$/, "") + (type === "image/jpeg" ? ".jpg" : ".png");
+    const t = then;
     close();
-    c.toBlob((blob) => upload(new File([blob], name, { type })), type, 0.92);
+    c.toBlob((blob) => t(new File([blob], name, { type })), type, 0.92);
   });
-  return (f) => {
+  return (f, send) => {
     const u = URL.createObjectURL(f);
     const i = new Image();
     i.onload = () => {
-      img = i; file = f; url = u;
+      img = i; file = f; url = u; then = send;
       cx = i.naturalWidth / 2; cy = i.naturalHeight / 2;
       zoom.value = "1";
       $("cropper").showModal();
       draw();
       $("crop-area").focus();
     };
-    i.onerror = () => { URL.revokeObjectURL(u); upload(f); };
+    i.onerror = () => { URL.revokeObjectURL(u); send(f); };
     i.src = u;
   };
 })();
@@ -874,11 +887,48 @@ async function loadTags() {
   const write = can("tag_update");
   $("tags-status").textContent = plural(tags.length, "tag", "tags");
   $("tags-body").replaceChildren(...(tags.length ? tags.map((t) => el("tr", {},
-    el("th", { scope: "row" }, el("span", { class: "chip" }, el("span", { class: "swatch", bg: `#${t.color}`, "aria-hidden": "true" }), t.name)),
-    el("td", {}, `#${t.color}`),
+    el("th", { scope: "row" }, el("span", { class: "chip" }, tagAvatar(t) ||
+      el("span", { class: "swatch", bg: `#${t.color}`, "aria-hidden": "true" }), t.name)),
+    el("td", {}, el("span", { class: "chip" }, el("span", { class: "swatch", bg: `#${t.color}`, "aria-hidden": "true" }), `#${t.color}`)),
     write ? actionsCell(button("Edit", `Edit ${t.name}`, () => editTag(t)),
+      button("Picture…", `Choose a picture for ${t.name}`, () => chooseTagPicture(t)),
       button("Delete", `Delete ${t.name}`, () => deleteTag(t), "danger")) : el("td")))
     : [emptyRow(3, write ? "No tags yet. Press New tag, then tick it on employees in their editor." : "No tags yet.")]));
+}
+
+// tagAvatar is a tag's icon or uploaded picture, or null.
+function tagAvatar(t) {
+  if (t.icon_id != null && t.icon_id >= 1 && t.icon_id <= PRESET_ICONS) {
+    return el("img", { class: "tag-avatar", alt: "", width: 20, height: 20, src: `${API}/static/employee/icons/${t.icon_id}.svg` });
+  }
+  if (t.icon_id == null && t.avatar_file_name) {
+    const base = `${API}/static/tag/avatars/${encodeURIComponent(t.avatar_file_name)}`;
+    return el("img", { class: "tag-avatar", alt: "", width: 20, height: 20, src: `${base}?size=32`, srcset: `${base}?size=64 2x` });
+  }
+  return null;
+}
+
+// chooseTagPicture lets a person pick a picture for a tag, crop it, and
+// uploads it as the tag's avatar.
+function chooseTagPicture(t) {
+  const input = $("tag-file");
+  input.onchange = () => {
+    const file = input.files[0];
+    input.value = "";
+    if (!file) return;
+    crop(file, async (f) => {
+      $("tags-status").textContent = `Uploading ${t.name}'s picture…`;
+      try {
+        await send("tag/avatar/upload", "tag_id", t.id, f, null);
+        if (t.icon_id != null) await call("tag/avatar/assign", { tag_id: t.id, icon_id: null });
+        await loadTags();
+        $("tags-status").textContent = `${t.name} has a new picture.`;
+      } catch (e) {
+        $("tags-status").textContent = e.message;
+      }
+    });
+  };
+  input.click();
 }
 
 function editTag(t) {
