@@ -281,6 +281,7 @@ func TestConsoleModule(t *testing.T) {
 		p.screen("tags")
 
 		// Every field of one employee.
+		st.master.createEmployee(t, map[string]any{"first_name": "Holder", "last_name": "Zz", "hardware_key": "HK-TAKEN"})
 		p.view("employees")
 		p.fill("#filter", "seed0777")
 		p.wait("one match", `document.querySelectorAll("#list li").length === 1`)
@@ -307,6 +308,12 @@ func TestConsoleModule(t *testing.T) {
 			t.Fatalf("a refused save changed the employee: %v", e)
 		}
 		p.fill(`#editor [name="email"]`, "ann.lund@example.com")
+		p.fill(`#editor [name="hardware_key"]`, "HK-TAKEN")
+		p.do("save another's hardware key", chromedp.Click("#save"))
+		p.wait("the clash is explained", `document.getElementById("editor-error").textContent ===
+			"Another employee has this hardware key or tracker id (Entity already exists)" &&
+			document.querySelector('#editor [name="hardware_key"]').getAttribute("aria-invalid") === "true"`)
+		p.fill(`#editor [name="hardware_key"]`, "HK-777")
 		p.do("save", chromedp.Click("#save"))
 		p.wait("saved", `document.getElementById("editor-title").textContent === "Bo Q Seed0777-Lund" && document.getElementById("editor-error").textContent === ""`)
 		id := int64(list[0].(map[string]any)["id"].(float64))
@@ -427,8 +434,8 @@ func TestConsoleModule(t *testing.T) {
 		p.wait("one match", `document.querySelectorAll("#list li").length === 1`)
 		p.do("open and delete", chromedp.Click("#list button"), chromedp.WaitVisible("#delete"), chromedp.Click("#delete"), chromedp.Click("#confirm-yes"))
 		p.wait("she is gone", `!document.getElementById("editor").open && document.querySelectorAll("#list li").length === 0`)
-		if n := st.master.ok(t, "employee/list", map[string]any{"limit": 1}).int("count"); n != 999 {
-			t.Errorf("employee/list count after deleting one = %d, want 999", n)
+		if n := st.master.ok(t, "employee/list", map[string]any{"limit": 1}).int("count"); n != 1000 {
+			t.Errorf("employee/list count after deleting one of 1,001 = %d, want 1000", n)
 		}
 
 		// Every screen at phone size.
@@ -639,4 +646,31 @@ func TestConsoleKeyboardCreateAndUpload(t *testing.T) {
 	}
 	key("close with Escape", "\u001b")
 	p.wait("the editor is closed", `!document.getElementById("editor").open`)
+}
+
+// TestConsoleAxeCatches: the accessibility check is not blind: an
+// unlabelled field and grey-on-grey text added to the sign-in screen are
+// reported as serious violations.
+func TestConsoleAxeCatches(t *testing.T) {
+	s := startServer(t, []string{"--data", t.TempDir()}, nil)
+	p := newConsolePage(t, "axe-check")
+	p.do("open the console", chromedp.Navigate(s.base+"/console/"), chromedp.WaitVisible("#login"))
+	if v := p.axeViolations(); len(v) != 0 {
+		t.Fatalf("the sign-in screen has violations before it is broken: %v", v)
+	}
+	p.eval(`(() => {
+		const f = document.getElementById("signin-form");
+		f.append(document.createElement("input"));
+		const low = document.createElement("p");
+		low.textContent = "hard to read";
+		low.style.color = "#bbb";
+		f.append(low);
+		return "";
+	})()`)
+	got := strings.Join(p.axeViolations(), "\n")
+	for _, want := range []string{"label (critical)", "color-contrast (serious)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("axe on a broken sign-in screen reported %q, want %s", got, want)
+		}
+	}
 }

@@ -27,7 +27,7 @@ const FIELD_WORDS = Object.fromEntries([...SORT_KEYS, ["driver_license_issue_dat
 // The codes a person can act on, in their words; the server's description follows.
 const CODE_WORDS = {
   13: "You are not allowed to do this", 201: "It no longer exists (someone may have deleted it)",
-  206: "That login is taken", 247: "That is already in use", 268: "The account's limit is reached",
+  206: "That login is taken", 247: "It already exists", 268: "The account's limit is reached",
   15: "The server is busy; try again in a moment", 102: "Wrong login or password",
   11: "This login is deactivated",
 };
@@ -54,6 +54,7 @@ class ApiError extends Error {
     let text = details.length ? details.join("; ") : lead ? `${lead} (${st.description})` : st.description;
     super(text || "The request failed");
     this.code = st.code;
+    this.description = st.description;
     this.params = (body.errors || []).map((e) => String(e.parameter || "").split(".").pop());
   }
 }
@@ -489,6 +490,13 @@ $("editor-form").addEventListener("submit", async (ev) => {
     $("status").textContent = "Saved.";
     await refresh();
   } catch (e) {
+    // 247 and 201 name no parameter: say which fields they can be about.
+    if (e.code === 247) {
+      e.params = ["hardware_key", "tracker_id"];
+      e.message = `Another employee has this hardware key or tracker id (${e.description})`;
+    } else if (e.code === 201 && current) {
+      e.message = `The employee, the department or a tag was deleted meanwhile (${e.description})`;
+    }
     if (e.params) markInvalid(form, e.params);
     $("editor-error").textContent = e.message;
   }
