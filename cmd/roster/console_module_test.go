@@ -214,7 +214,12 @@ func TestConsoleModule(t *testing.T) {
 		want = firstName(t, st.master, map[string]any{"sort": "personnel_number=desc"})
 		p.wait("sorted by personnel number", fmt.Sprintf(`document.querySelector("#table-body th .name")?.textContent === %q`, want))
 		p.choose("#page-size", "100")
-		p.wait("100 a page", `document.querySelectorAll("#table-body tr").length === 100 && document.getElementById("page-info").textContent === "Page 1 of 10"`)
+		p.wait("100 a page", `document.querySelectorAll("#table-body tr").length === 100 &&
+			document.getElementById("page").value === "1" && document.getElementById("page-info").textContent === "of 10"`)
+		p.choose("#page", "10")
+		p.wait("the last page", `document.getElementById("status").textContent === "901–1,000 of 1,000 employees" && document.getElementById("next").disabled`)
+		p.choose("#page", "1")
+		p.wait("the first page", `document.getElementById("status").textContent === "1–100 of 1,000 employees" && document.getElementById("prev").disabled`)
 		p.screen("employees-table")
 		p.do("back to cards", chromedp.Click("#as-cards"))
 		p.fill("#filter", "nobody at all")

@@ -342,7 +342,9 @@ async function refresh() {
       $("status").textContent = `${(list.offset + 1).toLocaleString("en")}–${(list.offset + rows.length).toLocaleString("en")} of ${plural(total, "employee", "employees")}`;
     }
     const pages = Math.max(1, Math.ceil(total / list.limit));
-    $("page-info").textContent = `Page ${Math.floor(list.offset / list.limit) + 1} of ${pages}`;
+    $("page").value = String(Math.floor(list.offset / list.limit) + 1);
+    $("page").max = String(pages);
+    $("page-info").textContent = `of ${pages.toLocaleString("en")}`;
     $("prev").disabled = list.offset === 0;
     $("next").disabled = list.offset + list.limit >= total;
   } catch (e) {
@@ -366,6 +368,12 @@ $("sort").addEventListener("change", () => {
 $("page-size").addEventListener("change", () => {
   list.limit = Number($("page-size").value);
   list.offset = 0;
+  refresh();
+});
+$("page").addEventListener("change", () => {
+  const pages = Math.max(1, Math.ceil(list.total / list.limit));
+  const n = Math.min(pages, Math.max(1, Math.round(Number($("page").value)) || 1));
+  list.offset = (n - 1) * list.limit;
   refresh();
 });
 $("prev").addEventListener("click", () => { list.offset = Math.max(0, list.offset - list.limit); refresh(); });
