@@ -28,6 +28,7 @@ type consolePage struct {
 	ctx    context.Context
 	shots  string // the directory screenshots go to
 	prefix string // the start of their names: the stack and the size
+	width  int    // the width of the screen emulated
 }
 
 func newConsolePage(t *testing.T, prefix string) *consolePage {
@@ -121,11 +122,24 @@ func (p *consolePage) axeViolations() []string {
 	return out
 }
 
+// tooWide lists what sticks out of the screen when the page scrolls
+// sideways ("[]" when it does not): a wide table must scroll inside its
+// own frame instead.
+func (p *consolePage) tooWide() string {
+	p.t.Helper()
+	return p.eval(fmt.Sprintf(`JSON.stringify(document.documentElement.scrollWidth <= %d ? [] :
+		[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > %[1]d + 1)
+		.map(e => e.tagName + "#" + e.id + "." + e.className).slice(0, 8))`, p.width))
+}
+
 // screen saves a screenshot of what is shown as name and reports every
 // serious or critical accessibility violation on it.
 func (p *consolePage) screen(name string) {
 	p.t.Helper()
 	p.shot(name)
+	if wide := p.tooWide(); wide != "[]" {
+		p.t.Errorf("%s %s is wider than the screen: %s", p.prefix, name, wide)
+	}
 	for _, v := range p.axeViolations() {
 		p.t.Errorf("%s %s: %s", p.prefix, name, v)
 	}
@@ -192,6 +206,7 @@ func TestConsoleModule(t *testing.T) {
 		st := newStack(t, b)
 		seedEmployees(t, st.master, 1000)
 		p := newConsolePage(t, b.name+"-desktop")
+		p.width = 1280
 		p.do("desktop size", chromedp.EmulateViewport(1280, 800))
 		p.signIn(st.base, "admin", st.admin)
 
@@ -445,6 +460,7 @@ func TestConsoleModule(t *testing.T) {
 
 		// Every screen at phone size.
 		p.prefix = b.name + "-phone"
+		p.width = 390
 		p.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
 		p.fill("#filter", "")
 		p.wait("the list", `document.querySelectorAll("#list li").length === 100`)
@@ -496,6 +512,7 @@ func TestConsoleModule(t *testing.T) {
 		p.wait("no keyboard pops up on a phone", `document.activeElement === document.body`)
 		p.screen("signin")
 		p.prefix = b.name + "-desktop"
+		p.width = 1280
 		p.do("desktop size", chromedp.EmulateViewport(1280, 800))
 		p.screen("signin")
 	})
@@ -531,6 +548,7 @@ func TestConsoleReadOnly(t *testing.T) {
 		st.master.register(t, map[string]any{"login": login, "security_group_id": group}, subPassword)
 
 		p := newConsolePage(t, b.name+"-readonly")
+		p.width = 1280
 		p.do("desktop size", chromedp.EmulateViewport(1280, 800))
 		p.do("open the console", chromedp.Navigate(st.base+"/console/"), chromedp.WaitVisible("#login"))
 		p.eval(recordCodes)
@@ -584,6 +602,7 @@ func TestConsoleReadOnly(t *testing.T) {
 		p.wait("the 13 is recorded", `window.codes.includes(13)`)
 
 		p.prefix = b.name + "-readonly-phone"
+		p.width = 390
 		p.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
 		p.screen("employees-table")
 		p.do("open one", chromedp.Click("#table-body button"), chromedp.WaitVisible("#editor"))
@@ -623,6 +642,7 @@ func TestConsoleKeyboardCreateAndUpload(t *testing.T) {
 		p.shot("failed")
 		t.Fatalf("%s cannot be reached with Tab", what)
 	}
+	p.width = 1280
 	p.do("open the console", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(st.base+"/console/"))
 	p.wait("the login has the focus", `document.activeElement.id === "login"`)
 	key("sign in", "admin\t"+st.admin+"\r")
@@ -653,12 +673,13 @@ func TestConsoleKeyboardCreateAndUpload(t *testing.T) {
 	p.wait("the editor is closed", `!document.getElementById("editor").open`)
 }
 
-// TestConsoleAxeCatches: the accessibility check is not blind: an
-// unlabelled field and grey-on-grey text added to the sign-in screen are
-// reported as serious violations.
+// TestConsoleAxeCatches: the screen checks are not blind: an unlabelled
+// field and grey-on-grey text added to the sign-in screen are reported as
+// serious violations, and a block wider than the screen as sticking out.
 func TestConsoleAxeCatches(t *testing.T) {
 	s := startServer(t, []string{"--data", t.TempDir()}, nil)
 	p := newConsolePage(t, "axe-check")
+	p.width = 1200
 	p.do("open the console", chromedp.Navigate(s.base+"/console/"), chromedp.WaitVisible("#login"))
 	if v := p.axeViolations(); len(v) != 0 {
 		t.Fatalf("the sign-in screen has violations before it is broken: %v", v)
@@ -677,5 +698,13 @@ func TestConsoleAxeCatches(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("axe on a broken sign-in screen reported %q, want %s", got, want)
 		}
+	}
+	if w := p.tooWide(); w != "[]" {
+		t.Fatalf("the sign-in screen is too wide before it is broken: %s", w)
+	}
+	p.eval(`(() => { const d = document.createElement("div"); d.id = "wide"; d.style.width = "2000px"; d.style.height = "1px";
+		document.body.append(d); return ""; })()`)
+	if w := p.tooWide(); !strings.Contains(w, "DIV#wide") {
+		t.Errorf("a 2000-pixel block on a 1200-pixel screen: tooWide = %s, want it named", w)
 	}
 }
