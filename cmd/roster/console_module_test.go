@@ -34,7 +34,8 @@ type consolePage struct {
 func newConsolePage(t *testing.T, prefix string) *consolePage {
 	shots := screenshotDir(t)
 	t.Logf("screenshots of %s go to %s", prefix, shots)
-	return &consolePage{t: t, ctx: browser(t), shots: shots, prefix: prefix}
+	// The walks are long, and slow under the race detector on a busy machine.
+	return &consolePage{t: t, ctx: browserFor(t, 6*time.Minute), shots: shots, prefix: prefix}
 }
 
 func (p *consolePage) shot(name string) {
