@@ -51,7 +51,8 @@ class ApiError extends Error {
       return FIELD_WORDS[field] ? `${FIELD_WORDS[field]} ${e.error}` : `${e.parameter}: ${e.error}`;
     });
     const lead = CODE_WORDS[st.code];
-    let text = details.length ? details.join("; ") : lead ? `${lead} (${st.description})` : st.description;
+    let text = details.length ? details.join("; ")
+      : lead && lead !== st.description ? `${lead} (${st.description})` : st.description;
     super(text || "The request failed");
     this.code = st.code;
     this.description = st.description;
@@ -596,14 +597,15 @@ async function assign(icon) {
   }
 }
 
-// send posts a picture to an avatar upload call (employee or tag) as
-// multipart with upload progress (fetch cannot report it), and resolves
-// when it is stored or rejects with the server's reason.
-function send(path, idName, id, file, progress) {
+// send posts a file with fields to an upload call (an employee's or a
+// tag's avatar; data/spreadsheet/parse would be one too) as multipart with
+// upload progress (fetch cannot report it), and resolves with the answer
+// or rejects with the server's reason.
+function send(path, fields, file, progress) {
   return new Promise((resolve, reject) => {
     const data = new FormData();
     data.append("hash", hash);
-    data.append(idName, id);
+    for (const [k, v] of Object.entries(fields)) data.append(k, v);
     data.append("file", file, file.name || "picture");
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `${API}/${path}`);
@@ -644,7 +646,7 @@ async function upload(file) {
   const local = URL.createObjectURL(file);
   showAvatar(local);
   try {
-    await send("employee/avatar/upload", "employee_id", current.id, file, $("progress"));
+    await send("employee/avatar/upload", { employee_id: current.id }, file, $("progress"));
   } catch (e) {
     err.textContent = e.message;
     showAvatar();
@@ -686,7 +688,7 @@ drop.addEventListener("drop", (ev) => {
 // shorter side to the square; the offset (in picture pixels) is where the
 // square's centre is. Uploading draws that square, at most 1024 pixels a
 // side, as PNG (which keeps transparency) or JPEG for a photo, and hands it
-// to send. A file the browser cannot draw is handed on as it is, so the
+// to deliver. A file the browser cannot draw is handed on as it is, so the
 // server says why it refuses.
 const crop = (() => {
   const canvas = $("crop-canvas"), g = canvas.getContext("2d"), zoom = $("crop-zoom");
@@ -751,18 +753,18 @@ const crop = (() => {
     close();
     c.toBlob((blob) => t(new File([blob], name, { type })), type, 0.92);
   });
-  return (f, send) => {
+  return (f, deliver) => {
     const u = URL.createObjectURL(f);
     const i = new Image();
     i.onload = () => {
-      img = i; file = f; url = u; then = send;
+      img = i; file = f; url = u; then = deliver;
       cx = i.naturalWidth / 2; cy = i.naturalHeight / 2;
       zoom.value = "1";
       $("cropper").showModal();
       draw();
       $("crop-area").focus();
     };
-    i.onerror = () => { URL.revokeObjectURL(u); send(f); };
+    i.onerror = () => { URL.revokeObjectURL(u); deliver(f); };
     i.src = u;
   };
 })();
@@ -935,7 +937,7 @@ function chooseTagPicture(t) {
     crop(file, async (f) => {
       $("tags-status").textContent = `Uploading ${t.name}'s picture…`;
       try {
-        await send("tag/avatar/upload", "tag_id", t.id, f, null);
+        await send("tag/avatar/upload", { tag_id: t.id }, f, null);
         if (t.icon_id != null) await call("tag/avatar/assign", { tag_id: t.id, icon_id: null });
         await loadTags();
         $("tags-status").textContent = `${t.name} has a new picture.`;
