@@ -23,7 +23,7 @@ const FIELD_WORDS = Object.fromEntries([...SORT_KEYS, ["driver_license_issue_dat
   ["department_id", "Department"], ["tags", "Tags"], ["lat", "Latitude"], ["lng", "Longitude"],
   ["radius", "Radius"], ["label", "Name"], ["name", "Name"], ["color", "Colour"], ["login", "Login"],
   ["password", "Password"], ["security_group_id", "Group"], ["title", "Title"], ["rights", "Rights"],
-  ["location", "Location"]]);
+  ["location", "Location"], ["store_period", "History kept for"]]);
 // The codes a person can act on, in their words; the server's description follows.
 const CODE_WORDS = {
   13: "You are not allowed to do this", 201: "It no longer exists (someone may have deleted it)",
@@ -1052,9 +1052,11 @@ async function loadGroups() {
 
 function editGroup(g) {
   editForm(g ? `Group ${g.label}` : "New security group",
-    [["label", "Name", "text", g ? g.label : "", { required: true, maxlength: "100" }], ["rights", "Rights", "rights", g ? g.privileges.rights : []]],
+    [["label", "Name", "text", g ? g.label : "", { required: true, maxlength: "100" }],
+      ["store_period", "History kept for (such as 30d or 1y; empty: no limit)", "text", g ? g.privileges.store_period : ""],
+      ["rights", "Rights", "rights", g ? g.privileges.rights : []]],
     async (v) => {
-      const group = { label: v.label, privileges: { ...(g ? g.privileges : {}), rights: v.rights } };
+      const group = { label: v.label, privileges: { rights: v.rights, store_period: v.store_period } };
       if (g) await call("subuser/security_group/update", { group: { id: g.id, ...group } });
       else await call("subuser/security_group/create", { group });
       await loadPeople();
