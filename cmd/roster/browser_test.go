@@ -17,8 +17,15 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 // browser starts a headless Chromium for the test and returns a context of
-// one tab in it. The test is skipped when Chromium is not installed.
+// one tab in it, good for two minutes. The test is skipped when Chromium
+// is not installed.
 func browser(t *testing.T) context.Context {
+	t.Helper()
+	return browserFor(t, 2*time.Minute)
+}
+
+// browserFor is browser with a context good for d.
+func browserFor(t *testing.T, d time.Duration) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("needs Chromium at %s (apt-get install chromium; .ci/run installs it)", chromiumPath)
@@ -43,7 +50,7 @@ func browser(t *testing.T) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
-	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelTime := context.WithTimeout(ctx, d)
 	t.Cleanup(cancelTime)
 	return ctx
 }

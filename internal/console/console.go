@@ -1,7 +1,8 @@
-// Package console is Roster's web console: a sign-in, the employee list
-// and an editor with avatars, as static files (vanilla HTML, CSS and
-// JavaScript, no build step, nothing fetched from elsewhere) that use only
-// the public API.
+// Package console is Roster's web console: the employee module in the
+// browser (employees with their avatars, departments, tags, and for
+// masters sub-users, security groups and API keys), as static files
+// (vanilla HTML, CSS and JavaScript, no build step, nothing fetched from
+// elsewhere) that use only the public API.
 package console
 
 import (
