@@ -41,7 +41,8 @@ func (db *DB) Snapshot(ctx context.Context, path string) (avatars []string, err 
 	if err := snap.IntegrityCheck(ctx); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	rows, err := s.QueryContext(ctx, `SELECT avatar_file_name FROM employees WHERE avatar_file_name IS NOT NULL ORDER BY 1`)
+	// Every owner's avatars (employees', tags'), as the sweep asks.
+	rows, err := s.QueryContext(ctx, referencing(`avatar_file_name`, `avatar_file_name IS NOT NULL`)+` ORDER BY 1`)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
