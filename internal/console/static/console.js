@@ -1260,6 +1260,7 @@ $("import-map").addEventListener("submit", async (ev) => {
     return;
   }
   $("import-map").hidden = true;
+  $("import-status").textContent = `Importing ${$("import-file").files[0]?.name || "the spreadsheet"}.`;
   $("import-run").hidden = false;
   $("import-progress-text").textContent = "Waiting for the server to start…";
   $("import-run-title").focus();
