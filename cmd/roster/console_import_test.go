@@ -12,6 +12,7 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/xuri/excelize/v2"
 )
 
 // importCSV is a spreadsheet saved as CSV with two bad rows: line 3's
@@ -22,8 +23,8 @@ const importCSV = "First name;Last name;E-mail;Phone;Notes\n" +
 	"Cy;Oak;cy@example.com;;third\n" +
 	";Nameless;nobody@example.com;;fourth\n"
 
-// TestConsoleImport walks the import screen on both stacks, at desktop and
-// phone size: a file the server cannot read is refused with its reason; a
+// TestConsoleImport walks the import screen on both stacks, at desktop size
+// with the CSV and at phone size with the same rows in an XLSX: a file the server cannot read is refused with its reason; a
 // CSV with bad rows is previewed, its columns guessed from the header, a
 // column named twice refused before anything is sent; the import's
 // progress bar reaches 100; the failed rows' lines and reasons are those
@@ -31,9 +32,13 @@ const importCSV = "First name;Last name;E-mail;Phone;Notes\n" +
 // them. Each step is screenshotted and checked by axe-core.
 func TestConsoleImport(t *testing.T) {
 	dir := t.TempDir()
-	sheet := filepath.Join(dir, "people.csv")
+	csvFile := filepath.Join(dir, "people.csv")
+	xlsxFile := filepath.Join(dir, "people.xlsx")
 	latin1 := filepath.Join(dir, "latin1.csv")
-	if err := os.WriteFile(sheet, []byte(importCSV), 0o644); err != nil {
+	if err := os.WriteFile(csvFile, []byte(importCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(xlsxFile, csvAsXLSX(t, importCSV), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// "Zoë" in Windows-1252: not UTF-8, which the server refuses with 234.
@@ -47,7 +52,7 @@ func TestConsoleImport(t *testing.T) {
 		p.do("desktop size", chromedp.EmulateViewport(1280, 800))
 		p.signIn(st.base, "admin", st.admin)
 
-		walk := func(round int) {
+		walk := func(round int, sheet string) {
 			t.Helper()
 			p.view("employees")
 			p.view("import")
@@ -115,12 +120,20 @@ func TestConsoleImport(t *testing.T) {
 				t.Errorf("after the import employee/list has %d employees, want %d", n, 2*(round+1))
 			}
 		}
-		walk(0)
+		walk(0, csvFile)
+		// The guess on other common headers, and a field guessed twice
+		// given to the first column only.
+		got := p.eval(`JSON.stringify(guessFields(["Surname", "E-mail address", "Licence valid till", "Driver license number",
+			"Lat", "Longitude", "first_name", "FIRST NAME", "Tag ids", "Mobile", "Remarks", ""]))`)
+		if want := `["last_name","email","driver_license_valid_till","driver_license_number","lat","lng","first_name",` +
+			`"undefined","tags","phone","undefined","undefined"]`; got != want {
+			t.Errorf("guessFields = %s, want %s", got, want)
+		}
 
 		p.prefix = b.name + "-import-phone"
 		p.width = 390
 		p.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
-		walk(1)
+		walk(1, xlsxFile)
 	})
 }
 
@@ -145,4 +158,26 @@ func (p *consolePage) download(sel, name string) string {
 	p.t.Fatalf("no %s was downloaded to %s (it holds %v; the link is %s)", name, dir, entries,
 		p.eval(`document.querySelector(`+fmt.Sprintf("%q", sel)+`).outerHTML`))
 	return ""
+}
+
+// csvAsXLSX writes the rows of a semicolon-separated text as an XLSX with
+// excelize, every cell a string.
+func csvAsXLSX(t *testing.T, text string) []byte {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		var cells []any
+		for _, c := range strings.Split(line, ";") {
+			cells = append(cells, c)
+		}
+		if err := f.SetSheetRow(f.GetSheetName(0), fmt.Sprintf("A%d", i+1), &cells); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := f.WriteToBuffer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
