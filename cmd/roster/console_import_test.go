@@ -134,6 +134,14 @@ func TestConsoleImport(t *testing.T) {
 		p.width = 390
 		p.do("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
 		walk(1, xlsxFile)
+		// Whoever signs in next on this browser sees nothing of that import.
+		p.do("sign out", chromedp.Click("#signout"), chromedp.WaitVisible("#signin"))
+		p.fill("#login", "admin")
+		p.fill("#password", st.admin)
+		p.do("sign in again", chromedp.Click(`#signin-form button[type="submit"]`), chromedp.WaitVisible("#app"))
+		p.wait("the import screen, empty", `!document.getElementById("view-import").hidden && document.getElementById("import-run").hidden &&
+			document.getElementById("import-map").hidden && !document.getElementById("import-file").value &&
+			document.getElementById("import-download").hidden`)
 	})
 }
 

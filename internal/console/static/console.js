@@ -118,6 +118,8 @@ function signedOut(message) {
   hash = null;
   sessionStorage.removeItem("roster-hash");
   for (const d of document.querySelectorAll("dialog[open]")) d.close();
+  resetImport(); // the next one to sign in sees nothing of this import
+  $("import-file").value = "";
   $("app").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = message || "";
@@ -1275,8 +1277,10 @@ async function followImport() {
   try {
     p = (await call("employee/import/read", { process_id: id })).value;
   } catch (e) {
-    $("import-progress-text").textContent = `The progress could not be read: ${e.message}. Trying again…`;
-    imp.timer = setTimeout(followImport, 2000);
+    if (id !== imp.id || !hash) return; // another import, or signed out
+    const again = e.code !== 201; // 201: the import is gone; anything else may pass
+    $("import-progress-text").textContent = `The progress could not be read: ${e.message}.${again ? " Trying again…" : ""}`;
+    if (again) imp.timer = setTimeout(followImport, 2000);
     return;
   }
   if (id !== imp.id) return; // another import has begun since
