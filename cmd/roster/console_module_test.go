@@ -580,6 +580,9 @@ func TestConsoleReadOnly(t *testing.T) {
 		if p.eval(`String(document.querySelector('#nav a[data-view="people"]').checkVisibility())`) != "false" {
 			t.Errorf("a sub-user sees People and access")
 		}
+		if p.eval(`String(document.querySelector('#nav a[data-view="import"]').checkVisibility())`) != "false" {
+			t.Errorf("a sub-user without employee_update sees Import")
+		}
 		noWrites("the list")
 		p.screen("employees")
 		p.do("open one", chromedp.Click("#list button"), chromedp.WaitVisible("#editor"))
@@ -595,6 +598,8 @@ func TestConsoleReadOnly(t *testing.T) {
 		}
 		p.do("people by its address", chromedp.Navigate(st.base+"/console/#people"))
 		p.wait("the employees instead", `!document.getElementById("view-employees").hidden && document.getElementById("view-people").hidden`)
+		p.do("import by its address", chromedp.Navigate(st.base+"/console/#import"))
+		p.wait("the employees instead", `!document.getElementById("view-employees").hidden && document.getElementById("view-import").hidden`)
 		p.eval(recordCodes)
 		p.view("employees")
 		p.do("as a table", chromedp.Click("#as-table"))

@@ -1,8 +1,8 @@
 // Package console is Roster's web console: the employee module in the
-// browser (employees with their avatars, departments, tags, and for
-// masters sub-users, security groups and API keys), as static files
-// (vanilla HTML, CSS and JavaScript, no build step, nothing fetched from
-// elsewhere) that use only the public API.
+// browser (employees with their avatars, departments, tags, the import
+// from a spreadsheet, and for masters sub-users, security groups and API
+// keys), as static files (vanilla HTML, CSS and JavaScript, no build
+// step, nothing fetched from elsewhere) that use only the public API.
 package console
 
 import (

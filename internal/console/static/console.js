@@ -118,6 +118,8 @@ function signedOut(message) {
   hash = null;
   sessionStorage.removeItem("roster-hash");
   for (const d of document.querySelectorAll("dialog[open]")) d.close();
+  resetImport(); // the next one to sign in sees nothing of this import
+  $("import-file").value = "";
   $("app").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = message || "";
@@ -175,10 +177,11 @@ const VIEWS = {
   departments: () => loadDepartments(),
   tags: () => loadTags(),
   people: () => loadPeople(),
+  import: () => {},
 };
 
 async function showView(name) {
-  if (!VIEWS[name] || (name === "people" && !me.master)) name = "employees";
+  if (!VIEWS[name] || (name === "people" && !me.master) || (name === "import" && !can("employee_update"))) name = "employees";
   for (const p of document.querySelectorAll("[data-view-panel]")) p.hidden = p.dataset.viewPanel !== name;
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.view === name) a.setAttribute("aria-current", "page");
@@ -598,10 +601,10 @@ async function assign(icon) {
 }
 
 // send posts a file with fields to an upload call (an employee's or a
-// tag's avatar; data/spreadsheet/parse would be one too) as multipart with
-// upload progress (fetch cannot report it), and resolves with the answer
-// or rejects with the server's reason.
-function send(path, fields, file, progress) {
+// tag's avatar, a spreadsheet) as multipart with upload progress (fetch
+// cannot report it), and resolves with the answer or rejects with the
+// server's reason, saying what was refused.
+function send(path, fields, file, progress, what = "picture") {
   return new Promise((resolve, reject) => {
     const data = new FormData();
     data.append("hash", hash);
@@ -629,7 +632,7 @@ function send(path, fields, file, progress) {
         return;
       }
       if (body.success) resolve(body);
-      else reject(new Error(`The picture was refused: ${new ApiError(body).message}`));
+      else reject(new Error(`The ${what} was refused: ${new ApiError(body).message}`));
     });
     xhr.addEventListener("error", () => reject(new Error("The upload failed: the server cannot be reached.")));
     xhr.send(data);
@@ -1133,6 +1136,202 @@ async function deleteKey(k) {
     $("keys-status").textContent = `${k.title} is deleted.`;
   } catch (e) {
     $("keys-status").textContent = e.message;
+  }
+}
+
+// --- importing employees ---
+
+// The fields a column may hold, as employee/import/start names them, with
+// the words a person reads; "undefined" skips a column.
+const IMPORT_FIELDS = [["first_name", "First name"], ["middle_name", "Middle name"], ["last_name", "Last name"],
+  ["email", "Email"], ["phone", "Phone"], ["personnel_number", "Personnel number"], ["hardware_key", "Hardware key"],
+  ["ssn", "SSN"], ["driver_license_number", "Licence number"], ["driver_license_cats", "Licence categories"],
+  ["driver_license_issue_date", "Licence issued on"], ["driver_license_valid_till", "Licence valid till"],
+  ["address", "Address"], ["lat", "Latitude"], ["lng", "Longitude"], ["radius", "Radius"],
+  ["tracker_label", "Tracker label"], ["tags", "Tags"], ["undefined", "Skip this column"]];
+// Other header texts a spreadsheet commonly has for a field, in the form
+// squash gives them.
+const IMPORT_ALIASES = {
+  first_name: ["first", "firstname", "givenname", "forename"], middle_name: ["middle", "patronymic"],
+  last_name: ["last", "surname", "familyname"], email: ["mail", "emailaddress"],
+  phone: ["phonenumber", "telephone", "tel", "mobile", "cell"], personnel_number: ["employeenumber", "staffnumber", "personnelno"],
+  ssn: ["socialsecuritynumber"], driver_license_number: ["driverlicense", "license", "licensenumber"],
+  driver_license_cats: ["licensecats", "categories"], driver_license_issue_date: ["licenseissued", "issuedate", "issuedon"],
+  driver_license_valid_till: ["validtill", "validuntil", "expires", "expiry", "licenseexpires"],
+  lat: ["latitude"], lng: ["lon", "long", "longitude"], radius: ["radiusm", "radiusmetres", "radiusmeters"],
+  tracker_label: ["tracker"], tags: ["tag", "tagids"],
+};
+// squash reduces a header text to lower-case letters and digits, spelling
+// licence as license: "E-mail" and "email", "First name" and "first_name"
+// meet.
+const squash = (text) => text.normalize("NFKD").toLowerCase().replace(/[^a-z0-9]/g, "").replaceAll("licence", "license");
+const IMPORT_GUESS = new Map();
+for (const [field, words] of IMPORT_FIELDS.slice(0, -1)) {
+  for (const name of [field, words, ...(IMPORT_ALIASES[field] || [])]) IMPORT_GUESS.set(squash(name), field);
+}
+
+// guessFields gives each header the field its text names, each field to
+// its first column only (the server refuses a field named twice), and
+// undefined to the rest.
+function guessFields(header) {
+  const taken = new Set();
+  return header.map((text) => {
+    const f = IMPORT_GUESS.get(squash(text));
+    if (!f || taken.has(f)) return "undefined";
+    taken.add(f);
+    return f;
+  });
+}
+
+// previewColumns names the preview's keys as the server does (it keys each
+// row by its column's trimmed header, or by the column's number from 1 when
+// that is empty or taken), so that the cells show in the file's order.
+function previewColumns(header, rows) {
+  const n = Math.max(header.length, ...rows.map((r) => Object.keys(r).length));
+  const taken = new Set();
+  return Array.from({ length: n }, (_, i) => {
+    let k = (header[i] || "").trim();
+    if (!k || taken.has(k)) k = String(i + 1);
+    taken.add(k);
+    return { key: k, text: (header[i] || "").trim() || `Column ${i + 1}` };
+  });
+}
+
+const imp = { file: null, columns: [], id: 0, timer: 0, url: "" };
+
+function resetImport() {
+  clearTimeout(imp.timer);
+  if (imp.url) URL.revokeObjectURL(imp.url);
+  Object.assign(imp, { file: null, columns: [], id: 0, timer: 0, url: "" });
+  for (const id of ["import-map", "import-run", "import-failed", "import-warned", "import-download"]) $(id).hidden = true;
+  for (const id of ["import-error", "import-status", "import-progress-text"]) $(id).textContent = "";
+  $("import-progress").value = 0;
+}
+
+$("import-file").addEventListener("change", async () => {
+  const file = $("import-file").files[0];
+  resetImport();
+  if (!file) return;
+  $("import-status").textContent = `Reading ${file.name}…`;
+  let body;
+  try {
+    body = await send("data/spreadsheet/parse", { preview_count: 20, parse_header: true }, file, $("import-upload"), "spreadsheet");
+  } catch (e) {
+    $("import-status").textContent = "";
+    $("import-error").textContent = e.message;
+    return;
+  } finally {
+    $("import-upload").hidden = true;
+  }
+  const header = body.header || [];
+  imp.file = body.file_id;
+  imp.columns = previewColumns(header, body.preview);
+  const guess = guessFields(imp.columns.map((c) => c.text));
+  $("import-head").replaceChildren(...imp.columns.map((c, i) => el("th", { scope: "col" },
+    el("label", {}, el("span", { class: "column-name" }, c.text),
+      el("select", { "data-column": String(i), "aria-label": `What ${c.text} holds` },
+        ...IMPORT_FIELDS.map(([f, words]) => el("option", { value: f, selected: f === guess[i] }, words)))))));
+  $("import-rows").replaceChildren(...body.preview.map((r) => el("tr", {},
+    ...imp.columns.map((c) => el("td", {}, r[c.key] ?? "")))));
+  $("import-status").textContent = body.preview.length
+    ? `${file.name}: its first ${plural(body.preview.length, "row", "rows")} below.`
+    : `${file.name} has no rows below its header.`;
+  $("import-map").hidden = false;
+});
+
+$("import-map").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("import-error").textContent = "";
+  const selects = [...$("import-head").querySelectorAll("select")];
+  const headers = selects.map((s) => s.value);
+  for (const s of selects) s.removeAttribute("aria-invalid");
+  const twice = selects.find((s, i) => s.value !== "undefined" && headers.indexOf(s.value) !== i);
+  if (twice) {
+    twice.setAttribute("aria-invalid", "true");
+    $("import-error").textContent = `Two columns hold ${twice.selectedOptions[0].textContent}: choose Skip for one of them.`;
+    return;
+  }
+  if (!headers.includes("first_name")) {
+    $("import-error").textContent = "Choose the column that holds the first name: every employee needs one.";
+    return;
+  }
+  try {
+    imp.id = (await call("employee/import/start", { filename: imp.file, headers, user_headers: imp.columns.map((c) => c.text) })).id;
+  } catch (e) {
+    $("import-error").textContent = `The import did not start: ${e.message}`;
+    return;
+  }
+  $("import-map").hidden = true;
+  $("import-status").textContent = `Importing ${$("import-file").files[0]?.name || "the spreadsheet"}.`;
+  $("import-run").hidden = false;
+  $("import-progress-text").textContent = "Waiting for the server to start…";
+  $("import-run-title").focus();
+  followImport();
+});
+
+// followImport reads the import's progress into the bar every half second
+// until the server says it has ended.
+async function followImport() {
+  const id = imp.id;
+  let p;
+  try {
+    p = (await call("employee/import/read", { process_id: id })).value;
+  } catch (e) {
+    if (id !== imp.id || !hash) return; // another import, or signed out
+    const again = e.code !== 201; // 201: the import is gone; anything else may pass
+    $("import-progress-text").textContent = `The progress could not be read: ${e.message}.${again ? " Trying again…" : ""}`;
+    if (again) imp.timer = setTimeout(followImport, 2000);
+    return;
+  }
+  if (id !== imp.id) return; // another import has begun since
+  const g = p.progress;
+  const bar = $("import-progress");
+  if (g.percent == null) bar.removeAttribute("value"); // the server cannot tell yet: indeterminate
+  else bar.value = g.percent;
+  const ended = ["done", "failed", "finished"].includes(p.status);
+  const counts = `${plural(g.processed_lines, "row", "rows")} read: ${g.imported.toLocaleString("en")} imported, ${g.failed.toLocaleString("en")} failed`;
+  $("import-progress-text").textContent = !ended ? `${counts}…`
+    : p.status === "failed" ? `The import stopped: ${counts}.` : `Done: ${counts}.`;
+  if (!ended) {
+    imp.timer = setTimeout(followImport, 500);
+    return;
+  }
+  const shown = (g.errors || []).length;
+  if (g.failed) {
+    $("import-failed").hidden = false;
+    $("import-failed-note").textContent = shown < g.failed
+      ? `The first ${shown} of ${g.failed.toLocaleString("en")} are shown; the download holds every one, with why it failed in a last column.`
+      : "The download holds these rows as they were read, with why each failed in a last column: fix them and import it again.";
+    $("import-failed-body").replaceChildren(...g.errors.map((m) => el("tr", {}, el("th", { scope: "row" }, String(m.line)), el("td", {}, m.message))));
+    await offerFailed(id);
+  }
+  if ((g.warnings || []).length) {
+    $("import-warned").hidden = false;
+    $("import-warnings").replaceChildren(...g.warnings.map((m) => el("li", {}, `Line ${m.line}: ${m.message}`)));
+  }
+  refresh(); // the employee list has the new ones when next shown
+}
+
+// offerFailed fetches the failed rows' file (a TSV, not JSON; a JSON error
+// when there is none) and offers it for download from memory.
+async function offerFailed(id) {
+  const a = $("import-download");
+  a.hidden = true;
+  try {
+    const res = await fetch(`${API}/employee/import/download_failed`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ hash, process_id: id }),
+    });
+    if ((res.headers.get("Content-Type") || "").startsWith("application/json")) throw new ApiError(await res.json());
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const blob = await res.blob();
+    if (id !== imp.id) return;
+    if (imp.url) URL.revokeObjectURL(imp.url);
+    imp.url = URL.createObjectURL(blob);
+    a.href = imp.url;
+    a.download = `employee-import-${id}-failed.tsv`;
+    a.hidden = false;
+  } catch (e) {
+    $("import-failed-note").textContent = `The file of failed rows could not be fetched: ${e.message}`;
   }
 }
 
