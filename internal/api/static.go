@@ -134,9 +134,10 @@ const goneLife = 2 * makerDeadline
 // forever and the ETag is the name. Hot files are served from memory.
 //
 // Once an avatar's delete or replacement has answered, this node answers
-// 404 for it and its renditions: every answer checks the original's
-// tombstone just before it is written (see fileCache.bury and
-// keepRendition).
+// 404 for it and its renditions: the delete buries the original before it
+// answers, and every request checks the tombstone after it begins — a
+// cache hit in the same lookup, an answer read from the store again just
+// before it is written (see fileCache.bury and keepRendition).
 func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request, info *reqInfo, name string) {
 	size, ok := sizeParam(r.URL.RawQuery)
 	if !isStoredName(name) || !ok {
@@ -169,7 +170,10 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request, info *reqI
 		}
 	}
 	if f != nil {
-		if s.cache.buried(name, time.Now()) {
+		// The lookup saw no tombstone: this request began before any delete
+		// of the original answered. Only a re-check, which took time, looks
+		// again.
+		if due && s.cache.buried(name, time.Now()) {
 			s.notFound(w, r)
 			return
 		}
