@@ -178,6 +178,7 @@ type Server struct {
 	entries *quota
 	limits  *limits
 	cache   *fileCache
+	accepts acceptMemo // the last Accept header's answer for WebP
 	ids     *requestIDs
 	cors    map[string]bool
 

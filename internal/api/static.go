@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"roster/internal/avatar"
@@ -116,6 +117,25 @@ func acceptsWebP(accept string) bool {
 	return false
 }
 
+// acceptMemo remembers acceptsWebP's answer for the last Accept header
+// seen: a browser sends the same long header with every picture, so a
+// rendition request reads it once rather than parsing it each time.
+type acceptMemo struct{ last atomic.Pointer[acceptAnswer] }
+
+type acceptAnswer struct {
+	header string
+	webp   bool
+}
+
+func (m *acceptMemo) webp(header string) bool {
+	if a := m.last.Load(); a != nil && a.header == header {
+		return a.webp
+	}
+	ok := acceptsWebP(header)
+	m.last.Store(&acceptAnswer{header, ok})
+	return ok
+}
+
 // maxStoredBytes bounds what is read of a stored original to make a
 // rendition; stored images are Roster's own output, far below it.
 const maxStoredBytes = 64 << 20
@@ -146,7 +166,7 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request, info *reqI
 	}
 	// A rendition answers by the client's Accept (Vary says so): its WebP
 	// variant, under an ETag of its own, or the stored format's.
-	webp := hasWebPVariant(name, size) && acceptsWebP(r.Header.Get("Accept"))
+	webp := hasWebPVariant(name, size) && s.accepts.webp(r.Header.Get("Accept"))
 	var kb [64]byte
 	kbytes := appendKey(kb[:0], name, size, webp)
 	ctx := r.Context()

@@ -55,9 +55,17 @@ func TestAcceptsWebP(t *testing.T) {
 		{"image/png, image/jpeg", false},
 		{"image/webpx", false},
 	}
+	var memo acceptMemo
 	for _, tt := range tests {
 		if got := acceptsWebP(tt.accept); got != tt.want {
 			t.Errorf("acceptsWebP(%q) = %v, want %v", tt.accept, got, tt.want)
+		}
+		// The memo gives the same answer, remembered or not, whatever
+		// header came before.
+		for range 2 {
+			if got := memo.webp(tt.accept); got != tt.want {
+				t.Errorf("acceptMemo.webp(%q) = %v, want %v", tt.accept, got, tt.want)
+			}
 		}
 	}
 }
