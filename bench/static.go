@@ -132,16 +132,24 @@ func staticVariants(ctx context.Context, cfg *config, rep *report, rs *server, p
 		}
 		routes = append(routes, fmt.Sprintf("/variant%d=%s.body=%s=%s.header", i, base, hdr.Get("Content-Type"), base))
 	}
-	floor, err := startListening(ctx, "ceiling-variants", exec.Command(filepath.Join(cfg.bin, "ceiling"), append([]string{"-addr", "127.0.0.1:0"}, routes...)...),
+	args := []string{"-addr", "127.0.0.1:0"}
+	if cfg.profile {
+		args = append(args, "-pprof-addr", "127.0.0.1:0")
+	}
+	floor, err := startListening(ctx, "ceiling-variants", exec.Command(filepath.Join(cfg.bin, "ceiling"), append(args, routes...)...),
 		filepath.Join(cfg.work, "ceiling-variants.log"))
 	if err != nil {
 		return err
 	}
 	defer floor.stop()
 	for i, v := range variants {
+		// Both get the same request, headers included: net/http reads a
+		// browser's Accept line as much for the floor as for Roster.
 		p, err := alternate(ctx, cfg, "GET cached "+v.name,
-			load{url: rs.url + path + v.query, header: v.header, pid: rs.cmd.Process.Pid},
-			load{url: fmt.Sprintf("%s/variant%d", floor.url, i), pid: floor.cmd.Process.Pid}, cfg.duration)
+			load{url: rs.url + path + v.query, header: v.header, pid: rs.cmd.Process.Pid,
+				pprof: rs.pprof, profile: filepath.Join(cfg.out, fmt.Sprintf("static-variant%d.cpu.pprof", i))},
+			load{url: fmt.Sprintf("%s/variant%d", floor.url, i), header: v.header, pid: floor.cmd.Process.Pid,
+				pprof: floor.pprof, profile: filepath.Join(cfg.out, fmt.Sprintf("static-variant%d-floor.cpu.pprof", i))}, cfg.duration)
 		if err != nil {
 			return err
 		}

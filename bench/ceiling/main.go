@@ -1,7 +1,8 @@
 // Command ceiling is the upper bound the API benchmarks compare Roster
 // with: a bare net/http server that answers each configured path with fixed
 // JSON bytes (Roster's own answers, captured by the harness) and does no
-// other work — no parameters, no session, no database, no log. A route may
+// other work — no parameters, no session, no database, no log — on an
+// http.Server with roster serve's timeouts and header limit. A route may
 // name another content type, for the static-file floor: a stored avatar's
 // bytes with an avatar's headers, from memory.
 //
@@ -21,6 +22,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"strconv"
 	"strings"
@@ -29,7 +31,17 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	pprofAddr := flag.String("pprof-addr", "", "serve net/http/pprof on this address too, to compare profiles with Roster's")
 	flag.Parse()
+	if *pprofAddr != "" {
+		ln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ceiling:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("pprof on http://%s\n", ln.Addr())
+		go http.Serve(ln, nil) // the default mux, where net/http/pprof registers
+	}
 	if err := run(*addr, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "ceiling:", err)
 		os.Exit(1)
@@ -82,7 +94,11 @@ func run(addr string, routes []string) error {
 		return err
 	}
 	fmt.Printf("listening on http://%s\n", ln.Addr())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// net/http as roster serve configures it: a server that strangers reach
+	// needs its timeouts (each request re-arms the read and write deadlines),
+	// so what a comparison measures is what Roster's handler adds.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	return srv.Serve(ln)
 }
 

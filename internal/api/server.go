@@ -245,14 +245,18 @@ func (s *Server) BasePath() string { return s.opts.BasePath }
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	// The request's record and its writer, in one allocation.
+	// The request's record, its writer and its id header, in one
+	// allocation.
 	st := &struct {
 		info reqInfo
 		rw   statusWriter
-	}{reqInfo{id: s.requestID(r), client: clientOf(r, s.opts.TrustedProxies)}, statusWriter{ResponseWriter: w, status: http.StatusOK}}
+		id   [1]string
+	}{info: reqInfo{start: time.Now(), id: s.requestID(r), client: clientOf(r, s.opts.TrustedProxies)},
+		rw: statusWriter{ResponseWriter: w, status: http.StatusOK}}
 	info, rw := &st.info, &st.rw
-	w.Header().Set("X-Request-Id", info.id)
+	start := info.start
+	st.id[0] = info.id
+	w.Header()["X-Request-Id"] = st.id[:] // canonical already
 	defer func() {
 		v := recover()
 		aborted := v == http.ErrAbortHandler // an answer cut on purpose (a stream that failed)
@@ -320,8 +324,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // every answer, errors included. It answers preflights itself and reports
 // whether it did.
 func (s *Server) corsHeaders(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(s.cors) == 0 {
+	if len(s.cors) == 0 {
+		return false
+	}
+	origin := firstValue(r.Header, "Origin")
+	if origin == "" {
 		return false
 	}
 	h := w.Header()
@@ -351,6 +358,7 @@ func (s *Server) corsHeaders(w http.ResponseWriter, r *http.Request) bool {
 // reqInfo is what the log line and metrics learn about a request as it is
 // handled.
 type reqInfo struct {
+	start  time.Time
 	id     string
 	client string // the client's address (see clientAddr), found once
 	call   string
@@ -372,12 +380,18 @@ func infoOf(r *http.Request) *reqInfo {
 
 // requestID takes a sane X-Request-Id from the client, or makes one.
 func (s *Server) requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')
-	}) {
-		return id
+	if v := r.Header["X-Request-Id"]; len(v) > 0 && validRequestID(v[0]) {
+		return v[0]
 	}
 	return s.ids.next()
+}
+
+// validRequestID reports whether a client's request id is short and plain
+// enough to be logged and echoed as it is.
+func validRequestID(id string) bool {
+	return id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')
+	})
 }
 
 // requestIDs makes request ids: a random prefix per server and a counter,
@@ -394,7 +408,8 @@ func newRequestIDs() *requestIDs {
 }
 
 func (g *requestIDs) next() string {
-	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
+	var b [32]byte // the prefix is 9 bytes, a uint64 13 at most in base 36
+	return string(strconv.AppendUint(append(b[:0], g.prefix...), g.n.Add(1), 36))
 }
 
 type statusWriter struct {

@@ -166,11 +166,11 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request, info *reqI
 	}
 	// A rendition answers by the client's Accept (Vary says so): its WebP
 	// variant, under an ETag of its own, or the stored format's.
-	webp := hasWebPVariant(name, size) && s.accepts.webp(r.Header.Get("Accept"))
+	webp := hasWebPVariant(name, size) && s.accepts.webp(firstValue(r.Header, "Accept"))
 	var kb [64]byte
 	kbytes := appendKey(kb[:0], name, size, webp)
 	ctx := r.Context()
-	now := time.Now()
+	now := info.start
 	f, due := s.cache.lookup(kbytes, now) // never an entry of a buried original
 	if f == nil && s.cache.buried(name, now) {
 		s.notFound(w, r)
@@ -291,6 +291,13 @@ func sizeParam(raw string) (int, bool) {
 	if raw == "" {
 		return 0, true
 	}
+	if v, ok := strings.CutPrefix(raw, "size="); ok && len(v) <= 3 {
+		// The common case, ?size=N alone: canonical if Atoi reads it back.
+		if n, err := strconv.Atoi(v); err == nil && validSize(n) && v[0] != '0' && v[0] != '+' {
+			return n, true
+		}
+		return 0, false
+	}
 	if !strings.ContainsAny(raw, "%+;") {
 		// Nothing is encoded: the literal parts are the parameters (the
 		// common case, read without building a map).
@@ -406,6 +413,15 @@ func writeStatic(w http.ResponseWriter, r *http.Request, f *cachedFile) {
 	if r.Method != http.MethodHead {
 		w.Write(f.data)
 	}
+}
+
+// firstValue is h.Get(key) for a key already canonical, without
+// canonicalising it again.
+func firstValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // copyHeader sets every header of src on dst, sharing src's value slices
