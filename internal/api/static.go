@@ -521,6 +521,14 @@ func (s *Server) renderAndStore(ctx context.Context, name string, size int, webp
 		estimate = func() (int64, error) { return avatar.RenditionVariantsCost(data, size, lim) }
 		work = func() (img avatar.Image, err error) {
 			img, variant, err = avatar.RenditionVariants(data, size, lim)
+			if werr := (*avatar.WebPError)(nil); errors.As(err, &werr) {
+				// The rendition stands: it is stored as its own variant
+				// too, so browsers get the stored format, and the failure
+				// is not retried (and paid for) on every request.
+				s.log.Warn("making a rendition's WebP variant failed; its stored format is answered instead",
+					"name", name, "size", size, "error", err)
+				return img, nil
+			}
 			return img, err
 		}
 	}

@@ -248,19 +248,37 @@ func RenditionWithLimits(data []byte, size int, lim Limits) (Image, error) {
 // the JPEG by SSIM (within 0.005), for a PNG a lossless one. webp is the
 // zero Image when WebP would not be smaller, for a GIF (which keeps its
 // animation), and above MaxWebPSide.
+//
+// When only the WebP encoder fails, stored is the rendition all the same
+// and err is a *WebPError: the variant is what the caller gives up, not the
+// rendition.
 func RenditionVariants(data []byte, size int, lim Limits) (stored, webp Image, err error) {
 	if size < 1 {
 		return Image{}, Image{}, fmt.Errorf("avatar: rendition size %d is not positive", size)
 	}
-	stored, err = run(data, lim.orDefault(), plan{side: size, square: true, webp: &webp})
+	var werr error
+	stored, err = run(data, lim.orDefault(), plan{side: size, square: true, webp: &webp, webpErr: &werr})
+	if err == nil && werr != nil {
+		return stored, Image{}, &WebPError{werr}
+	}
 	return stored, webp, err
 }
+
+// WebPError is RenditionVariants' error when the rendition was made but
+// its WebP variant could not be.
+type WebPError struct{ Err error }
+
+func (e *WebPError) Error() string { return "avatar: encoding the WebP variant: " + e.Err.Error() }
+func (e *WebPError) Unwrap() error { return e.Err }
 
 // plan says what geometry the output gets.
 type plan struct {
 	side   int    // the output's long side is at most this
 	square bool   // crop the centred square first
 	webp   *Image // if set, a still's WebP variant goes here
+	// webpErr, set with webp, receives the WebP encoder's failure, which
+	// does not fail the rendition.
+	webpErr *error
 }
 
 func run(data []byte, lim Limits, p plan) (Image, error) {

@@ -136,11 +136,7 @@ func finishStill(img image.Image, f Format, o int, p plan) (Image, error) {
 	ob := out.Bounds()
 	stored := Image{Data: buf.Bytes(), Format: f, Width: ob.Dx(), Height: ob.Dy(), Frames: 1}
 	if p.webp != nil {
-		w, err := webpVariant(out, stored)
-		if err != nil {
-			return Image{}, fmt.Errorf("%w: encoding WebP: %v", errInternal, err)
-		}
-		*p.webp = w
+		*p.webp, *p.webpErr = webpVariant(out, stored)
 	}
 	return stored, nil
 }

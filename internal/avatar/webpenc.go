@@ -119,7 +119,8 @@ func webpVariant(ref image.Image, stored Image) (Image, error) {
 	return smaller(best), nil
 }
 
-func encodeWebP(m *image.NRGBA, o gwebp.Options) ([]byte, error) {
+// encodeWebP is a variable so that a test can make the encoder fail.
+var encodeWebP = func(m *image.NRGBA, o gwebp.Options) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := gwebp.Encode(&buf, m, o); err != nil {
 		return nil, err

@@ -2,11 +2,14 @@ package avatar
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
 	"testing"
+
+	gwebp "github.com/gen2brain/webp"
 
 	"roster/internal/avatar/avatartest"
 )
@@ -188,4 +191,35 @@ func noisePNG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestWebPFailureKeepsRendition: when the WebP encoder fails, the rendition
+// is made all the same and the failure is a *WebPError beside it.
+func TestWebPFailureKeepsRendition(t *testing.T) {
+	if !WebPSandboxed() {
+		t.Skip("a system libwebp is loaded; no WebP variants are made")
+	}
+	up, err := Process(readTestdata(t, "photo-coffee.jpg"), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Rendition(up.Data, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := errors.New("the sandbox ran out of memory")
+	real := encodeWebP
+	encodeWebP = func(*image.NRGBA, gwebp.Options) ([]byte, error) { return nil, broken }
+	t.Cleanup(func() { encodeWebP = real })
+	stored, wp, err := RenditionVariants(up.Data, 64, Limits{})
+	var werr *WebPError
+	if !errors.As(err, &werr) || !errors.Is(err, broken) {
+		t.Fatalf("RenditionVariants with a failing encoder: err = %v, want a *WebPError wrapping %v", err, broken)
+	}
+	if !bytes.Equal(stored.Data, want.Data) || stored.Format != JPEG {
+		t.Errorf("the rendition beside the failure is %v, %d bytes; want the JPEG rendition, %d bytes", stored.Format, len(stored.Data), len(want.Data))
+	}
+	if wp.Data != nil {
+		t.Errorf("a WebP variant of %d bytes came with the failure", len(wp.Data))
+	}
 }
