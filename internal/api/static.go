@@ -167,97 +167,108 @@ func (s *Server) staticAvatar(w http.ResponseWriter, r *http.Request, info *reqI
 	// A rendition answers by the client's Accept (Vary says so): its WebP
 	// variant, under an ETag of its own, or the stored format's.
 	webp := hasWebPVariant(name, size) && s.accepts.webp(firstValue(r.Header, "Accept"))
+	f, obj, err := s.fetch(r.Context(), name, size, webp, info.start)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s.notFound(w, r)
+	case err != nil:
+		s.staticError(w, r, info, "serving avatar", err)
+	case obj != nil:
+		defer obj.Close()
+		copyHeader(w.Header(), f.header)
+		w.Header().Del("Content-Length")
+		http.ServeContent(w, limitRanges(r, obj.Size()), "", obj.ModTime(), obj)
+	default:
+		writeStatic(w, r, f)
+	}
+}
+
+// fetch finds what a static request answers: a cache entry, or one read
+// from the store now (making the rendition first if it is missing) and
+// cached — or, for an object too large to cache, its headers and the open
+// object. It answers fs.ErrNotExist for a missing object and for an
+// original buried on this node: the lookup checks the tombstone for a
+// cache hit, and anything that took time (a re-check, a read, a maker)
+// checks it again before it is answered.
+func (s *Server) fetch(ctx context.Context, name string, size int, webp bool, now time.Time) (*cachedFile, roster.Object, error) {
 	var kb [64]byte
 	kbytes := appendKey(kb[:0], name, size, webp)
-	ctx := r.Context()
-	now := info.start
-	f, due := s.cache.lookup(kbytes, now) // never an entry of a buried original
-	if f == nil && s.cache.buried(name, now) {
-		s.notFound(w, r)
-		return
-	}
-	if f != nil && due {
-		// Another node may have deleted it since: ask the store again.
+	f, due := s.cache.lookup(kbytes, now)
+	switch {
+	case f != nil && !due:
+		return f, nil, nil
+	case f != nil:
+		// Another node may have deleted it since: ask the store again. If
+		// the store cannot say, the entry is served as it is.
 		obj, err := s.files.Get(ctx, f.key)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			s.cache.remove(f.key)
-			s.notFound(w, r)
-			return
+			return nil, nil, err
 		case err == nil:
 			obj.Close()
 			s.cache.confirm(f.key, now)
 		}
-	}
-	if f != nil {
-		// The lookup saw no tombstone: this request began before any delete
-		// of the original answered. Only a re-check, which took time, looks
-		// again.
-		if due && s.cache.buried(name, time.Now()) {
-			s.notFound(w, r)
-			return
-		}
-		writeStatic(w, r, f)
-		return
+		return s.unlessBuried(f, nil)
+	case s.cache.buried(name, now):
+		return nil, nil, fs.ErrNotExist
 	}
 	key := string(kbytes)
 	obj, err := s.files.Get(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) && size > 0 {
-		err = s.makeRendition(ctx, name, size, webp)
-		if err == nil {
+		if err = s.makeRendition(ctx, name, size, webp); err == nil {
 			obj, err = s.files.Get(ctx, key)
 		}
 	}
-	if errors.Is(err, fs.ErrNotExist) {
-		s.notFound(w, r)
-		return
-	}
 	if err != nil {
-		s.staticError(w, r, info, "serving avatar", err)
-		return
+		return nil, nil, err
 	}
-	defer obj.Close()
 	format, _ := avatar.FormatOfExt(name[strings.LastIndexByte(name, '.'):])
 	header := staticHeader(format.MIME(), etagOf(name, size, webp), obj.Size(), obj.ModTime())
 	if size > 0 {
 		header.Set("Vary", "Accept")
 	}
-	if obj.Size() <= maxCachedFile {
-		data, err := io.ReadAll(io.LimitReader(obj, maxCachedFile+1))
-		if err == nil && int64(len(data)) == obj.Size() {
-			if webp && avatar.IsWebP(data) {
-				header.Set("Content-Type", avatar.WebP.MIME())
-			}
-			f := &cachedFile{key: key, original: name, data: data, header: header, modTime: obj.ModTime(), checked: now}
-			s.cache.put(f)
-			if s.cache.buried(name, time.Now()) {
-				s.notFound(w, r)
-				return
-			}
-			writeStatic(w, r, f)
-			return
+	f = &cachedFile{key: key, original: name, header: header, modTime: obj.ModTime(), checked: now}
+	if obj.Size() > maxCachedFile {
+		if webp {
+			// Variants are a few kilobytes; one this large is not Roster's.
+			obj.Close()
+			return nil, nil, fmt.Errorf("WebP variant %s is %d bytes", key, obj.Size())
 		}
-		if err != nil {
-			s.staticError(w, r, info, "reading avatar", err)
-			return
-		}
+		return s.unlessBuried(f, obj)
+	}
+	data, err := io.ReadAll(io.LimitReader(obj, maxCachedFile+1))
+	if err != nil {
+		obj.Close()
+		return nil, nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	if int64(len(data)) != obj.Size() {
+		// Not what the store said it holds: serve it from the store.
 		if _, err := obj.Seek(0, io.SeekStart); err != nil {
-			s.staticError(w, r, info, "reading avatar", err)
-			return
+			obj.Close()
+			return nil, nil, fmt.Errorf("reading %s: %w", key, err)
 		}
+		return s.unlessBuried(f, obj)
 	}
-	if s.cache.buried(name, time.Now()) {
-		s.notFound(w, r)
-		return
+	obj.Close()
+	if webp && avatar.IsWebP(data) {
+		header.Set("Content-Type", avatar.WebP.MIME())
 	}
-	if webp {
-		// Variants are a few kilobytes; one this large is not Roster's.
-		s.staticError(w, r, info, "serving avatar", fmt.Errorf("WebP variant %s is %d bytes", key, obj.Size()))
-		return
+	f.data = data
+	s.cache.put(f)
+	return s.unlessBuried(f, nil)
+}
+
+// unlessBuried passes on what fetch found, or fs.ErrNotExist (closing obj)
+// if its original has been buried since the request began.
+func (s *Server) unlessBuried(f *cachedFile, obj roster.Object) (*cachedFile, roster.Object, error) {
+	if s.cache.buried(f.original, time.Now()) {
+		if obj != nil {
+			obj.Close()
+		}
+		return nil, nil, fs.ErrNotExist
 	}
-	copyHeader(w.Header(), header)
-	w.Header().Del("Content-Length")
-	http.ServeContent(w, limitRanges(r, obj.Size()), "", obj.ModTime(), obj)
+	return f, obj, nil
 }
 
 // staticError answers a failure of the static route: nothing to a client
