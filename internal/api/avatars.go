@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"mime"
@@ -193,17 +191,6 @@ func imageError(err error) error {
 		return fail(codeUnexpected, err)
 	}
 	return err
-}
-
-// newAvatarName makes a stored name: 128 random bits in hex and the
-// extension of the real format. Never derived from the client's file name,
-// never reused.
-func newAvatarName(f avatar.Format) (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b) + f.Ext(), nil
 }
 
 // deleteAvatarFiles deletes a stored avatar and its renditions. It buries

@@ -171,19 +171,6 @@ func (c *fileCache) expire(now time.Time) {
 	c.graves = c.graves[n:]
 }
 
-// avatarKeys are the stored names of an avatar, all its renditions and
-// their WebP variants.
-func avatarKeys(original string) []string {
-	keys := []string{original}
-	for _, size := range renditionSizes {
-		keys = append(keys, renditionName(original, size))
-		if mayHaveWebP(original, size) {
-			keys = append(keys, webpName(original, size))
-		}
-	}
-	return keys
-}
-
 // staticHeader makes the headers of a static avatar answer.
 func staticHeader(contentType, etag string, size int64, modTime time.Time) http.Header {
 	h := http.Header{}

@@ -2,14 +2,8 @@ package api
 
 import (
 	"context"
-	"regexp"
 	"time"
 )
-
-// sweepable matches the names of avatars, their renditions and the
-// renditions' WebP variants (<hex>-<size>.<ext>.webp); the sweep
-// leaves anything else in the store alone.
-var sweepable = regexp.MustCompile(`^([0-9a-f]{32})(?:-[0-9]+)?(\.(?:jpg|png|gif))(?:\.webp)?$`)
 
 // Sweep deletes stored avatars (and renditions) that no employee references
 // and that are older than grace — younger ones may belong to an upload whose
@@ -20,11 +14,10 @@ func (s *Server) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 	var bases []string
 	seen := map[string]bool{}
 	err := s.files.List(ctx, func(name string, mod time.Time) error {
-		m := sweepable.FindStringSubmatch(name)
-		if m == nil || !mod.Before(cutoff) {
+		base, ok := originalOf(name)
+		if !ok || !mod.Before(cutoff) {
 			return nil
 		}
-		base := m[1] + m[2]
 		owner[name] = base
 		if !seen[base] {
 			seen[base] = true
