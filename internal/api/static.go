@@ -155,12 +155,7 @@ func (s *Server) fetch(ctx context.Context, name string, size int, webp bool, no
 	}
 	f = &cachedFile{key: key, original: name, header: header, modTime: obj.ModTime(), checked: now}
 	if obj.Size() > maxCachedFile {
-		if webp {
-			// Variants are a few kilobytes; one this large is not Roster's.
-			obj.Close()
-			return nil, nil, fmt.Errorf("WebP variant %s is %d bytes", key, obj.Size())
-		}
-		return s.unlessBuried(f, obj)
+		return s.fromStore(f, obj, webp)
 	}
 	data, err := io.ReadAll(io.LimitReader(obj, maxCachedFile+1))
 	if err != nil {
@@ -173,7 +168,7 @@ func (s *Server) fetch(ctx context.Context, name string, size int, webp bool, no
 			obj.Close()
 			return nil, nil, fmt.Errorf("reading %s: %w", key, err)
 		}
-		return s.unlessBuried(f, obj)
+		return s.fromStore(f, obj, webp)
 	}
 	obj.Close()
 	if webp && avatar.IsWebP(data) {
@@ -182,6 +177,20 @@ func (s *Server) fetch(ctx context.Context, name string, size int, webp bool, no
 	f.data = data
 	s.cache.put(f)
 	return s.unlessBuried(f, nil)
+}
+
+// fromStore passes on an object to be served from the store as it is,
+// unless it is a WebP variant: those are a few kilobytes, always cached
+// (which is where their type is read from their bytes), so one that is not
+// is not Roster's.
+func (s *Server) fromStore(f *cachedFile, obj roster.Object, webp bool) (*cachedFile, roster.Object, error) {
+	f, obj, err := s.unlessBuried(f, obj)
+	if err == nil && webp {
+		size := obj.Size()
+		obj.Close()
+		return nil, nil, fmt.Errorf("WebP variant %s is %d bytes, not what the store holds for a variant", f.key, size)
+	}
+	return f, obj, err
 }
 
 // unlessBuried passes on what fetch found, or fs.ErrNotExist (closing obj)
@@ -227,9 +236,10 @@ func sizeParam(raw string) (int, bool) {
 	if raw == "" {
 		return 0, true
 	}
-	if v, ok := strings.CutPrefix(raw, "size="); ok && len(v) <= 3 {
-		// The common case, ?size=N alone: canonical if Atoi reads it back.
-		if n, err := strconv.Atoi(v); err == nil && validSize(n) && v[0] != '0' && v[0] != '+' {
+	if v, ok := strings.CutPrefix(raw, "size="); ok && v != "" && len(v) <= 3 && strings.Trim(v, "0123456789") == "" {
+		// The common case, ?size=N alone, in digits: canonical without a
+		// leading zero.
+		if n, _ := strconv.Atoi(v); validSize(n) && v[0] != '0' {
 			return n, true
 		}
 		return 0, false
