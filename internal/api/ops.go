@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,9 +13,7 @@ import (
 // metrics are the server's Prometheus collectors, in its own registry.
 type metrics struct {
 	registry      *prometheus.Registry
-	requests      *prometheus.CounterVec
-	latency       *prometheus.HistogramVec
-	series        sync.Map // seriesKey → series
+	requests      *requestStats
 	uploadBytes   prometheus.Counter
 	uploadSeconds prometheus.Histogram
 	// busy counts work refused with 15 because memory or a worker was not
@@ -29,15 +25,7 @@ type metrics struct {
 func newMetrics(s *Server) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "roster_requests_total",
-			Help: "Requests by call, Navixy code (0 = success; none for answers outside the API, such as a 404 for an unknown path) and HTTP status.",
-		}, []string{"call", "code", "status"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "roster_request_duration_seconds",
-			Help:    "API request latency by call.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}, []string{"call"}),
+		requests: newRequestStats(),
 		uploadBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roster_upload_bytes_total",
 			Help: "Bytes of uploaded avatar files received.",
@@ -76,40 +64,15 @@ func newMetrics(s *Server) *metrics {
 		}
 		return float64(n)
 	})
-	m.registry.MustRegister(m.requests, m.latency, m.uploadBytes, m.uploadSeconds, m.busy, m.passwordChecks,
+	m.registry.MustRegister(m.requests, m.uploadBytes, m.uploadSeconds, m.busy, m.passwordChecks,
 		budgetUsed, budgetSize, sessions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-// observe counts a request. call is "other" for a path no route knows: its
-// answer is no Navixy answer, so it has no code.
+// observe counts a request.
 func (m *metrics) observe(call string, code, status int, d time.Duration) {
-	k := seriesKey{call, code, status}
-	o, ok := m.series.Load(k)
-	if !ok {
-		// Calls, codes and statuses are the server's own few values, so this
-		// map stays small; a series is looked up by its labels once, not per
-		// request.
-		c := strconv.Itoa(code)
-		if call == "other" {
-			c = "none"
-		}
-		o, _ = m.series.LoadOrStore(k, series{m.requests.WithLabelValues(call, c, strconv.Itoa(status)), m.latency.WithLabelValues(call)})
-	}
-	o.(series).count.Inc()
-	o.(series).latency.Observe(d.Seconds())
-}
-
-// seriesKey and series are a request series' labels and its metrics.
-type seriesKey struct {
-	call         string
-	code, status int
-}
-
-type series struct {
-	count   prometheus.Counter
-	latency prometheus.Observer
+	m.requests.observe(call, code, status, d)
 }
 
 // opsRoutes are the operational endpoints, outside the base path.

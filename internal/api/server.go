@@ -394,11 +394,16 @@ func validRequestID(id string) bool {
 	})
 }
 
-// requestIDs makes request ids: a random prefix per server and a counter,
-// unique without a call to the random source per request.
+// requestIDs makes request ids: a random prefix per server, a stripe's
+// digit and that stripe's counter — unique without a call to the random
+// source per request, and without one counter every core adds to (see
+// stripes).
 type requestIDs struct {
 	prefix string
-	n      atomic.Uint64
+	n      [stripes]struct {
+		_ [64]byte
+		n atomic.Uint64
+	}
 }
 
 func newRequestIDs() *requestIDs {
@@ -408,8 +413,10 @@ func newRequestIDs() *requestIDs {
 }
 
 func (g *requestIDs) next() string {
-	var b [32]byte // the prefix is 9 bytes, a uint64 13 at most in base 36
-	return string(strconv.AppendUint(append(b[:0], g.prefix...), g.n.Add(1), 36))
+	i := stripe()
+	var b [32]byte // the prefix is 9 bytes, the digit 1, a uint64 13 at most in base 36
+	id := append(append(b[:0], g.prefix...), byte('0'+i))
+	return string(strconv.AppendUint(id, g.n[i].n.Add(1), 36))
 }
 
 type statusWriter struct {
