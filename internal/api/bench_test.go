@@ -68,6 +68,41 @@ func BenchmarkStaticAvatarCached(b *testing.B) {
 	}
 }
 
+// BenchmarkStaticAvatarCachedParallel: the WebP rendition's hot path from
+// every core at once (b.RunParallel), beside its floor: what the server's
+// shared state (the cache's lock, the request counters, the request ids)
+// costs when cores answer at the same time. ns/op is wall time per request
+// over all cores; times GOMAXPROCS, CPU per request.
+func BenchmarkStaticAvatarCachedParallel(b *testing.B) {
+	f := newFixture(b)
+	_, _, name := f.upload(b, readTestImage(b, "photo-coffee.jpg"))
+	req := httptest.NewRequest(http.MethodGet, "/v2/static/employee/avatars/"+name+"?size=128", nil)
+	req.Header.Set("Accept", browserAccept)
+	w := &discard{h: http.Header{}}
+	f.srv.ServeHTTP(w, req) // fill the cache
+	header, body := w.h.Clone(), w.body
+	b.Run("size=128 WebP", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			w := &discard{h: http.Header{}}
+			for pb.Next() {
+				clear(w.h)
+				f.srv.ServeHTTP(w, req)
+			}
+		})
+	})
+	b.Run("size=128 WebP floor", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			w := &discard{h: http.Header{}}
+			for pb.Next() {
+				clear(w.h)
+				copyHeader(w.Header(), header)
+				w.WriteHeader(http.StatusOK)
+				w.Write(body)
+			}
+		})
+	})
+}
+
 // BenchmarkDecodeParams: reading an employee/update's parameters as the
 // handler does (decoding, then every field's rules), in the three forms
 // clients send them.
