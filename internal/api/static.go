@@ -236,15 +236,7 @@ func sizeParam(raw string) (int, bool) {
 	if raw == "" {
 		return 0, true
 	}
-	if v, ok := strings.CutPrefix(raw, "size="); ok && v != "" && len(v) <= 3 && strings.Trim(v, "0123456789") == "" {
-		// The common case, ?size=N alone, in digits: canonical without a
-		// leading zero.
-		if n, _ := strconv.Atoi(v); validSize(n) && v[0] != '0' {
-			return n, true
-		}
-		return 0, false
-	}
-	if !strings.ContainsAny(raw, "%+;") {
+	if !needsDecoding(raw) {
 		// Nothing is encoded: the literal parts are the parameters (the
 		// common case, read without building a map).
 		n, count := 0, 0
@@ -279,6 +271,17 @@ func sizeParam(raw string) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// needsDecoding reports whether a raw query holds a byte that decoding
+// would change (%, +) or that Go's parser treats as a separator (;).
+func needsDecoding(raw string) bool {
+	for i := range len(raw) {
+		if c := raw[i]; c == '%' || c == '+' || c == ';' {
+			return true
+		}
+	}
+	return false
 }
 
 // maxRanges is the most byte ranges one request may ask for.
