@@ -70,11 +70,6 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// observe counts a request.
-func (m *metrics) observe(call string, code, status int, d time.Duration) {
-	m.requests.observe(call, code, status, d)
-}
-
 // opsRoutes are the operational endpoints, outside the base path.
 func (s *Server) opsRoutes() {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -251,9 +251,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info reqInfo
 		rw   statusWriter
 		id   [1]string
-	}{info: reqInfo{start: time.Now(), id: s.requestID(r), client: clientOf(r, s.opts.TrustedProxies)},
+	}{info: reqInfo{start: time.Now(), stripe: stripe(), client: clientOf(r, s.opts.TrustedProxies)},
 		rw: statusWriter{ResponseWriter: w, status: http.StatusOK}}
 	info, rw := &st.info, &st.rw
+	info.id = s.requestID(r, info.stripe)
 	start := info.start
 	st.id[0] = info.id
 	w.Header()["X-Request-Id"] = st.id[:] // canonical already
@@ -277,7 +278,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if call == "" {
 			call = "other"
 		}
-		s.metrics.observe(call, info.code, rw.status, d)
+		s.metrics.requests.observe(info.stripe, call, info.code, rw.status, d)
 		level := slog.LevelInfo
 		switch {
 		case rw.status >= 500:
@@ -359,6 +360,7 @@ func (s *Server) corsHeaders(w http.ResponseWriter, r *http.Request) bool {
 // handled.
 type reqInfo struct {
 	start  time.Time
+	stripe int // the request counters' stripe (see stripes)
 	id     string
 	client string // the client's address (see clientAddr), found once
 	call   string
@@ -378,12 +380,13 @@ func infoOf(r *http.Request) *reqInfo {
 	return &reqInfo{}
 }
 
-// requestID takes a sane X-Request-Id from the client, or makes one.
-func (s *Server) requestID(r *http.Request) string {
+// requestID takes a sane X-Request-Id from the client, or makes one on
+// stripe st.
+func (s *Server) requestID(r *http.Request, st int) string {
 	if v := r.Header["X-Request-Id"]; len(v) > 0 && validRequestID(v[0]) {
 		return v[0]
 	}
-	return s.ids.next()
+	return s.ids.next(st)
 }
 
 // validRequestID reports whether a client's request id is short and plain
@@ -412,8 +415,7 @@ func newRequestIDs() *requestIDs {
 	return &requestIDs{prefix: hex.EncodeToString(b) + "-"}
 }
 
-func (g *requestIDs) next() string {
-	i := stripe()
+func (g *requestIDs) next(i int) string {
 	var b [32]byte // the prefix is 9 bytes, the digit 1, a uint64 13 at most in base 36
 	id := append(append(b[:0], g.prefix...), byte('0'+i))
 	return string(strconv.AppendUint(id, g.n[i].n.Add(1), 36))

@@ -27,7 +27,8 @@ var stripeNumbers = sync.Pool{New: func() any {
 
 var nextStripe atomic.Uint32
 
-// stripe is the calling core's stripe, most of the time.
+// stripe is the calling core's stripe, most of the time. A request takes
+// it once, when it begins.
 func stripe() int {
 	p := stripeNumbers.Get().(*int)
 	n := *p
@@ -36,8 +37,10 @@ func stripe() int {
 }
 
 // latencyBounds are the upper bounds of the latency histogram's buckets:
-// 0.5 ms doubling to about 16 s.
-var latencyBounds = prometheus.ExponentialBuckets(0.0005, 2, 16)
+// 0.5 ms doubling to about 16 s; a last bucket holds what is past them.
+const latencyBuckets = 16
+
+var latencyBounds = prometheus.ExponentialBuckets(0.0005, 2, latencyBuckets)
 
 // requestStats counts requests by call, Navixy code and HTTP status, and
 // their latency by call, as roster_requests_total and
@@ -64,7 +67,7 @@ type seriesStats struct {
 // counters share a line wherever the series is allocated.
 type seriesStripe struct {
 	_       [64]byte
-	buckets [17]atomic.Uint64
+	buckets [latencyBuckets + 1]atomic.Uint64
 	nanos   atomic.Uint64
 	_       [64]byte
 }
@@ -78,9 +81,9 @@ func newRequestStats() *requestStats {
 	}
 }
 
-// observe counts a request. call is "other" for a path no route knows: its
-// answer is no Navixy answer, so it has no code.
-func (r *requestStats) observe(call string, code, status int, d time.Duration) {
+// observe counts a request on stripe st. call is "other" for a path no
+// route knows: its answer is no Navixy answer, so it has no code.
+func (r *requestStats) observe(st int, call string, code, status int, d time.Duration) {
 	k := seriesKey{call, code, status}
 	v, ok := r.series.Load(k)
 	if !ok {
@@ -92,7 +95,7 @@ func (r *requestStats) observe(call string, code, status int, d time.Duration) {
 		}
 		v, _ = r.series.LoadOrStore(k, &seriesStats{call: call, code: c, status: strconv.Itoa(status)})
 	}
-	s := &v.(*seriesStats).stripes[stripe()]
+	s := &v.(*seriesStats).stripes[st]
 	b, _ := slices.BinarySearch(latencyBounds, d.Seconds()) // the first bound ≥ d
 	s.buckets[b].Add(1)
 	s.nanos.Add(uint64(max(d, 0)))
@@ -106,7 +109,7 @@ func (r *requestStats) Describe(ch chan<- *prometheus.Desc) {
 // Collect sums the stripes: a counter per series, a histogram per call.
 func (r *requestStats) Collect(ch chan<- prometheus.Metric) {
 	type hist struct {
-		buckets [17]uint64
+		buckets [latencyBuckets + 1]uint64
 		nanos   uint64
 	}
 	calls := map[string]*hist{}

@@ -19,9 +19,9 @@ func TestRequestStats(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range 1000 {
-				r.observe("employee/read", 0, 200, time.Millisecond)            // bucket le=0.001
-				r.observe("employee/read", 201, 400, 20*time.Second)            // past every bound
-				r.observe("other", 0, 404, time.Duration(i%2)*time.Microsecond) // le=0.0005
+				r.observe(i%stripes, "employee/read", 0, 200, time.Millisecond)            // bucket le=0.001
+				r.observe(i%stripes, "employee/read", 201, 400, 20*time.Second)            // past every bound
+				r.observe(i%stripes, "other", 0, 404, time.Duration(i%2)*time.Microsecond) // le=0.0005
 			}
 		})
 	}
