@@ -26,7 +26,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
+
+	"roster/internal/httpserver"
 )
 
 func main() {
@@ -97,9 +98,7 @@ func run(addr string, routes []string) error {
 	// net/http as roster serve configures it: a server that strangers reach
 	// needs its timeouts (each request re-arms the read and write deadlines),
 	// so what a comparison measures is what Roster's handler adds.
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	return srv.Serve(ln)
+	return httpserver.New(mux, nil).Serve(ln)
 }
 
 // readHeader reads a file of "Name: value" lines.

@@ -25,6 +25,7 @@ import (
 	"roster/internal/api"
 	"roster/internal/avatar"
 	"roster/internal/disk"
+	"roster/internal/httpserver"
 	"roster/internal/roster"
 	"roster/internal/s3"
 	"roster/internal/sqlstore"
@@ -346,15 +347,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute, // a 16 MiB upload on a slow link
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := httpserver.New(srv, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	scheme := "http"
 	if certs != nil {
 		hs.TLSConfig = certs.tlsConfig()
