@@ -6,25 +6,31 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"roster/internal/disk"
+	"roster/internal/roster"
 )
 
 // backupCommand takes a consistent backup of a running SQLite + disk
 // installation into a new directory that is itself a data directory:
 // roster serve --data DIR serves it, roster copy moves it anywhere.
 //
-// Files are named by their content and never change once written; a file
-// leaves the store only when the sweep finds it unreferenced and older than
-// --sweep-grace. So the backup copies the files first, then snapshots the
-// database (one read transaction, no writer waits), then copies whatever
-// the snapshot references that came after the first pass: such a file is
-// younger than the grace, so the sweep has left it. The database takes its
-// name last: a backup without roster.db is an unfinished one.
+// Files are named by their content and never change once written. So the
+// backup copies the files first, then snapshots the database (one read
+// transaction, no writer waits), then copies whatever the snapshot
+// references that came after the first pass. A file leaves the store when
+// the sweep finds it unreferenced and older than --sweep-grace, which
+// spares those late ones, but also as soon as a replacement or a delete of
+// its avatar has committed: a file the snapshot references may be gone by
+// the time it is copied. Then the snapshot is taken again (up to
+// maxSnapshots times), since the database has moved past that avatar. The
+// database takes its name last: a backup without roster.db is an
+// unfinished one.
 func backupCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("roster backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -81,29 +87,29 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 		return fmt.Errorf("copying the files: %w", err)
 	}
 
-	fmt.Fprintln(stdout, "taking a snapshot of the database")
 	partial := filepath.Join(*to, "roster.db.partial")
-	avatars, err := db.Snapshot(ctx, partial)
-	if err != nil {
-		return err
-	}
-	have, err := listNames(ctx, dst)
-	if err != nil {
-		return fmt.Errorf("--to: %w", err)
-	}
+	var avatars []string
 	late := 0
-	for _, name := range avatars {
-		if have[name] {
-			continue
+	for attempt := 1; ; attempt++ {
+		fmt.Fprintln(stdout, "taking a snapshot of the database")
+		if avatars, err = db.Snapshot(ctx, partial); err != nil {
+			return err
 		}
-		data, err := readObject(ctx, src, name)
+		n, gone, err := copyLate(ctx, src, dst, avatars)
+		late += n
 		if err != nil {
-			return fmt.Errorf("the database references %s, which the file store cannot give: %w", name, err)
+			return err
 		}
-		if err := dst.Put(ctx, name, data); err != nil {
+		if gone == "" {
+			break
+		}
+		if attempt == maxSnapshots {
+			return fmt.Errorf("the database references %s, which was replaced or deleted before it could be copied, in each of %d snapshots: try again when fewer avatars change", gone, maxSnapshots)
+		}
+		fmt.Fprintf(stdout, "%s was replaced or deleted after the snapshot; taking it again\n", gone)
+		if err := os.Remove(partial); err != nil {
 			return fmt.Errorf("--to: %w", err)
 		}
-		late++
 	}
 	final := filepath.Join(*to, "roster.db")
 	if err := os.Rename(partial, final); err != nil {
@@ -115,6 +121,38 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	fmt.Fprintf(stdout, "backup complete in %s: the database and the %d avatars it references (%d files of %s copied, %d removed by the sweep meanwhile, %d written after the snapshot); serve it with roster serve --data %s\n",
 		time.Since(start).Round(time.Millisecond), len(avatars), fc.copied, byteSize(fc.bytes), fc.gone, late, *to)
 	return nil
+}
+
+// maxSnapshots bounds how often backup takes the snapshot again because a
+// file it referenced went away before it was copied.
+const maxSnapshots = 5
+
+// copyLate copies into dst the files a snapshot references that dst does
+// not hold yet, and reports how many it copied. gone names the first such
+// file the store no longer holds (replaced or deleted since the snapshot);
+// the snapshot is then stale.
+func copyLate(ctx context.Context, src, dst roster.Files, avatars []string) (n int, gone string, err error) {
+	have, err := listNames(ctx, dst)
+	if err != nil {
+		return 0, "", fmt.Errorf("--to: %w", err)
+	}
+	for _, name := range avatars {
+		if have[name] {
+			continue
+		}
+		data, err := readObject(ctx, src, name)
+		if errors.Is(err, iofs.ErrNotExist) {
+			return n, name, nil
+		}
+		if err != nil {
+			return n, "", fmt.Errorf("the database references %s, which the file store cannot give: %w", name, err)
+		}
+		if err := dst.Put(ctx, name, data); err != nil {
+			return n, "", fmt.Errorf("--to: %w", err)
+		}
+		n++
+	}
+	return n, "", nil
 }
 
 // emptyDir makes dir, or checks that it is an empty directory.
